@@ -1,0 +1,225 @@
+"""The ``strom`` command: services, cluster control and status (click)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from typing import Sequence
+
+import click
+
+from strom import logs
+from strom.config import ClusterOptions, ConfigError, Configuration, TaskManagerOptions, source_root
+from strom.cluster.client import ClusterClient, ClusterStatus
+from strom.cluster.local import LocalCluster
+from strom.io.kafka import KafkaUnavailableError
+
+ROLE_TITLES = {"JOBMANAGER": "JobManager", "RESOURCEMANAGER": "ResourceManager"}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Strom: Flink's runtime on Kafka, ZooKeeper and Redis.
+
+    Settings come from STROM_* environment variables (see `strom config`).
+    """
+    try:
+        config = Configuration()
+        config.describe()  # resolve every setting now, so a bad value fails before anything starts
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    ctx.obj = config
+
+
+# -- services -------------------------------------------------------------------------------
+def _run_service(config: Configuration, cls_path: str, service: str, name: str | None) -> None:
+    module_name, cls_name = cls_path.rsplit(".", 1)
+    module = __import__(module_name, fromlist=[cls_name])
+    endpoint = getattr(module, cls_name)(config, name)
+    logs.configure(service, endpoint.id)
+    try:
+        endpoint.run()
+    except KafkaUnavailableError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+name_option = click.option("--name", help="Instance id (default: <service>-<random>).")
+
+
+@cli.command()
+@name_option
+@click.pass_obj
+def jobmanager(config: Configuration, name: str | None) -> None:
+    """Run a JobManager (leader or standby)."""
+    _run_service(config, "strom.services.jobmanager.JobManager", "jobmanager", name)
+
+
+@cli.command()
+@name_option
+@click.pass_obj
+def resourcemanager(config: Configuration, name: str | None) -> None:
+    """Run a ResourceManager (leader or standby)."""
+    _run_service(config, "strom.services.resourcemanager.ResourceManager", "resourcemanager", name)
+
+
+@cli.command()
+@name_option
+@click.option("--slots", type=click.IntRange(min=1), help="Task slots offered (default 2).")
+@click.pass_obj
+def taskmanager(config: Configuration, name: str | None, slots: int | None) -> None:
+    """Run a TaskManager offering SLOTS task slots."""
+    config = config.with_overrides({TaskManagerOptions.NUM_SLOTS.key: slots})
+    _run_service(config, "strom.services.taskmanager.TaskManager", "taskmanager", name)
+
+
+# -- status -----------------------------------------------------------------------------------
+def _format_status(status: ClusterStatus) -> str:
+    lines = []
+    for role, title in ROLE_TITLES.items():
+        leader = status.leaders[role]
+        standbys = [r.sender_id for r in status.by_role(role) if not r.body["is_leader"]]
+        if leader is None:
+            lines.append(f"{title} leader: none")
+        else:
+            lines.append(f"{title} leader: {leader.id} (fencing token {leader.token}, "
+                         f"pid {leader.pid} on {leader.host})"
+                         + (f"; standby: {', '.join(standbys)}" if standbys else ""))
+    rows = status.slot_table()
+    free, total = status.registered_slots()
+    registered = sum(1 for r in rows if r["state"] == "REGISTERED")
+    lines.append(f"TaskManagers: {registered} registered, {total} slots, {free} free")
+    if rows:
+        lines.append(f"  {'TASKMANAGER':<28} {'STATE':<11} {'HEARTBEAT':>10}  SLOTS")
+        for row in rows:
+            slots = " ".join("[free]" if s["allocation_id"] is None else f"[{s['job_id'][:8]}]"
+                             for s in row["slots"])
+            age = f"{row['last_heartbeat_age_ms'] / 1000:.1f} s ago"
+            lines.append(f"  {row['tm_id']:<28} {row['state']:<11} {age:>10}  {slots}")
+    elif status.leaders["RESOURCEMANAGER"] is not None:
+        lines.append("  (the ResourceManager leader did not answer)")
+    return "\n".join(lines)
+
+
+def _status_json(status: ClusterStatus) -> str:
+    return json.dumps({
+        "leaders": {role: (vars(info) if info else None) for role, info in status.leaders.items()},
+        "services": [{"id": r.sender_id, "role": r.sender_role, "fencing_token": r.fencing_token,
+                      **r.body} for r in status.replies],
+    }, indent=2)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for replies.")
+@click.pass_obj
+def status(config: Configuration, as_json: bool, timeout: float) -> None:
+    """Leaders and slot table, asked live over the control plane."""
+    with ClusterClient(config) as client:
+        result = client.status(timeout)
+    click.echo(_status_json(result) if as_json else _format_status(result))
+    if any(info is None for info in result.leaders.values()):
+        sys.exit(1)
+
+
+@cli.command("config")
+@click.pass_obj
+def show_config(config: Configuration) -> None:
+    """Every setting: key, environment variable, value, unit and meaning."""
+    for key, env_var, value, unit, doc in config.describe():
+        click.echo(f"{key} = {value}{' ' + unit if unit else ''}\n    ${env_var}: {doc}")
+
+
+# -- cluster --------------------------------------------------------------------------------
+@cli.group()
+def cluster() -> None:
+    """Run a local cluster (stack + services) in the background."""
+
+
+def _local(config: Configuration) -> LocalCluster:
+    return LocalCluster(config.get(ClusterOptions.STATE_DIR))
+
+
+def _ops_stack(*args: str) -> None:
+    root = source_root()
+    if root is None:
+        raise click.ClickException("`strom cluster` needs a source checkout (ops/stack); "
+                                   "with an installed package, run the services yourself")
+    if subprocess.call([str(root / "ops" / "stack"), *args]) != 0:
+        raise click.ClickException(f"ops/stack {' '.join(args)} failed (see above)")
+
+
+def wait_for_cluster(config: Configuration, task_managers: int, timeout_s: float) -> ClusterStatus:
+    """Poll status until both leaders answer and ``task_managers`` are registered.
+
+    Raises ``click.ClickException`` with the last status after ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    with ClusterClient(config) as client:
+        while True:
+            result = client.status(timeout_s=2.0)
+            registered = sum(1 for r in result.slot_table() if r["state"] == "REGISTERED")
+            if all(result.leaders.values()) and registered >= task_managers:
+                return result
+            if time.monotonic() > deadline:
+                raise click.ClickException(
+                    f"cluster not ready after {timeout_s:.0f} s:\n{_format_status(result)}")
+            time.sleep(0.3)
+
+
+@cluster.command("up")
+@click.option("--jobmanagers", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--resourcemanagers", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--taskmanagers", default=2, show_default=True, type=click.IntRange(min=0))
+@click.option("--slots", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Slots per TaskManager.")
+@click.option("--stack/--no-stack", default=True, show_default=True,
+              help="Also bring up Kafka, ZooKeeper and Redis with ops/stack.")
+@click.pass_obj
+def cluster_up(config: Configuration, jobmanagers: int, resourcemanagers: int, taskmanagers: int,
+               slots: int, stack: bool) -> None:
+    """Start the stack and the services (idempotent), wait until ready, print status."""
+    if stack:
+        _ops_stack("up")
+    local = _local(config)
+    started = time.monotonic()
+    for i in range(1, resourcemanagers + 1):
+        local.start(f"resourcemanager-{i}", "resourcemanager")
+    for i in range(1, jobmanagers + 1):
+        local.start(f"jobmanager-{i}", "jobmanager")
+    for i in range(1, taskmanagers + 1):
+        local.start(f"taskmanager-{i}", "taskmanager", "--slots", str(slots))
+    result = wait_for_cluster(config, taskmanagers, timeout_s=60)
+    click.echo(f"cluster ready in {time.monotonic() - started:.1f} s; logs in {local.log_dir}")
+    click.echo(_format_status(result))
+
+
+@cluster.command("down")
+@click.option("--stack/--no-stack", default=False, show_default=True,
+              help="Also stop Kafka, ZooKeeper and Redis.")
+@click.pass_obj
+def cluster_down(config: Configuration, stack: bool) -> None:
+    """Stop the services started by `strom cluster up` (and the stack with --stack)."""
+    local = _local(config)
+    for name in local.names():
+        local.stop(name)
+        click.echo(f"stopped {name}")
+    if stack:
+        _ops_stack("down")
+
+
+@cluster.command("status")
+@click.pass_obj
+def cluster_status(config: Configuration) -> None:
+    """Local service processes, then the live status."""
+    for process in _local(config).processes():
+        click.echo(f"{process.name:<20} {'running pid ' + str(process.pid) if process.alive else 'stopped'}"
+                   f"  log {process.log}")
+    with ClusterClient(config) as client:
+        click.echo(_format_status(client.status()))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="strom")

@@ -1,0 +1,1 @@
+"""Building blocks of the Strom services: the endpoint loop and local process control."""

@@ -1,0 +1,195 @@
+"""The main-thread loop every Strom service runs (Flink's RpcEndpoint + main thread executor).
+
+A :class:`ControlEndpoint` owns a :class:`~strom.control.channel.ControlChannel`
+and a mailbox. One thread does everything that touches the service's state:
+it drains the mailbox (callables posted by kazoo or other threads), polls the
+control inbox, drops stale-token messages via :class:`FencingGuard`, calls
+``on_<MessageType>(message)`` handlers and runs periodic timers. Leader-scoped
+subclasses (``leader_role`` set) also run a ZooKeeper leader election.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import threading
+import time
+from typing import Callable
+
+from kazoo.client import KazooClient
+
+from strom import logs
+from strom.config import Configuration
+from strom.control.channel import ControlChannel, new_instance_id
+from strom.control.codec import ControlMessage
+from strom.control.fencing import FencingGuard
+from strom.coordination.leader_election import (
+    LeaderElectionService, LeaderInfo, LeaderRetriever, ZooKeeperLeaderElectionDriver,
+    zookeeper_client)
+
+LEADER_ROLES = ("JOBMANAGER", "RESOURCEMANAGER")
+
+
+class ControlEndpoint:
+    """Base of the JobManager, ResourceManager and TaskManager services.
+
+    Subclasses set ``role`` (their control inbox, e.g. ``"TASKMANAGER"``),
+    ``leader_scoped`` (contend for leadership of ``role``) and define
+    ``on_<Type>`` handlers; ``on_leader_change(role, info)`` hears about leaders
+    of both leader-scoped roles.
+    """
+
+    role: str = ""
+    leader_scoped: bool = False
+    poll_interval_s: float = 0.05
+
+    def __init__(self, config: Configuration, instance_id: str | None = None) -> None:
+        self.config = config
+        self.id = instance_id or new_instance_id(self.role)
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.log = logs.get_logger(self.role.lower())
+        self.fencing = FencingGuard()
+        self.leadership = LeaderElectionService(self)
+        self.leaders: dict[str, LeaderInfo | None] = {r: None for r in LEADER_ROLES}
+        self.channel = ControlChannel(config, self.id, self.role,
+                                      token_source=lambda: self.leadership.token)
+        self._mailbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._timers: list[list] = []  # [interval_s, next_due, fn]
+        self._stopped = threading.Event()
+        self._zk: KazooClient | None = None
+        self._driver: ZooKeeperLeaderElectionDriver | None = None
+
+    # -- wiring ---------------------------------------------------------------------------
+    @property
+    def is_leader(self) -> bool:
+        return self.leadership.token is not None
+
+    def post(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the endpoint's main thread (safe from any thread)."""
+        self._mailbox.put(fn)
+
+    def every(self, interval_s: float, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the main thread every ``interval_s`` seconds."""
+        self._timers.append([interval_s, time.monotonic() + interval_s, fn])
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def advertised_address(self) -> str:
+        """Address published in the leader node (the REST endpoint, where there is one)."""
+        return ""
+
+    # -- leadership (LeaderContender), called from kazoo threads --------------------------
+    def grant_leadership(self, token: int) -> None:
+        logs.set_leader_token(token)
+        self.fencing.observe(self.role, token)
+        self.log.info("granted leadership", token=token)
+        self.post(lambda: self.on_grant_leadership(token))
+
+    def revoke_leadership(self) -> None:
+        logs.set_leader_token(None)
+        self.log.warning("leadership revoked")
+        self.post(self.on_revoke_leadership)
+
+    def on_grant_leadership(self, token: int) -> None:
+        """Main-thread hook: this process now leads with ``token``."""
+
+    def on_revoke_leadership(self) -> None:
+        """Main-thread hook: this process stopped leading."""
+
+    def on_leader_change(self, role: str, info: LeaderInfo | None) -> None:
+        """Main-thread hook: ZooKeeper reports a new (or no) leader of ``role``."""
+
+    def _leader_changed(self, role: str, info: LeaderInfo | None) -> None:
+        if info is not None:
+            self.fencing.observe(role, info.token)
+
+        def apply() -> None:
+            self.leaders[role] = info
+            self.on_leader_change(role, info)
+        self.post(apply)
+
+    # -- the loop -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect to ZooKeeper and Kafka, join the election, watch the leaders."""
+        self._zk = zookeeper_client(self.config)
+        self.channel.start()
+        for role in LEADER_ROLES:
+            LeaderRetriever(self._zk, self.config, role,
+                            lambda info, role=role: self._leader_changed(role, info))
+        if self.leader_scoped:
+            self._driver = ZooKeeperLeaderElectionDriver(
+                self._zk, self.config, self.role, self.id, self.leadership,
+                address=self.advertised_address())
+            self._driver.start()
+        self.log.info("started", host=self.host, pid=self.pid)
+
+    def run(self) -> None:
+        """Start, then loop until :meth:`stop` or SIGTERM/SIGINT; then shut down cleanly."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: self.stop())
+            signal.signal(signal.SIGINT, lambda *_: self.stop())
+        self.start()
+        try:
+            while not self._stopped.is_set():
+                self._run_once()
+        finally:
+            self.shutdown()
+
+    def _run_once(self) -> None:
+        while True:
+            try:
+                self._mailbox.get_nowait()()
+            except queue.Empty:
+                break
+        for message in self.channel.poll(self.poll_interval_s):
+            self.dispatch(message)
+        now = time.monotonic()
+        for timer in self._timers:
+            if now >= timer[1]:
+                timer[1] = now + timer[0]
+                timer[2]()
+
+    def dispatch(self, message: ControlMessage) -> None:
+        """Fence, then hand ``message`` to ``on_<type>``; unknown types are logged and skipped."""
+        reason = self.fencing.check(message)
+        if reason is not None:
+            self.log.warning("rejected control message", type=message.type,
+                             sender=message.sender_id, reason=reason)
+            return
+        handler = getattr(self, f"on_{message.type}", None)
+        if handler is None:
+            self.log.debug("ignoring control message", type=message.type, sender=message.sender_id)
+            return
+        try:
+            handler(message)
+        except Exception:
+            self.log.exception("control message handler failed", type=message.type,
+                               sender=message.sender_id)
+
+    def shutdown(self) -> None:
+        if self._driver is not None:
+            self._driver.stop()
+        self.channel.close()
+        if self._zk is not None:
+            self._zk.stop()
+            self._zk.close()
+        self.log.info("stopped")
+
+    # -- common handlers ------------------------------------------------------------------
+    def status_rows(self) -> list[dict]:
+        """TaskManagerInfo rows for a StatusReply (the slot table, for a ResourceManager)."""
+        return []
+
+    def on_StatusRequest(self, message: ControlMessage) -> None:
+        self.channel.send("CLIENT", "StatusReply", {
+            "request_id": message.body["request_id"],
+            "is_leader": self.is_leader,
+            "host": self.host,
+            "pid": self.pid,
+            "task_managers": self.status_rows(),
+            "rejected_messages": self.fencing.rejected,
+        }, target_id=message.sender_id, fenced=self.is_leader)

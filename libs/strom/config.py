@@ -1,0 +1,175 @@
+"""Every Strom setting, declared once: key, type, default, unit and doc.
+
+Modelled on Flink's ``*Options`` classes: a :class:`ConfigOption` names one
+setting; :class:`Configuration` reads values from (in order of precedence)
+explicit overrides, the environment (``STROM_`` + the key upper-cased with
+dots and dashes as underscores, e.g. ``heartbeat.timeout`` ->
+``STROM_HEARTBEAT_TIMEOUT``) and the declared default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Generic, Mapping, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be parsed or is out of range."""
+
+
+@dataclass(frozen=True)
+class ConfigOption(Generic[T]):
+    """One setting.
+
+    ``default`` may be a callable taking the environment mapping, for defaults
+    derived from other variables (the Kafka port of ``ops/stack``, say).
+    ``unit`` is shown in ``strom config`` and docs ("ms", "bytes", "").
+    """
+
+    key: str
+    type: Callable[[str], T]
+    default: T | Callable[[Mapping[str, str]], T]
+    doc: str
+    unit: str = ""
+
+    @property
+    def env_var(self) -> str:
+        return "STROM_" + self.key.upper().replace(".", "_").replace("-", "_")
+
+    def default_value(self, env: Mapping[str, str]) -> T:
+        return self.default(env) if callable(self.default) else self.default
+
+
+def source_root() -> Path | None:
+    """The source checkout this package runs from (it has ``ops/stack``), or None when installed."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "ops" / "stack").is_file() else None
+
+
+def _default_state_dir(env: Mapping[str, str]) -> str:
+    return str((source_root() or Path.cwd()) / ".strom")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError(f"must be > 0, got {value}")
+    return value
+
+
+class ClusterOptions:
+    """Which cluster a process belongs to; several can share one Kafka/ZooKeeper/Redis."""
+
+    CLUSTER_ID = ConfigOption(
+        "cluster.id", str, "default",
+        "Namespace of this cluster: prefixes its control topics and ZooKeeper paths.")
+    STATE_DIR = ConfigOption(
+        "state.dir", str, _default_state_dir,
+        "Directory of data, logs and pid files of `ops/stack` and `strom cluster` "
+        "(default: .strom in the source checkout).")
+
+
+class KafkaOptions:
+    """Connection to the Kafka cluster that carries the control and data planes."""
+
+    BOOTSTRAP = ConfigOption(
+        "kafka.bootstrap", str,
+        lambda env: f"127.0.0.1:{env.get('STROM_KAFKA_PORT', '9092')}",
+        "Kafka bootstrap servers (host:port[,host:port]).")
+
+
+class ZooKeeperOptions:
+    """Connection to ZooKeeper, used for leader election and leader discovery."""
+
+    QUORUM = ConfigOption(
+        "zookeeper", str,
+        lambda env: f"127.0.0.1:{env.get('STROM_ZK_PORT', '2181')}",
+        "ZooKeeper connect string (host:port[,host:port]).")
+    SESSION_TIMEOUT = ConfigOption(
+        "zookeeper.session-timeout", _positive_int, 4000,
+        "ZooKeeper session timeout: how long a dead leader keeps its leadership.", "ms")
+
+
+class RedisOptions:
+    """Connection to Redis, the store of checkpoints and submitted jobs."""
+
+    URL = ConfigOption(
+        "redis.url", str,
+        lambda env: f"redis://127.0.0.1:{env.get('STROM_REDIS_PORT', '6379')}/0",
+        "Redis URL.")
+
+
+class HeartbeatOptions:
+    """TaskManager -> ResourceManager heartbeats (Flink: heartbeat.interval/timeout)."""
+
+    INTERVAL = ConfigOption(
+        "heartbeat.interval", _positive_int, 1000,
+        "Time between two heartbeats of a TaskManager.", "ms")
+    TIMEOUT = ConfigOption(
+        "heartbeat.timeout", _positive_int, 5000,
+        "A TaskManager silent for this long is marked lost (Flink's default is 50 s).", "ms")
+
+
+class TaskManagerOptions:
+    """Resources a TaskManager offers."""
+
+    NUM_SLOTS = ConfigOption(
+        "taskmanager.numberOfTaskSlots", _positive_int, 2,
+        "Number of task slots of one TaskManager.", "slots")
+
+
+class ControlPlaneOptions:
+    """Kafka control topics."""
+
+    RETENTION = ConfigOption(
+        "control.retention", _positive_int, 3_600_000,
+        "retention.ms of the control topics; control messages are only useful live.", "ms")
+    REQUEST_TIMEOUT = ConfigOption(
+        "control.request-timeout", _positive_int, 5000,
+        "How long a client waits for replies to a control request.", "ms")
+
+
+ALL_OPTIONS: tuple[ConfigOption[Any], ...] = tuple(
+    option
+    for group in (ClusterOptions, KafkaOptions, ZooKeeperOptions, RedisOptions,
+                  HeartbeatOptions, TaskManagerOptions, ControlPlaneOptions)
+    for option in vars(group).values()
+    if isinstance(option, ConfigOption)
+)
+
+
+class Configuration:
+    """Resolved values of :data:`ALL_OPTIONS`.
+
+    Raises :class:`ConfigError` naming the setting and its source when a value
+    does not parse.
+    """
+
+    def __init__(self, overrides: Mapping[str, Any] | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        self._env = dict(os.environ if env is None else env)
+        self._overrides = dict(overrides or {})
+
+    def get(self, option: ConfigOption[T]) -> T:
+        if option.key in self._overrides and self._overrides[option.key] is not None:
+            return self._overrides[option.key]
+        raw = self._env.get(option.env_var)
+        if raw is None or raw == "":
+            return option.default_value(self._env)
+        try:
+            return option.type(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{option.env_var}={raw!r} is not a valid {option.key}: {exc}") from exc
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> "Configuration":
+        """A copy with ``key=value`` overrides (keys as in :attr:`ConfigOption.key`)."""
+        merged = {**self._overrides, **overrides}
+        return Configuration(merged, self._env)
+
+    def describe(self) -> list[tuple[str, str, Any, str, str]]:
+        """Rows (key, env var, value, unit, doc) for ``strom config``."""
+        return [(o.key, o.env_var, self.get(o), o.unit, o.doc) for o in ALL_OPTIONS]

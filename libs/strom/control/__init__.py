@@ -1,0 +1,1 @@
+"""The control plane: Avro control messages on Kafka control topics."""

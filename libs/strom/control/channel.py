@@ -1,0 +1,161 @@
+"""Sending and receiving control messages over Kafka control topics.
+
+One single-partition topic per receiving role, namespaced by cluster id::
+
+    strom.<cluster>.control.jobmanager        JobManagers read it
+    strom.<cluster>.control.resourcemanager   ResourceManagers read it
+    strom.<cluster>.control.taskmanager       TaskManagers read it (target_id picks one)
+    strom.<cluster>.control.client            CLI clients read replies here
+
+Every reader assigns the partition itself (no consumer group: each instance,
+leader or standby, sees every message) starting at the end offset read just
+before, so a message sent after :meth:`ControlChannel.start` returned is
+never missed. Nothing is committed to Kafka.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from typing import Any, Callable, Mapping
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+
+from strom.config import ClusterOptions, Configuration, ControlPlaneOptions, KafkaOptions
+from strom.control import codec
+from strom.control.codec import ControlMessage, ControlMessageError
+from strom.io.kafka import TopicSpec, end_offset, ensure_topics
+from strom.logs import get_logger
+
+ROLES = ("JOBMANAGER", "RESOURCEMANAGER", "TASKMANAGER", "CLIENT")
+
+log = get_logger(__name__)
+
+
+class NotLeaderError(RuntimeError):
+    """A leader-scoped message was sent while this process holds no leadership."""
+
+
+def control_topic(cluster_id: str, role: str) -> str:
+    """Name of the control topic read by ``role`` (one of :data:`ROLES`)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {ROLES}")
+    return f"strom.{cluster_id}.control.{role.lower()}"
+
+
+def control_topic_specs(config: Configuration) -> list[TopicSpec]:
+    cluster_id = config.get(ClusterOptions.CLUSTER_ID)
+    topic_config = {"retention.ms": str(config.get(ControlPlaneOptions.RETENTION)),
+                    "cleanup.policy": "delete"}
+    return [TopicSpec(control_topic(cluster_id, role), 1, topic_config) for role in ROLES]
+
+
+class ControlChannel:
+    """A process's connection to the control plane.
+
+    ``inbox_role`` is the role whose topic this process reads (its own role).
+    ``token_source`` returns the current fencing token of a leader-scoped
+    process, or None while it is not leading; unfenced senders pass None.
+    """
+
+    def __init__(self, config: Configuration, sender_id: str, sender_role: str,
+                 token_source: Callable[[], int | None] | None = None) -> None:
+        self.config = config
+        self.sender_id = sender_id
+        self.sender_role = sender_role
+        self._token_source = token_source
+        self._cluster_id = config.get(ClusterOptions.CLUSTER_ID)
+        self._bootstrap = config.get(KafkaOptions.BOOTSTRAP)
+        self._seq = itertools.count(1)
+        self._seq_lock = threading.Lock()
+        self._producer: Producer | None = None
+        self._consumer: Consumer | None = None
+        self.inbox_topic = control_topic(self._cluster_id, sender_role)
+
+    def start(self) -> None:
+        """Create the control topics if needed, then start reading the inbox from its end."""
+        ensure_topics(self._bootstrap, control_topic_specs(self.config))
+        self._producer = Producer({
+            "bootstrap.servers": self._bootstrap,
+            "enable.idempotence": True,
+            "linger.ms": 2,
+            "client.id": self.sender_id,
+        })
+        self._consumer = Consumer({
+            "bootstrap.servers": self._bootstrap,
+            "group.id": f"strom-control-{self.sender_id}-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "fetch.wait.max.ms": 20,
+            "client.id": self.sender_id,
+        })
+        high = end_offset(self._consumer, self.inbox_topic, 0)
+        self._consumer.assign([TopicPartition(self.inbox_topic, 0, high)])
+
+    def send(self, to_role: str, kind: str, body: Mapping[str, Any], *,
+             target_id: str | None = None, fenced: bool = False) -> ControlMessage:
+        """Send one message to the topic of ``to_role``.
+
+        ``fenced=True`` stamps the current leader token and raises
+        :class:`NotLeaderError` if there is none. Delivery is asynchronous;
+        :meth:`flush` waits for it.
+        """
+        token = None
+        if fenced:
+            token = self._token_source() if self._token_source else None
+            if token is None:
+                raise NotLeaderError(f"{self.sender_id} is not leader; refusing to send {kind}")
+        with self._seq_lock:
+            seq = next(self._seq)
+        message = ControlMessage(type=kind, sender_id=self.sender_id, sender_role=self.sender_role,
+                                 seq=seq, body=body, fencing_token=token, target_id=target_id)
+        assert self._producer is not None, "start() first"
+        self._producer.produce(control_topic(self._cluster_id, to_role), codec.encode(message),
+                               key=(target_id or "").encode() or None)
+        self._producer.poll(0)
+        return message
+
+    def flush(self, timeout_s: float = 10.0) -> None:
+        if self._producer is not None:
+            self._producer.flush(timeout_s)
+
+    def poll(self, timeout_s: float) -> list[ControlMessage]:
+        """Messages for this process that arrived within ``timeout_s``.
+
+        Records that do not decode are logged with topic/partition/offset and
+        skipped; messages addressed to another instance are skipped.
+        """
+        assert self._consumer is not None, "start() first"
+        messages: list[ControlMessage] = []
+        for record in self._consumer.consume(num_messages=500, timeout=timeout_s):
+            if record.error():
+                if record.error().code() != KafkaError._PARTITION_EOF:
+                    log.warning("control topic error", error=str(record.error()))
+                continue
+            try:
+                message = codec.decode(record.value())
+            except ControlMessageError as exc:
+                log.error("skipping undecodable control record", topic=record.topic(),
+                          partition=record.partition(), offset=record.offset(), error=str(exc))
+                continue
+            if message.target_id is None or message.target_id == self.sender_id:
+                messages.append(message)
+        self._producer.poll(0)
+        return messages
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.flush(5)
+        if self._consumer is not None:
+            self._consumer.close()
+
+
+def new_instance_id(role: str) -> str:
+    """A process id such as ``taskmanager-3f9c2a1b``: unique per process start."""
+    return f"{role.lower()}-{uuid.uuid4().hex[:8]}"
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,1 @@
+"""ZooKeeper coordination: leader election and leader retrieval (kazoo)."""

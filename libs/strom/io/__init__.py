@@ -1,0 +1,1 @@
+"""Clients of the external systems: Kafka and Redis."""

@@ -1,0 +1,70 @@
+"""Kafka plumbing shared by the control and data planes (confluent-kafka)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
+
+
+class KafkaUnavailableError(RuntimeError):
+    """The Kafka cluster did not answer within the timeout."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic Strom creates: name, partitions and topic-level configs."""
+
+    name: str
+    partitions: int = 1
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def admin_client(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap})
+
+
+def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0) -> None:
+    """Create the topics of ``specs`` that do not exist yet; existing ones are left alone.
+
+    Raises :class:`KafkaUnavailableError` when the broker does not answer
+    within ``timeout_s`` and :class:`KafkaException` for any other failure.
+    """
+    admin = admin_client(bootstrap)
+    try:
+        existing = set(admin.list_topics(timeout=timeout_s).topics)
+    except KafkaException as exc:
+        raise KafkaUnavailableError(f"Kafka at {bootstrap} did not answer in {timeout_s:.0f} s: {exc}") from exc
+    missing = [NewTopic(s.name, num_partitions=s.partitions, replication_factor=-1, config=s.config)
+               for s in specs if s.name not in existing]
+    if not missing:
+        return
+    for name, future in admin.create_topics(missing, operation_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+
+
+def _is_retriable(exc: BaseException) -> bool:
+    # A new topic's leader is known to the controller before the broker serves it.
+    if not (isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError)):
+        return False
+    error = exc.args[0]
+    return error.retriable() or error.code() in (KafkaError.NOT_LEADER_FOR_PARTITION,
+                                                 KafkaError.UNKNOWN_TOPIC_OR_PART,
+                                                 KafkaError.LEADER_NOT_AVAILABLE)
+
+
+@retry(retry=retry_if_exception(_is_retriable), stop=stop_after_delay(30),
+       wait=wait_exponential(multiplier=0.02, max=1.0), reraise=True)
+def end_offset(consumer: Consumer, topic: str, partition: int) -> int:
+    """The high watermark of a partition, retried while a new topic's leader settles.
+
+    Raises the last :class:`KafkaException` after 30 s.
+    """
+    _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+    return high

@@ -1,0 +1,1 @@
+"""ResourceManager logic: the slot table (Flink's SlotManager)."""

@@ -1,0 +1,129 @@
+"""The ResourceManager's slot table, as pure logic (no I/O, caller supplies time).
+
+TaskManagers report their full slot state on registration and with every
+heartbeat, so the table is always rebuilt from reports: a new ResourceManager
+leader knows every live TaskManager one heartbeat interval after it starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SlotReport:
+    """One slot as a TaskManager reported it."""
+
+    slot_index: int
+    allocation_id: str | None = None
+    job_id: str | None = None
+
+    def as_record(self) -> dict:
+        return {"slot_index": self.slot_index, "allocation_id": self.allocation_id,
+                "job_id": self.job_id}
+
+
+@dataclass
+class TaskManagerRegistration:
+    """A row of the slot table; times are the ResourceManager's monotonic clock, in s."""
+
+    tm_id: str
+    host: str
+    pid: int
+    slots: list[SlotReport]
+    last_heartbeat: float
+    state: str = "REGISTERED"
+    # Allocations sent to the TaskManager but not yet confirmed by its report.
+    pending: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    def free_slots(self) -> list[int]:
+        return [s.slot_index for s in self.slots
+                if s.allocation_id is None and s.slot_index not in self.pending]
+
+
+@dataclass(frozen=True)
+class SlotAssignment:
+    """Where a slot request was placed."""
+
+    tm_id: str
+    slot_index: int
+    job_id: str
+    allocation_id: str
+
+
+class NoSlotAvailableError(RuntimeError):
+    """A slot request found no free slot; the message gives free and total counts."""
+
+
+class SlotManager:
+    """Registered TaskManagers, their slots, liveness and pending allocations."""
+
+    def __init__(self, heartbeat_timeout_s: float) -> None:
+        self.heartbeat_timeout_s = heartbeat_timeout_s
+        self.task_managers: dict[str, TaskManagerRegistration] = {}
+
+    def report(self, tm_id: str, host: str, pid: int, slots: list[dict], now: float) -> bool:
+        """Record a registration or heartbeat. Returns False if ``tm_id`` was declared lost.
+
+        A lost TaskManager stays lost until it registers anew (a zombie's
+        heartbeat must not resurrect slots that may have been given away).
+        """
+        known = self.task_managers.get(tm_id)
+        if known is not None and known.state == "LOST":
+            return False
+        reports = [SlotReport(s["slot_index"], s.get("allocation_id"), s.get("job_id")) for s in slots]
+        pending = known.pending if known else {}
+        for report in reports:
+            if report.allocation_id is not None:
+                pending.pop(report.slot_index, None)
+        self.task_managers[tm_id] = TaskManagerRegistration(tm_id, host, pid, reports, now,
+                                                            pending=pending)
+        return True
+
+    def register(self, tm_id: str, host: str, pid: int, slots: list[dict], now: float) -> None:
+        """An explicit registration: clears a LOST mark."""
+        self.task_managers.pop(tm_id, None)
+        self.report(tm_id, host, pid, slots, now)
+
+    def expire(self, now: float) -> list[tuple[TaskManagerRegistration, float]]:
+        """Mark TaskManagers silent longer than the timeout as LOST; returns (tm, silent s)."""
+        lost = []
+        for tm in self.task_managers.values():
+            silent = now - tm.last_heartbeat
+            if tm.state == "REGISTERED" and silent > self.heartbeat_timeout_s:
+                tm.state = "LOST"
+                lost.append((tm, silent))
+        return lost
+
+    def allocate(self, job_id: str, allocation_id: str) -> SlotAssignment:
+        """Pick a free slot, spreading over TaskManagers (most free slots first).
+
+        Raises :class:`NoSlotAvailableError`.
+        """
+        live = [tm for tm in self.task_managers.values() if tm.state == "REGISTERED"]
+        candidates = sorted((tm for tm in live if tm.free_slots()),
+                            key=lambda tm: (-len(tm.free_slots()), tm.tm_id))
+        if not candidates:
+            raise NoSlotAvailableError(
+                f"no free slot for job {job_id}: 0 free of {sum(len(tm.slots) for tm in live)}")
+        tm = candidates[0]
+        slot_index = tm.free_slots()[0]
+        tm.pending[slot_index] = (job_id, allocation_id)
+        return SlotAssignment(tm.tm_id, slot_index, job_id, allocation_id)
+
+    def registered(self) -> list[TaskManagerRegistration]:
+        return [tm for tm in self.task_managers.values() if tm.state == "REGISTERED"]
+
+    def total_slots(self) -> int:
+        return sum(len(tm.slots) for tm in self.registered())
+
+    def free_slot_count(self) -> int:
+        return sum(len(tm.free_slots()) for tm in self.registered())
+
+    def rows(self, now: float) -> list[dict]:
+        """TaskManagerInfo records (schemas/control) for status replies."""
+        return [{
+            "tm_id": tm.tm_id, "host": tm.host, "pid": tm.pid, "state": tm.state,
+            "last_heartbeat_age_ms": int((now - tm.last_heartbeat) * 1000),
+            "slots": [s.as_record() for s in tm.slots],
+        } for tm in sorted(self.task_managers.values(), key=lambda t: t.tm_id)]

@@ -1,0 +1,1 @@
+"""Avro schemas (*.avsc), shipped inside the package as ``strom.schemas``."""

@@ -1,0 +1,5 @@
+"""``strom taskmanager``: offers task slots, registers and heartbeats with the ResourceManager."""
+
+from strom.services.taskmanager.service import TaskManager
+
+__all__ = ["TaskManager"]

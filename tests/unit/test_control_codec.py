@@ -1,0 +1,96 @@
+"""Avro round trip of every control message; corrupt and unknown records are rejected clearly."""
+
+import pytest
+
+from strom.control import codec
+from strom.control.codec import ControlMessage, ControlMessageError
+
+SLOT = {"slot_index": 1, "allocation_id": "a-1", "job_id": "j-1"}
+FREE = {"slot_index": 0, "allocation_id": None, "job_id": None}
+TM_ROW = {"tm_id": "tm-1", "host": "h", "pid": 42, "state": "LOST",
+          "last_heartbeat_age_ms": 5100, "slots": [FREE, SLOT]}
+
+BODIES = {
+    "RegisterTaskManager": {"tm_id": "tm-1", "host": "h", "pid": 42, "slots": [FREE, SLOT]},
+    "TaskManagerRegistered": {"tm_id": "tm-1"},
+    "DisconnectTaskManager": {"tm_id": "tm-1", "reason": "lost"},
+    "Heartbeat": {"tm_id": "tm-1", "host": "h", "pid": 42, "slots": [FREE]},
+    "TaskManagerLost": {"tm_id": "tm-1", "reason": "no heartbeat", "silent_ms": 5001, "lost_slots": [SLOT]},
+    "SlotRequest": {"job_id": "j-1", "allocation_id": "a-1"},
+    "AllocateSlot": {"tm_id": "tm-1", "slot_index": 1, "job_id": "j-1", "allocation_id": "a-1"},
+    "SlotRequestFailed": {"job_id": "j-1", "allocation_id": "a-1", "reason": "no free slot"},
+    "SlotOffer": {"job_id": "j-1", "allocation_id": "a-1", "tm_id": "tm-1", "slot_index": 1},
+    "FreeSlot": {"tm_id": "tm-1", "allocation_id": "a-1", "job_id": "j-1"},
+    "StatusRequest": {"request_id": "r-1"},
+    "StatusReply": {"request_id": "r-1", "is_leader": True, "host": "h", "pid": 7,
+                    "task_managers": [TM_ROW], "rejected_messages": 3},
+}
+
+
+def test_every_message_type_has_a_sample():
+    assert set(BODIES) == set(codec.MESSAGE_TYPES)
+
+
+@pytest.mark.parametrize("kind", sorted(BODIES))
+def test_round_trip(kind):
+    message = ControlMessage(type=kind, sender_id="rm-1", sender_role="RESOURCEMANAGER", seq=7,
+                             body=BODIES[kind], fencing_token=12, target_id="tm-1",
+                             timestamp_ms=1_700_000_000_000)
+    assert codec.decode(codec.encode(message)) == message
+
+
+def test_unfenced_untargeted_round_trip():
+    message = ControlMessage(type="Heartbeat", sender_id="tm-1", sender_role="TASKMANAGER", seq=1,
+                             body=BODIES["Heartbeat"])
+    decoded = codec.decode(codec.encode(message))
+    assert decoded.fencing_token is None and decoded.target_id is None
+    assert decoded.body == BODIES["Heartbeat"]
+
+
+def _encoded():
+    return codec.encode(ControlMessage(type="SlotRequest", sender_id="jm-1", sender_role="JOBMANAGER",
+                                       seq=1, body=BODIES["SlotRequest"], fencing_token=1))
+
+
+@pytest.mark.parametrize("data, expected", [
+    (None, "not a Strom control message"),
+    (b"", "not a Strom control message"),
+    (b'{"type": "Heartbeat"}', "not a Strom control message"),
+    (b"S\x01", "corrupt control envelope"),
+])
+def test_garbage_is_rejected(data, expected):
+    with pytest.raises(ControlMessageError, match=expected):
+        codec.decode(data)
+
+
+def test_truncated_and_trailing_bytes_are_rejected():
+    data = _encoded()
+    with pytest.raises(ControlMessageError, match="corrupt control envelope"):
+        codec.decode(data[:-4])
+    with pytest.raises(ControlMessageError, match="trailing bytes"):
+        codec.decode(data + b"\x00")
+
+
+def test_unknown_type_is_rejected_by_name():
+    # Re-encode a valid envelope with a type this build does not know.
+    envelope = codec._read(codec.schema("ControlEnvelope"), _encoded()[2:], "envelope")
+    envelope["type"] = "LaunchMissiles"
+    data = codec.MAGIC + codec._write(codec.schema("ControlEnvelope"), envelope)
+    with pytest.raises(ControlMessageError, match="unknown control message type 'LaunchMissiles'"):
+        codec.decode(data)
+
+
+def test_payload_not_matching_its_type_is_rejected():
+    envelope = codec._read(codec.schema("ControlEnvelope"), _encoded()[2:], "envelope")
+    envelope["type"] = "StatusReply"  # SlotRequest bytes are no StatusReply
+    data = codec.MAGIC + codec._write(codec.schema("ControlEnvelope"), envelope)
+    with pytest.raises(ControlMessageError, match="StatusReply payload"):
+        codec.decode(data)
+
+
+def test_encode_rejects_invalid_body_naming_the_field():
+    with pytest.raises(ControlMessageError, match="slot_index"):
+        codec.encode(ControlMessage(type="AllocateSlot", sender_id="rm", sender_role="RESOURCEMANAGER",
+                                    seq=1, body={**BODIES["AllocateSlot"], "slot_index": "one"}))
+    with pytest.raises(ControlMessageError, match="unknown control message type"):
+        codec.encode(ControlMessage(type="Nope", sender_id="x", sender_role="CLIENT", seq=1, body={}))

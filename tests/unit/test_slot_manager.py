@@ -1,0 +1,65 @@
+import pytest
+
+from strom.resourcemanager.slot_manager import NoSlotAvailableError, SlotManager
+
+
+def free(n):
+    return [{"slot_index": i, "allocation_id": None, "job_id": None} for i in range(n)]
+
+
+def test_heartbeat_timeout_marks_lost_once_and_shrinks_the_table():
+    sm = SlotManager(heartbeat_timeout_s=5.0)
+    sm.register("tm-a", "h", 1, free(2), now=0.0)
+    sm.register("tm-b", "h", 2, free(2), now=0.0)
+    assert sm.total_slots() == 4
+    sm.report("tm-a", "h", 1, free(2), now=4.0)
+    assert sm.expire(now=5.0) == []
+    lost = sm.expire(now=5.5)
+    assert [(tm.tm_id, silent) for tm, silent in lost] == [("tm-b", 5.5)]
+    assert sm.expire(now=6.0) == []  # reported once
+    assert sm.total_slots() == 2
+
+
+def test_lost_taskmanager_heartbeat_is_refused_until_it_registers_again():
+    sm = SlotManager(heartbeat_timeout_s=1.0)
+    sm.register("tm-a", "h", 1, free(1), now=0.0)
+    sm.expire(now=2.0)
+    assert sm.report("tm-a", "h", 1, free(1), now=3.0) is False
+    assert sm.total_slots() == 0
+    sm.register("tm-a", "h", 1, free(1), now=3.0)
+    assert sm.total_slots() == 1
+
+
+def test_heartbeat_from_unknown_taskmanager_rebuilds_its_row():
+    sm = SlotManager(heartbeat_timeout_s=5.0)
+    busy = [{"slot_index": 0, "allocation_id": "a", "job_id": "j"}]
+    assert sm.report("tm-x", "h", 9, busy, now=1.0)
+    assert sm.total_slots() == 1 and sm.free_slot_count() == 0
+
+
+def test_allocation_spreads_and_counts_pending_until_confirmed():
+    sm = SlotManager(heartbeat_timeout_s=5.0)
+    sm.register("tm-a", "h", 1, free(2), now=0.0)
+    sm.register("tm-b", "h", 2, free(2), now=0.0)
+    first = sm.allocate("j", "a1")
+    second = sm.allocate("j", "a2")
+    assert {first.tm_id, second.tm_id} == {"tm-a", "tm-b"}
+    assert sm.free_slot_count() == 2
+    # The TaskManager confirms through its report; a stale free report keeps it pending.
+    sm.report(first.tm_id, "h", 1, free(2), now=0.5)
+    assert sm.free_slot_count() == 2
+    confirmed = free(2)
+    confirmed[first.slot_index] = {"slot_index": first.slot_index, "allocation_id": "a1", "job_id": "j"}
+    sm.report(first.tm_id, "h", 1, confirmed, now=0.6)
+    assert sm.free_slot_count() == 2
+    sm.allocate("j", "a3")
+    sm.allocate("j", "a4")
+    with pytest.raises(NoSlotAvailableError, match="0 free of 4"):
+        sm.allocate("j", "a5")
+
+
+def test_rows_report_state_and_age():
+    sm = SlotManager(heartbeat_timeout_s=5.0)
+    sm.register("tm-a", "h", 1, free(1), now=0.0)
+    (row,) = sm.rows(now=1.25)
+    assert row["state"] == "REGISTERED" and row["last_heartbeat_age_ms"] == 1250
