@@ -1,0 +1,1 @@
+"""StreamGraph -> JobGraph (operator chaining) -> ExecutionGraph (subtasks, attempts)."""

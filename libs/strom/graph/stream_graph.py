@@ -1,0 +1,55 @@
+"""The StreamGraph: one node per operator the user wrote, edges with their partitioner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+# Operator kinds a StreamNode can hold.
+SOURCE, MAP, FLAT_MAP, FILTER, REDUCE, SINK = "source", "map", "flat_map", "filter", "reduce", "sink"
+
+# Edge partitioners (Flink's StreamPartitioner names).
+FORWARD, REBALANCE, HASH = "forward", "rebalance", "hash"
+
+
+@dataclass
+class StreamNode:
+    """One operator: ``kind`` plus its user function (or connector) and settings.
+
+    ``function`` is the user's callable (map/flat_map/filter/reduce); ``connector``
+    is the KafkaSource or KafkaSink; ``key_selector`` is set on a keyed REDUCE.
+    """
+
+    id: int
+    kind: str
+    name: str
+    parallelism: int
+    function: Callable[..., Any] | None = None
+    connector: Any = None
+    key_selector: Callable[[Any], Any] | None = None
+    uid: str | None = None
+    chaining: bool = True
+    start_new_chain: bool = False
+
+
+@dataclass
+class StreamEdge:
+    source_id: int
+    target_id: int
+    partitioner: str
+    key_selector: Callable[[Any], Any] | None = None
+
+
+@dataclass
+class StreamGraph:
+    job_name: str
+    max_parallelism: int
+    chaining: bool = True
+    nodes: dict[int, StreamNode] = field(default_factory=dict)
+    edges: list[StreamEdge] = field(default_factory=list)
+
+    def inputs(self, node_id: int) -> list[StreamEdge]:
+        return [e for e in self.edges if e.target_id == node_id]
+
+    def outputs(self, node_id: int) -> list[StreamEdge]:
+        return [e for e in self.edges if e.source_id == node_id]
