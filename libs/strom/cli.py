@@ -11,8 +11,10 @@ from typing import Sequence
 import click
 
 from strom import logs
-from strom.config import ClusterOptions, ConfigError, Configuration, TaskManagerOptions, source_root
+from strom.config import (
+    ClusterOptions, ConfigError, Configuration, KafkaOptions, RestOptions, TaskManagerOptions, source_root)
 from strom.cluster.client import ClusterClient, ClusterStatus
+from strom.client.jobs import JobClient, JobClientError
 from strom.cluster.local import LocalCluster
 from strom.io.kafka import KafkaUnavailableError
 
@@ -51,9 +53,11 @@ name_option = click.option("--name", help="Instance id (default: <service>-<rand
 
 @cli.command()
 @name_option
+@click.option("--rest-port", type=click.IntRange(min=0), help="REST port (default 8081; 0 = any free).")
 @click.pass_obj
-def jobmanager(config: Configuration, name: str | None) -> None:
-    """Run a JobManager (leader or standby)."""
+def jobmanager(config: Configuration, name: str | None, rest_port: int | None) -> None:
+    """Run a JobManager (leader or standby) with its REST API."""
+    config = config.with_overrides({RestOptions.PORT.key: rest_port})
     _run_service(config, "strom.services.jobmanager.JobManager", "jobmanager", name)
 
 
@@ -112,16 +116,89 @@ def _status_json(status: ClusterStatus) -> str:
 
 
 @cli.command()
+@click.argument("job_id", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--timeout", type=float, default=5.0, show_default=True, help="Seconds to wait for replies.")
 @click.pass_obj
-def status(config: Configuration, as_json: bool, timeout: float) -> None:
-    """Leaders and slot table, asked live over the control plane."""
+def status(config: Configuration, job_id: str | None, as_json: bool, timeout: float) -> None:
+    """Leaders and slot table (asked live over the control plane), or one job's status."""
+    if job_id is not None:
+        details = _job_client(config).details(job_id)
+        click.echo(json.dumps(details, indent=2) if as_json else format_job(details))
+        return
     with ClusterClient(config) as client:
         result = client.status(timeout)
     click.echo(_status_json(result) if as_json else _format_status(result))
     if any(info is None for info in result.leaders.values()):
         sys.exit(1)
+
+
+def _job_client(config: Configuration) -> JobClient:
+    try:
+        return JobClient(config)
+    except JobClientError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def format_job(details: dict) -> str:
+    """``strom status JOB``: state, duration, per-vertex subtask states, the error if any."""
+    lines = [f"{details['name']} ({details['jid']}): {details['state']}, "
+             f"{details.get('duration', 0) / 1000:.1f} s"]
+    for vertex in details.get("vertices", []):
+        tasks = ", ".join(f"{n} {state}" for state, n in sorted(vertex["tasks"].items()))
+        lines.append(f"  {vertex['id']} {vertex['name']} (parallelism {vertex['parallelism']}): {tasks}")
+    if details.get("error"):
+        lines.append(f"error: {details['error']}")
+    return "\n".join(lines)
+
+
+@cli.command("list")
+@click.pass_obj
+def list_jobs(config: Configuration) -> None:
+    """Jobs of the cluster, oldest first."""
+    for job in _job_client(config).jobs():
+        click.echo(f"{job['id']}  {job['status']:<10} {job['name']}")
+
+
+@cli.command()
+@click.argument("job_id")
+@click.pass_obj
+def cancel(config: Configuration, job_id: str) -> None:
+    """Cancel a job; waits until it is CANCELED."""
+    client = _job_client(config)
+    try:
+        client.cancel(job_id)
+        details = client.wait(job_id, timeout_s=60)
+    except JobClientError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"job {job_id}: {details['state']}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("job_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-p", "--parallelism", type=click.IntRange(min=1), help="Default parallelism of the job.")
+@click.option("-d", "--detached", is_flag=True, help="Return after submission; do not wait.")
+@click.argument("job_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def run(config: Configuration, job_file: str, parallelism: int | None, detached: bool,
+        job_args: tuple[str, ...]) -> None:
+    """Run JOB_FILE's main() and submit the job it builds (arguments after -- go to the job)."""
+    from strom.client.submit import run_job_file
+    sys.exit(run_job_file(config, job_file, list(job_args), parallelism, detached))
+
+
+@cli.command()
+@click.argument("topic")
+@click.argument("file", type=click.File("rb"))
+@click.option("--partitions", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Partitions if the topic has to be created.")
+@click.pass_obj
+def produce(config: Configuration, topic: str, file, partitions: int) -> None:
+    """Write FILE (or - for stdin) into TOPIC, one record per line, bytes as they are."""
+    from strom.client.produce import produce_lines
+    count, seconds = produce_lines(config.get(KafkaOptions.BOOTSTRAP), topic, file, partitions)
+    click.echo(f"produced {count} records to {topic} in {seconds:.1f} s "
+               f"({count / max(seconds, 1e-9):,.0f} records/s)")
 
 
 @cli.command("config")
@@ -188,7 +265,7 @@ def cluster_up(config: Configuration, jobmanagers: int, resourcemanagers: int, t
     for i in range(1, resourcemanagers + 1):
         local.start(f"resourcemanager-{i}", "resourcemanager")
     for i in range(1, jobmanagers + 1):
-        local.start(f"jobmanager-{i}", "jobmanager")
+        local.start(f"jobmanager-{i}", "jobmanager", "--rest-port", str(8080 + i))
     for i in range(1, taskmanagers + 1):
         local.start(f"taskmanager-{i}", "taskmanager", "--slots", str(slots))
     result = wait_for_cluster(config, taskmanagers, timeout_s=60)

@@ -122,6 +122,25 @@ class TaskManagerOptions:
         "Number of task slots of one TaskManager.", "slots")
 
 
+class RestOptions:
+    """The JobManager's REST endpoint."""
+
+    ADDRESS = ConfigOption(
+        "rest.address", str, "127.0.0.1",
+        "Address the REST server binds and publishes to clients.")
+    PORT = ConfigOption(
+        "rest.port", int, 8081,
+        "REST port (0 = any free port; the bound one is published in ZooKeeper).")
+
+
+class JobManagerOptions:
+    """Scheduling."""
+
+    SLOT_REQUEST_TIMEOUT = ConfigOption(
+        "slot.request.timeout", _positive_int, 10_000,
+        "How long a job waits for all its slots before failing with 'not enough slots'.", "ms")
+
+
 class ControlPlaneOptions:
     """Kafka control topics."""
 
@@ -136,7 +155,8 @@ class ControlPlaneOptions:
 ALL_OPTIONS: tuple[ConfigOption[Any], ...] = tuple(
     option
     for group in (ClusterOptions, KafkaOptions, ZooKeeperOptions, RedisOptions,
-                  HeartbeatOptions, TaskManagerOptions, ControlPlaneOptions)
+                  HeartbeatOptions, TaskManagerOptions, RestOptions, JobManagerOptions,
+                  ControlPlaneOptions)
     for option in vars(group).values()
     if isinstance(option, ConfigOption)
 )

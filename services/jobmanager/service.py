@@ -1,14 +1,28 @@
-"""The JobManager service loop: leader election and cluster events.
+"""The JobManager service loop: leader election, Dispatcher + JobMasters, REST API.
 
-The Dispatcher, JobMaster and REST API hang off this loop (see the job
-runtime); here it leads or stands by and tracks TaskManager losses.
+Every instance serves REST; a standby redirects to the leader. Only the
+leader has a Dispatcher; JobMasters run on the main thread and hear about
+slots, subtask states and lost TaskManagers through the control plane.
 """
 
 from __future__ import annotations
 
-from strom.config import Configuration
+from concurrent.futures import Future
+from typing import Any, Callable
+
 from strom.cluster.endpoint import ControlEndpoint
+from strom.config import ClusterOptions, Configuration, JobManagerOptions, KafkaOptions, RestOptions
 from strom.control.codec import ControlMessage
+from strom.graph.job_graph import JobGraph
+from strom.io.redis import redis_client
+from strom.jobmanager.dispatcher import Dispatcher
+from strom.jobmanager.job_master import JobMaster
+from strom.jobmanager.job_store import JobStore
+from strom.jobmanager.rest import RestServer, create_app
+
+
+class NotLeaderError(RuntimeError):
+    """A leader-only request reached a JobManager that does not lead (any more)."""
 
 
 class JobManager(ControlEndpoint):
@@ -17,10 +31,92 @@ class JobManager(ControlEndpoint):
 
     def __init__(self, config: Configuration, instance_id: str | None = None) -> None:
         super().__init__(config, instance_id)
-        self.lost_task_managers: list[str] = []
+        self.store = JobStore(redis_client(config), config.get(ClusterOptions.CLUSTER_ID))
+        self.dispatcher: Dispatcher | None = None
+        self.rest = RestServer(
+            create_app(self.call, lambda: self._leader_address(), lambda: self.is_leader,
+                       self._require_dispatcher),
+            config.get(RestOptions.ADDRESS), config.get(RestOptions.PORT))
+        self.every(0.2, self._tick)
+
+    def advertised_address(self) -> str:
+        return self.rest.address
+
+    def _leader_address(self) -> str | None:
+        leader = self.leaders["JOBMANAGER"]
+        return leader.address if leader else None
+
+    def start(self) -> None:
+        self.rest.start()
+        super().start()
+
+    def shutdown(self) -> None:
+        self.rest.stop()
+        super().shutdown()
+
+    def call(self, fn: Callable[[], Any], timeout_s: float = 30.0) -> Any:
+        """Run ``fn`` on the main thread and return its result (raising what it raised)."""
+        future: Future = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+        self.post(run)
+        return future.result(timeout_s)
+
+    def _require_dispatcher(self) -> Dispatcher:
+        if self.dispatcher is None:
+            raise NotLeaderError(f"{self.id} is not the leader")
+        return self.dispatcher
+
+    # -- leadership -----------------------------------------------------------------------
+    def on_grant_leadership(self, token: int) -> None:
+        self.dispatcher = Dispatcher(self.store, self._make_job_master)
+
+    def on_revoke_leadership(self) -> None:
+        # Jobs keep running on the TaskManagers; re-attaching them is the new leader's part.
+        self.dispatcher = None
+
+    def _make_job_master(self, job_graph: JobGraph) -> JobMaster:
+        return JobMaster(job_graph, self.channel, self.config.get(ClusterOptions.CLUSTER_ID),
+                         self.config.get(KafkaOptions.BOOTSTRAP),
+                         self.config.get(JobManagerOptions.SLOT_REQUEST_TIMEOUT) / 1000.0,
+                         persist=self.store.update,
+                         on_terminal=lambda jm: self.dispatcher and self.dispatcher.job_ended(jm))
+
+    def _job_master(self, job_id: str) -> JobMaster | None:
+        return self.dispatcher.job_masters.get(job_id) if self.dispatcher else None
+
+    def _tick(self) -> None:
+        if self.dispatcher:
+            for job_master in list(self.dispatcher.job_masters.values()):
+                job_master.tick()
+
+    # -- control messages -----------------------------------------------------------------
+    def on_SlotOffer(self, message: ControlMessage) -> None:
+        job_master = self._job_master(message.body["job_id"])
+        if job_master is not None:
+            job_master.on_slot_offer(message.body)
+        elif self.is_leader:
+            self.channel.send("TASKMANAGER", "FreeSlot", {
+                "tm_id": message.body["tm_id"], "allocation_id": message.body["allocation_id"],
+                "job_id": message.body["job_id"]}, target_id=message.body["tm_id"], fenced=True)
+
+    def on_SlotRequestFailed(self, message: ControlMessage) -> None:
+        job_master = self._job_master(message.body["job_id"])
+        if job_master is not None:
+            job_master.on_slot_request_failed(message.body)
+
+    def on_TaskExecutionState(self, message: ControlMessage) -> None:
+        job_master = self._job_master(message.body["job_id"])
+        if job_master is not None:
+            job_master.on_task_state(message.body)
 
     def on_TaskManagerLost(self, message: ControlMessage) -> None:
-        if self.is_leader:
-            self.lost_task_managers.append(message.body["tm_id"])
-            self.log.warning("taskmanager lost", tm_id=message.body["tm_id"],
-                             reason=message.body["reason"])
+        if not self.is_leader:
+            return
+        self.log.warning("taskmanager lost", tm_id=message.body["tm_id"], reason=message.body["reason"])
+        for job_master in list(self.dispatcher.job_masters.values()):
+            job_master.on_task_manager_lost(message.body["tm_id"], message.body["reason"])

@@ -3,16 +3,24 @@
 Registers with whichever ResourceManager leads (again after every change of
 leader or a DisconnectTaskManager), heartbeats its full slot report every
 ``heartbeat.interval`` ms, and takes slot allocations from the ResourceManager
-leader, offering them to the JobManager leader.
+leader, offering them to the JobManager leader. Deployed subtasks run as
+threads (:class:`~strom.runtime.task.Task`); the job artifact is loaded from
+Redis once per job.
 """
 
 from __future__ import annotations
 
-from strom.config import Configuration, HeartbeatOptions, TaskManagerOptions
 from strom.cluster.endpoint import ControlEndpoint
+from strom.config import ClusterOptions, Configuration, HeartbeatOptions, KafkaOptions, TaskManagerOptions
 from strom.control.codec import ControlMessage
 from strom.coordination.leader_election import LeaderInfo
+from strom.graph.artifact import load_artifact
+from strom.graph.execution_graph import DEPLOYING, FAILED
+from strom.graph.job_graph import JobGraph
+from strom.io.redis import redis_client
+from strom.jobmanager.job_store import JobStore
 from strom.resourcemanager.slot_manager import SlotReport
+from strom.runtime.task import Task, TaskDeploymentDescriptor
 
 
 class TaskManager(ControlEndpoint):
@@ -22,7 +30,11 @@ class TaskManager(ControlEndpoint):
         super().__init__(config, instance_id)
         self.slots = [SlotReport(i) for i in range(config.get(TaskManagerOptions.NUM_SLOTS))]
         self.registered_token: int | None = None  # RM leader epoch that accepted us
+        self.store = JobStore(redis_client(config), config.get(ClusterOptions.CLUSTER_ID))
+        self.tasks: dict[str, tuple[str, Task]] = {}  # execution id -> (allocation id, task)
+        self._job_graphs: dict[str, JobGraph] = {}
         self.every(config.get(HeartbeatOptions.INTERVAL) / 1000.0, self.heartbeat)
+        self.every(0.5, self._reap_tasks)
 
     def _slot_records(self) -> list[dict]:
         return [s.as_record() for s in self.slots]
@@ -54,6 +66,8 @@ class TaskManager(ControlEndpoint):
     def on_DisconnectTaskManager(self, message: ControlMessage) -> None:
         self.log.warning("disconnected by resourcemanager; releasing all slots",
                          reason=message.body["reason"])
+        for _allocation, task in self.tasks.values():
+            task.cancel()
         self.slots = [SlotReport(s.slot_index) for s in self.slots]
         self.registered_token = None
         self.register()
@@ -75,11 +89,70 @@ class TaskManager(ControlEndpoint):
         self.heartbeat()  # report the allocation now, not in up to one interval
 
     def on_FreeSlot(self, message: ControlMessage) -> None:
+        for allocation_id, task in self.tasks.values():
+            if allocation_id == message.body["allocation_id"]:
+                task.cancel()
         for slot in self.slots:
             if slot.allocation_id == message.body["allocation_id"]:
                 self.log.info("slot freed", slot_index=slot.slot_index, job_id=slot.job_id)
                 slot.allocation_id = slot.job_id = None
                 self.heartbeat()
+
+    # -- tasks ----------------------------------------------------------------------------
+    def _job_graph(self, job_id: str) -> JobGraph:
+        if job_id not in self._job_graphs:
+            artifact = self.store.artifact(job_id)
+            if artifact is None:
+                raise LookupError(f"no artifact for job {job_id} in Redis")
+            self._job_graphs[job_id] = load_artifact(artifact)
+        return self._job_graphs[job_id]
+
+    def _report(self, job_id: str, execution_id: str, state: str, error: str | None,
+                records_in: int = 0) -> None:
+        # Called from task threads too: ControlChannel.send is thread-safe.
+        self.channel.send("JOBMANAGER", "TaskExecutionState", {
+            "job_id": job_id, "execution_id": execution_id, "tm_id": self.id, "state": state,
+            "error": error, "records_in": records_in})
+
+    def on_DeployTask(self, message: ControlMessage) -> None:
+        body = message.body
+        job_id, execution_id = body["job_id"], body["execution_id"]
+        if not any(s.allocation_id == body["allocation_id"] for s in self.slots):
+            self._report(job_id, execution_id, FAILED,
+                         f"slot {body['allocation_id']} is not allocated on {self.id}")
+            return
+        try:
+            descriptor = TaskDeploymentDescriptor.from_json(body["descriptor_json"])
+            vertex = self._job_graph(job_id).vertex(descriptor.vertex_id)
+        except Exception as exc:
+            self._report(job_id, execution_id, FAILED, f"deployment failed: {type(exc).__name__}: {exc}")
+            return
+        self._report(job_id, execution_id, DEPLOYING, None)
+        task = Task(descriptor, vertex, self.config.get(KafkaOptions.BOOTSTRAP),
+                    lambda state, error: self._report(job_id, execution_id, state, error,
+                                                      task.records_in))
+        self.tasks[execution_id] = (body["allocation_id"], task)
+        self.log.info("deploying task", job_id=job_id, execution_id=execution_id, name=vertex.name)
+        task.start()
+
+    def on_CancelTask(self, message: ControlMessage) -> None:
+        entry = self.tasks.get(message.body["execution_id"])
+        if entry is not None:
+            entry[1].cancel()
+
+    def _reap_tasks(self) -> None:
+        for execution_id, (_allocation, task) in list(self.tasks.items()):
+            if not task.is_alive():
+                del self.tasks[execution_id]
+        live_jobs = {s.job_id for s in self.slots if s.job_id}
+        for job_id in list(self._job_graphs):
+            if job_id not in live_jobs:
+                del self._job_graphs[job_id]
+
+    def shutdown(self) -> None:
+        for _allocation, task in self.tasks.values():
+            task.cancel()
+        super().shutdown()
 
     def status_rows(self) -> list[dict]:
         return [{"tm_id": self.id, "host": self.host, "pid": self.pid,

@@ -30,6 +30,7 @@ MESSAGE_TYPES: tuple[str, ...] = (
     "RegisterTaskManager", "TaskManagerRegistered", "DisconnectTaskManager",
     "Heartbeat", "TaskManagerLost",
     "SlotRequest", "AllocateSlot", "SlotRequestFailed", "SlotOffer", "FreeSlot",
+    "DeployTask", "TaskExecutionState", "CancelTask",
     "StatusRequest", "StatusReply",
 )
 

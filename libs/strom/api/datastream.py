@@ -1,0 +1,222 @@
+"""The DataStream API: Flink's names and shapes, recorded into a StreamGraph.
+
+>>> env = StreamExecutionEnvironment.get_execution_environment()
+>>> env.set_parallelism(2)
+>>> lines = env.from_source(source, source_name="lines")          # doctest: +SKIP
+>>> counts = (lines.flat_map(lambda line: [(w, 1) for w in line.split()])
+...                .key_by(lambda wc: wc[0])
+...                .sum(1))                                        # doctest: +SKIP
+>>> counts.sink_to(sink)                                          # doctest: +SKIP
+>>> env.execute("WordCount")                                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable, Iterable
+
+from strom.api.connectors import KafkaSink, KafkaSource
+from strom.graph.job_graph import JobGraph, build_job_graph
+from strom.graph.stream_graph import (
+    FILTER, FLAT_MAP, FORWARD, HASH, MAP, REBALANCE, REDUCE, SINK, SOURCE,
+    StreamEdge, StreamGraph, StreamNode)
+
+DEFAULT_MAX_PARALLELISM = 128  # Flink's default for parallelism <= 128
+
+
+class StreamExecutionEnvironment:
+    """Collects the job's operators; :meth:`execute` submits it to the cluster.
+
+    ``strom run --parallelism N`` sets the default parallelism of every
+    environment created while the job's ``main`` runs.
+    """
+
+    default_parallelism: int = 1
+    # Called by execute(); set by `strom run` (and by default the REST client).
+    submitter: Callable[[JobGraph], Any] | None = None
+
+    def __init__(self) -> None:
+        self._parallelism = StreamExecutionEnvironment.default_parallelism
+        self._max_parallelism = DEFAULT_MAX_PARALLELISM
+        self._chaining = True
+        self._dead_letter_topic: str | None = None
+        self._nodes: dict[int, StreamNode] = {}
+        self._edges: list[StreamEdge] = []
+
+    @staticmethod
+    def get_execution_environment() -> "StreamExecutionEnvironment":
+        return StreamExecutionEnvironment()
+
+    def set_parallelism(self, parallelism: int) -> "StreamExecutionEnvironment":
+        self._parallelism = parallelism
+        return self
+
+    def get_parallelism(self) -> int:
+        return self._parallelism
+
+    def set_max_parallelism(self, max_parallelism: int) -> "StreamExecutionEnvironment":
+        """Number of key groups = partitions of every keyed edge topic."""
+        self._max_parallelism = max_parallelism
+        return self
+
+    def disable_operator_chaining(self) -> "StreamExecutionEnvironment":
+        self._chaining = False
+        return self
+
+    def set_dead_letter_topic(self, topic: str) -> "StreamExecutionEnvironment":
+        """Where undecodable input goes (default ``<job name>-dlq``)."""
+        self._dead_letter_topic = topic
+        return self
+
+    def from_source(self, source: KafkaSource, watermark_strategy: Any = None,
+                    source_name: str = "Kafka Source") -> "DataStream":
+        node = self._add(SOURCE, source_name, [], connector=source)
+        return DataStream(self, [node.id])
+
+    def _add(self, kind: str, name: str, inputs: list[int], *, partitioner: str | None = None,
+             key_selector: Callable | None = None, **fields: Any) -> StreamNode:
+        parallelism = self._parallelism
+        node = StreamNode(id=len(self._nodes) + 1, kind=kind, name=name, parallelism=parallelism,
+                          key_selector=key_selector if kind == REDUCE else None, **fields)
+        self._nodes[node.id] = node
+        for source_id in inputs:
+            self._edges.append(StreamEdge(source_id, node.id, partitioner or FORWARD,
+                                          key_selector if partitioner == HASH else None))
+        return node
+
+    def _fix_partitioners(self) -> None:
+        # Flink: FORWARD only between equal parallelism, else REBALANCE.
+        for edge in self._edges:
+            if edge.partitioner == FORWARD and (self._nodes[edge.source_id].parallelism
+                                                != self._nodes[edge.target_id].parallelism):
+                edge.partitioner = REBALANCE
+
+    def get_stream_graph(self, job_name: str) -> StreamGraph:
+        self._fix_partitioners()
+        return StreamGraph(job_name, self._max_parallelism, self._chaining,
+                           dict(self._nodes), list(self._edges))
+
+    def get_job_graph(self, job_name: str) -> JobGraph:
+        """Raises :class:`~strom.graph.job_graph.InvalidJobGraphError`."""
+        return build_job_graph(self.get_stream_graph(job_name),
+                               dead_letter_topic=self._dead_letter_topic)
+
+    def execute(self, job_name: str = "Strom Job") -> Any:
+        """Build the JobGraph and submit it; returns what the submitter returns (a JobClient result)."""
+        job_graph = self.get_job_graph(job_name)
+        submitter = StreamExecutionEnvironment.submitter
+        if submitter is None:
+            from strom.client.jobs import submit_and_wait
+            submitter = submit_and_wait
+        return submitter(job_graph)
+
+
+class DataStream:
+    """A stream of elements; each method adds one operator and returns the new stream."""
+
+    def __init__(self, env: StreamExecutionEnvironment, node_ids: list[int],
+                 partitioner: str | None = None) -> None:
+        self._env = env
+        self._node_ids = node_ids
+        self._partitioner = partitioner
+
+    @property
+    def _node(self) -> StreamNode:
+        if len(self._node_ids) != 1:
+            raise ValueError("a union of streams has no single operator to configure")
+        return self._env._nodes[self._node_ids[0]]
+
+    def _then(self, kind: str, name: str, **fields: Any) -> "DataStream":
+        node = self._env._add(kind, name, self._node_ids, partitioner=self._partitioner, **fields)
+        return DataStream(self._env, [node.id])
+
+    def map(self, func: Callable[[Any], Any]) -> "DataStream":
+        """One output per element. ``ds.map(str.lower)``"""
+        return self._then(MAP, "Map", function=func)
+
+    def flat_map(self, func: Callable[[Any], Iterable[Any]]) -> "DataStream":
+        """Zero or more outputs per element. ``ds.flat_map(str.split)``"""
+        return self._then(FLAT_MAP, "FlatMap", function=func)
+
+    def filter(self, func: Callable[[Any], bool]) -> "DataStream":
+        """Keep elements for which ``func`` is true."""
+        return self._then(FILTER, "Filter", function=func)
+
+    def key_by(self, key_selector: Callable[[Any], Any]) -> "KeyedStream":
+        """Partition by key: the next operator's edge is a topic of max_parallelism key groups."""
+        return KeyedStream(self._env, self._node_ids, key_selector)
+
+    def rebalance(self) -> "DataStream":
+        """Spread elements round-robin over the next operator's subtasks."""
+        return DataStream(self._env, self._node_ids, REBALANCE)
+
+    def union(self, *streams: "DataStream") -> "DataStream":
+        """Elements of this and ``streams``, unordered between inputs."""
+        return DataStream(self._env, self._node_ids + [i for s in streams for i in s._node_ids])
+
+    def sink_to(self, sink: KafkaSink) -> "DataStream":
+        return self._then(SINK, "Kafka Sink", connector=sink)
+
+    def set_parallelism(self, parallelism: int) -> "DataStream":
+        self._node.parallelism = parallelism
+        return self
+
+    def name(self, name: str) -> "DataStream":
+        self._node.name = name
+        return self
+
+    def uid(self, uid: str) -> "DataStream":
+        """Stable operator id (savepoints match state by it)."""
+        self._node.uid = uid
+        return self
+
+    def disable_chaining(self) -> "DataStream":
+        self._node.chaining = False
+        return self
+
+    def start_new_chain(self) -> "DataStream":
+        self._node.start_new_chain = True
+        return self
+
+
+def _field_aggregate(position: int | str, combine: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """A reduce function combining field ``position`` of tuples, lists or dicts."""
+
+    def reduce(acc: Any, value: Any) -> Any:
+        if isinstance(acc, dict):
+            return {**acc, position: combine(acc[position], value[position])}
+        if isinstance(acc, (tuple, list)):
+            merged = list(acc)
+            merged[position] = combine(acc[position], value[position])
+            return type(acc)(merged)
+        return combine(acc, value)
+
+    return reduce
+
+
+class KeyedStream(DataStream):
+    """A stream partitioned by key; reduce-style operators keep one state value per key."""
+
+    def __init__(self, env: StreamExecutionEnvironment, node_ids: list[int],
+                 key_selector: Callable[[Any], Any]) -> None:
+        super().__init__(env, node_ids, HASH)
+        self._key_selector = key_selector
+
+    def _then(self, kind: str, name: str, **fields: Any) -> DataStream:
+        node = self._env._add(kind, name, self._node_ids, partitioner=HASH,
+                              key_selector=self._key_selector, **fields)
+        return DataStream(self._env, [node.id])
+
+    def reduce(self, func: Callable[[Any, Any], Any]) -> DataStream:
+        """Emit the running reduction per key for every element: ``func(acc, element)``."""
+        return self._then(REDUCE, "Reduce", function=func)
+
+    def sum(self, position: int | str = 0) -> DataStream:
+        """Running sum of field ``position`` per key (other fields from the first element)."""
+        return self._then(REDUCE, "Sum", function=_field_aggregate(position, operator.add))
+
+    def min(self, position: int | str = 0) -> DataStream:
+        return self._then(REDUCE, "Min", function=_field_aggregate(position, min))
+
+    def max(self, position: int | str = 0) -> DataStream:
+        return self._then(REDUCE, "Max", function=_field_aggregate(position, max))

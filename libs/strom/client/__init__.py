@@ -1,0 +1,1 @@
+"""Client side: submitting jobs over the JobManager's REST API."""

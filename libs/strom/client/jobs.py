@@ -1,0 +1,98 @@
+"""Talking to the JobManager leader's REST API (httpx): submit, inspect, cancel, wait."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import httpx
+
+from strom.config import Configuration
+from strom.coordination.leader_election import current_leader, zookeeper_client
+from strom.graph.artifact import dump_artifact
+from strom.graph.job_graph import JobGraph
+
+TERMINAL = {"FINISHED", "FAILED", "CANCELED"}
+
+
+class JobClientError(RuntimeError):
+    """The JobManager refused a request or could not be reached; the message says why."""
+
+
+class JobClient:
+    """REST client of the JobManager that leads now (found in ZooKeeper; redirects followed)."""
+
+    def __init__(self, config: Configuration | None = None, address: str | None = None) -> None:
+        self.config = config or Configuration()
+        self.address = address or self._leader_address()
+        self.http = httpx.Client(base_url=self.address, follow_redirects=True, timeout=30)
+
+    def _leader_address(self) -> str:
+        zk = zookeeper_client(self.config)
+        try:
+            leader = current_leader(zk, self.config, "JOBMANAGER")
+        finally:
+            zk.stop()
+            zk.close()
+        if leader is None or not leader.address:
+            raise JobClientError("no JobManager leader found in ZooKeeper; is the cluster up? "
+                                 "(strom cluster up / strom status)")
+        return leader.address
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise JobClientError(f"JobManager at {self.address} unreachable: {exc}") from exc
+        if response.status_code >= 400:
+            try:
+                message = "; ".join(response.json()["errors"])
+            except Exception:
+                message = response.text
+            raise JobClientError(f"{method} {path}: {response.status_code} {message}")
+        return response.json()
+
+    def submit(self, artifact: bytes) -> str:
+        return self._request("POST", "/jobs", content=artifact,
+                             headers={"Content-Type": "application/octet-stream"})["jobid"]
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return self._request("GET", "/jobs")["jobs"]
+
+    def details(self, job_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/jobs/{job_id}")
+
+    def cancel(self, job_id: str) -> None:
+        self._request("PATCH", f"/jobs/{job_id}", params={"mode": "cancel"})
+
+    def wait(self, job_id: str, timeout_s: float | None = None,
+             on_change: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Poll until the job is FINISHED, FAILED or CANCELED; returns its details.
+
+        Raises :class:`TimeoutError` after ``timeout_s``.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        last_state = None
+        while True:
+            details = self.details(job_id)
+            if details["state"] != last_state:
+                last_state = details["state"]
+                if on_change:
+                    on_change(details)
+            if details["state"] in TERMINAL:
+                return details
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {details['state']} after {timeout_s} s")
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def submit_and_wait(job_graph: JobGraph) -> dict[str, Any]:
+    """Default of ``env.execute()`` outside ``strom run``: submit, wait, return the final details."""
+    client = JobClient()
+    try:
+        return client.wait(client.submit(dump_artifact(job_graph)))
+    finally:
+        client.close()

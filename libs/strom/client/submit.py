@@ -1,0 +1,104 @@
+"""``strom run``: load a job file, run its ``main``, submit the JobGraph it builds.
+
+A job that fails to import, or whose graph is invalid, is rejected here, in
+the client, with the Python error and the job file's line; nothing reaches
+the cluster.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import click
+
+from strom.api.datastream import StreamExecutionEnvironment
+from strom.client.jobs import JobClient, JobClientError
+from strom.config import Configuration
+from strom.graph.artifact import dump_artifact
+from strom.graph.job_graph import InvalidJobGraphError, JobGraph
+
+
+def _where(exc: BaseException, job_file: Path) -> str:
+    """'file:line' of the deepest frame in the job file (or the last frame)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    in_job = [f for f in frames if Path(f.filename).resolve() == job_file.resolve()]
+    frame = (in_job or frames or [None])[-1]
+    if frame is None and isinstance(exc, SyntaxError):
+        return f"{exc.filename}:{exc.lineno}"
+    return f"{frame.filename}:{frame.lineno}" if frame else str(job_file)
+
+
+def load_job_module(job_file: Path) -> ModuleType:
+    """Import ``job_file`` as a module of its own (so cloudpickle ships its functions by value)."""
+    name = f"strom_job_{job_file.stem}"
+    spec = importlib.util.spec_from_file_location(name, job_file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_job_file(config: Configuration, job_file: str, args: list[str], parallelism: int | None,
+                 detached: bool) -> int:
+    """Returns the process exit status: 0 FINISHED (or submitted, detached), 1 otherwise."""
+    path = Path(job_file)
+    try:
+        module = load_job_module(path)
+    except Exception as exc:
+        click.echo(f"job {path} failed to import: {_where(exc, path)}: {type(exc).__name__}: {exc}",
+                   err=True)
+        return 1
+    if not callable(getattr(module, "main", None)):
+        click.echo(f"job {path} has no main() function", err=True)
+        return 1
+
+    outcome: dict[str, Any] = {}
+
+    def submit(job_graph: JobGraph) -> dict[str, Any]:
+        client = JobClient(config)
+        try:
+            job_id = client.submit(dump_artifact(job_graph, module))
+            click.echo(f"Job has been submitted with JobID {job_id} ({job_graph.job_name})")
+            outcome["job_id"] = job_id
+            if detached:
+                return {"jid": job_id, "state": "SUBMITTED"}
+            details = client.wait(job_id, on_change=lambda d: click.echo(f"job {job_id}: {d['state']}"))
+            outcome["details"] = details
+            return details
+        finally:
+            client.close()
+
+    if parallelism is not None:
+        StreamExecutionEnvironment.default_parallelism = parallelism
+    StreamExecutionEnvironment.submitter = submit
+    sys.argv = [str(path), *args]
+    try:
+        main = module.main
+        main(args) if inspect.signature(main).parameters else main()
+    except InvalidJobGraphError as exc:
+        click.echo(f"invalid job graph ({_where(exc, path)}): {exc}", err=True)
+        return 1
+    except JobClientError as exc:
+        click.echo(f"submission failed: {exc}", err=True)
+        return 1
+    except Exception as exc:
+        click.echo(f"job main() raised at {_where(exc, path)}: {type(exc).__name__}: {exc}", err=True)
+        return 1
+    finally:
+        StreamExecutionEnvironment.submitter = None
+        StreamExecutionEnvironment.default_parallelism = 1
+    if "job_id" not in outcome:
+        click.echo(f"job {path}: main() returned without calling env.execute()", err=True)
+        return 1
+    details = outcome.get("details")
+    if details is not None and details["state"] != "FINISHED":
+        if details.get("error"):
+            click.echo(f"error: {details['error']}", err=True)
+        return 1
+    return 0

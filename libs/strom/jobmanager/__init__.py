@@ -1,0 +1,1 @@
+"""JobManager logic: job store (Redis), Dispatcher, JobMaster, REST API."""

@@ -1,0 +1,61 @@
+"""The Dispatcher: accepts submitted jobs, stores them, starts a JobMaster for each."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from strom.graph.artifact import InvalidArtifactError, load_artifact
+from strom.graph.job_graph import JobGraph
+from strom.jobmanager.job_master import JobMaster
+from strom.jobmanager.job_store import JobStore
+
+
+class UnknownJobError(KeyError):
+    """No job with this id in this cluster."""
+
+
+class Dispatcher:
+    """Holds the running JobMasters of the leading JobManager; finished jobs are read from Redis."""
+
+    def __init__(self, store: JobStore, make_job_master: Callable[[JobGraph], JobMaster]) -> None:
+        self.store = store
+        self.make_job_master = make_job_master
+        self.job_masters: dict[str, JobMaster] = {}
+
+    def submit(self, artifact: bytes) -> str:
+        """Store and start a job. Raises :class:`InvalidArtifactError` (bad artifact, duplicate id)."""
+        job_graph = load_artifact(artifact)
+        if job_graph.job_id in self.job_masters or self.store.get(job_graph.job_id) is not None:
+            raise InvalidArtifactError(f"job {job_graph.job_id} was already submitted")
+        self.store.add(job_graph.job_id, artifact, {"jid": job_graph.job_id, "name": job_graph.job_name,
+                                                    "state": "CREATED"})
+        job_master = self.make_job_master(job_graph)
+        self.job_masters[job_graph.job_id] = job_master
+        job_master.start()
+        return job_graph.job_id
+
+    def job_ended(self, job_master: JobMaster) -> None:
+        self.job_masters.pop(job_master.job_id, None)
+
+    def details(self, job_id: str) -> dict[str, Any]:
+        if job_id in self.job_masters:
+            return self.job_masters[job_id].details()
+        status = self.store.get(job_id)
+        if status is None:
+            raise UnknownJobError(job_id)
+        return status
+
+    def overview(self) -> list[dict[str, Any]]:
+        """``GET /jobs``: id and status of every job of the cluster, oldest first."""
+        jobs = []
+        for job_id in self.store.job_ids():
+            status = self.details(job_id)
+            jobs.append({"id": job_id, "name": status.get("name"), "status": status.get("state")})
+        return jobs
+
+    def cancel(self, job_id: str) -> None:
+        if job_id not in self.job_masters:
+            if self.store.get(job_id) is None:
+                raise UnknownJobError(job_id)
+            return  # already terminal
+        self.job_masters[job_id].cancel()

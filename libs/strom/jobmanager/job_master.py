@@ -1,0 +1,298 @@
+"""The JobMaster of one job: slots, deployment, subtask states, job state.
+
+Runs on the JobManager's main thread; every method is called from there.
+Job states are Flink's: CREATED -> RUNNING -> FINISHED | FAILING -> FAILED | CANCELING -> CANCELED.
+Scheduling asks the ResourceManager for ``slots_needed`` slots (slot sharing:
+subtask i of every vertex goes to slot i), retries refused requests until
+``slot.request.timeout`` and then fails with "not enough slots: need N, have M".
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from strom.control.channel import ControlChannel
+from strom.graph.execution_graph import (
+    CANCELED, CANCELING, CREATED, DEPLOYING, FAILED, FINISHED, RUNNING, TERMINAL_STATES,
+    ExecutionGraph, ExecutionVertex)
+
+FAILING = "FAILING"  # job state while its subtasks are being canceled after a failure
+from strom.graph.job_graph import JobGraph, JobVertex
+from strom.graph.stream_graph import SINK
+from strom.io.kafka import TopicSpec, ensure_topics
+from strom.logs import get_logger
+from strom.runtime.keygroups import key_group_range
+from strom.runtime.task import TaskDeploymentDescriptor
+
+log = get_logger(__name__)
+
+OFFSET_BEGINNING = -2
+
+
+class JobSetupError(RuntimeError):
+    """The job cannot start: a source topic is missing, Kafka refused a topic, ..."""
+
+
+@dataclass
+class SlotGrant:
+    allocation_id: str
+    tm_id: str | None = None
+    slot_index: int | None = None
+    refused: str | None = None  # last reason the ResourceManager gave
+
+
+class JobMaster:
+    """Drives one job. ``on_terminal(job_master)`` is called once the job is globally terminal."""
+
+    def __init__(self, job_graph: JobGraph, channel: ControlChannel, cluster_id: str, bootstrap: str,
+                 slot_request_timeout_s: float, persist: Callable[..., None],
+                 on_terminal: Callable[["JobMaster"], None]) -> None:
+        self.job_graph = job_graph
+        self.job_id = job_graph.job_id
+        self.channel = channel
+        self.cluster_id = cluster_id
+        self.bootstrap = bootstrap
+        self.slot_request_timeout_s = slot_request_timeout_s
+        self.persist = persist
+        self.on_terminal = on_terminal
+        self.graph = ExecutionGraph.from_job_graph(job_graph)
+        self.state = CREATED
+        self.error: str | None = None
+        self.start_time = int(time.time() * 1000)
+        self.end_time: int | None = None
+        self.slots = [SlotGrant(f"{self.job_id[:12]}-slot{i}") for i in range(job_graph.slots_needed)]
+        self._slot_deadline = 0.0
+        self._retry_at: float | None = None
+        self._source_partitions: dict[str, list[list]] = {}
+        self.tm_of: dict[str, str] = {}  # execution id -> tm id
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Create the job's topics, fix the bounded sources' end offsets, request slots."""
+        try:
+            self._create_topics()
+            self._source_partitions = self._assign_source_partitions()
+        except Exception as exc:
+            self.fail(f"job setup failed: {exc}")
+            return
+        self._transition(RUNNING)
+        self._slot_deadline = time.monotonic() + self.slot_request_timeout_s
+        for grant in self.slots:
+            self._request(grant)
+
+    def _topic_specs(self) -> list[TopicSpec]:
+        specs = [TopicSpec(e.topic(self.cluster_id, self.job_id), e.partitions) for e in self.job_graph.edges]
+        specs.append(TopicSpec(self.job_graph.dead_letter_topic, 1))
+        for vertex in self.job_graph.vertices:
+            tail = vertex.operators[-1]
+            if tail.kind == SINK:
+                specs.append(TopicSpec(tail.connector.record_serializer.topic, tail.parallelism))
+        return specs
+
+    def _create_topics(self) -> None:
+        ensure_topics(self.bootstrap, self._topic_specs())
+
+    def _assign_source_partitions(self) -> dict[str, list[list]]:
+        """Per source vertex: [topic, partition, start, end|None] for every partition, in order.
+
+        Bounded sources end at the high watermarks read now, when the job starts.
+        Raises :class:`JobSetupError` for a missing source topic.
+        """
+        result: dict[str, list[list]] = {}
+        for vertex in self.job_graph.vertices:
+            if not vertex.is_source:
+                continue
+            source = vertex.operators[0].connector
+            bootstrap = source.bootstrap_servers or self.bootstrap
+            consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "strom-jobmaster"})
+            try:
+                metadata = consumer.list_topics(timeout=10).topics
+                partitions = []
+                for topic in source.topics:
+                    if topic not in metadata or metadata[topic].error is not None:
+                        raise JobSetupError(f"source topic {topic!r} does not exist on {bootstrap}")
+                    for p in sorted(metadata[topic].partitions):
+                        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                        start = OFFSET_BEGINNING if source.starting_offsets.kind == "earliest" else high
+                        partitions.append([topic, p, start, high if source.bounded else None])
+            finally:
+                consumer.close()
+            result[vertex.id] = partitions
+        return result
+
+    # -- slots ----------------------------------------------------------------------------
+    def _request(self, grant: SlotGrant) -> None:
+        self.channel.send("RESOURCEMANAGER", "SlotRequest",
+                          {"job_id": self.job_id, "allocation_id": grant.allocation_id}, fenced=True)
+
+    def on_slot_offer(self, body: dict[str, Any]) -> None:
+        grant = next((g for g in self.slots if g.allocation_id == body["allocation_id"]), None)
+        if grant is None or self.state != RUNNING or grant.tm_id is not None:
+            self.channel.send("TASKMANAGER", "FreeSlot", {
+                "tm_id": body["tm_id"], "allocation_id": body["allocation_id"], "job_id": self.job_id},
+                target_id=body["tm_id"], fenced=True)
+            return
+        grant.tm_id, grant.slot_index, grant.refused = body["tm_id"], body["slot_index"], None
+        if all(g.tm_id is not None for g in self.slots):
+            self._deploy()
+
+    def on_slot_request_failed(self, body: dict[str, Any]) -> None:
+        grant = next((g for g in self.slots if g.allocation_id == body["allocation_id"]), None)
+        if grant is not None and self.state == RUNNING:
+            grant.refused = body["reason"]
+            self._retry_at = time.monotonic() + 0.5
+
+    def tick(self) -> None:
+        """Periodic: retry refused slot requests, fail when the slot request timeout passed."""
+        if self.state != RUNNING or all(g.tm_id is not None for g in self.slots):
+            return
+        if time.monotonic() > self._slot_deadline:
+            have = sum(g.tm_id is not None for g in self.slots)
+            reason = next((g.refused for g in self.slots if g.refused), "no answer from the ResourceManager")
+            self.fail(f"not enough slots: need {len(self.slots)}, have {have} "
+                      f"after {self.slot_request_timeout_s:.0f} s ({reason})")
+        elif self._retry_at is not None and time.monotonic() >= self._retry_at:
+            self._retry_at = None
+            for grant in self.slots:
+                if grant.refused:
+                    self._request(grant)
+
+    # -- deployment -----------------------------------------------------------------------
+    def _descriptor(self, vertex: JobVertex, subtask: ExecutionVertex) -> TaskDeploymentDescriptor:
+        i = subtask.subtask_index
+        inputs = []
+        for edge in vertex.inputs:
+            upstream = self.job_graph.vertex(edge.source_vertex).parallelism
+            topic = edge.topic(self.cluster_id, self.job_id)
+            owned = (key_group_range(self.job_graph.max_parallelism, vertex.parallelism, i)
+                     if edge.partitioner == "hash" else [i])
+            inputs += [[topic, p, upstream] for p in owned]
+        sources = self._source_partitions.get(vertex.id, [])
+        return TaskDeploymentDescriptor(
+            job_id=self.job_id, vertex_id=vertex.id, subtask_index=i, parallelism=vertex.parallelism,
+            attempt=subtask.attempt, dead_letter_topic=self.job_graph.dead_letter_topic,
+            source_partitions=[sp for k, sp in enumerate(sources) if k % vertex.parallelism == i],
+            input_partitions=inputs,
+            outputs=[{"topic": e.topic(self.cluster_id, self.job_id), "partitioner": e.partitioner,
+                      "partitions": e.partitions} for e in vertex.outputs])
+
+    def _deploy(self) -> None:
+        for execution_vertex in self.graph.job_vertices:
+            for subtask in execution_vertex.subtasks:
+                grant = self.slots[subtask.slot_index]
+                subtask.state = DEPLOYING
+                self.tm_of[subtask.execution_id] = grant.tm_id
+                descriptor = self._descriptor(execution_vertex.job_vertex, subtask)
+                self.channel.send("TASKMANAGER", "DeployTask", {
+                    "tm_id": grant.tm_id, "job_id": self.job_id, "allocation_id": grant.allocation_id,
+                    "execution_id": subtask.execution_id, "descriptor_json": descriptor.to_json()},
+                    target_id=grant.tm_id, fenced=True)
+        log.info("job deployed", job_id=self.job_id, subtasks=len(self.tm_of))
+        self._persist()
+
+    # -- subtask states -------------------------------------------------------------------
+    def on_task_state(self, body: dict[str, Any]) -> None:
+        subtask = self.graph.find(body["execution_id"])
+        if subtask is None or subtask.state in TERMINAL_STATES or self.end_time is not None:
+            return
+        subtask.state = body["state"]
+        subtask.error = body["error"]
+        if subtask.state == FAILED and self.state == RUNNING:
+            self.fail(f"task {subtask.execution_id} failed on {body['tm_id']}: {body['error']}")
+        elif self.state == RUNNING and all(s.state == FINISHED for s in self.graph.subtasks()):
+            self._end(FINISHED)
+        elif self.state in (CANCELING, FAILING) and self._all_terminal():
+            self._end(CANCELED if self.state == CANCELING else FAILED)
+        else:
+            self._persist()
+
+    def on_task_manager_lost(self, tm_id: str, reason: str) -> None:
+        lost = [s for s in self.graph.subtasks()
+                if self.tm_of.get(s.execution_id) == tm_id and s.state not in TERMINAL_STATES]
+        for subtask in lost:
+            subtask.state, subtask.error = FAILED, f"TaskManager {tm_id} lost: {reason}"
+        if lost and self.state == RUNNING:
+            self.fail(f"TaskManager {tm_id} lost ({reason}); recovery needs checkpointing")
+        elif self.state in (CANCELING, FAILING) and self._all_terminal():
+            self._end(CANCELED if self.state == CANCELING else FAILED)
+
+    def _all_terminal(self) -> bool:
+        return all(s.state in TERMINAL_STATES or s.execution_id not in self.tm_of
+                   for s in self.graph.subtasks())
+
+    # -- job state ------------------------------------------------------------------------
+    def cancel(self) -> None:
+        if self.state in TERMINAL_STATES or self.state in (CANCELING, FAILING):
+            return
+        self._transition(CANCELING)
+        self._cancel_tasks()
+        if self._all_terminal():
+            self._end(CANCELED)
+
+    def fail(self, error: str) -> None:
+        """Fail the job with ``error`` (shown by ``strom status JOB``); cancels running subtasks."""
+        if self.state in TERMINAL_STATES or self.state == FAILING:
+            return
+        log.error("job failed", job_id=self.job_id, error=error)
+        self.error = error
+        self.state = FAILING
+        self._cancel_tasks()
+        if self._all_terminal():
+            self._end(FAILED)
+        else:
+            self._persist()
+
+    def _cancel_tasks(self) -> None:
+        for subtask in self.graph.subtasks():
+            tm_id = self.tm_of.get(subtask.execution_id)
+            if tm_id is not None and subtask.state not in TERMINAL_STATES:
+                self.channel.send("TASKMANAGER", "CancelTask", {
+                    "tm_id": tm_id, "job_id": self.job_id, "execution_id": subtask.execution_id},
+                    target_id=tm_id, fenced=True)
+
+    def _end(self, state: str) -> None:
+        self.state = state
+        self.end_time = int(time.time() * 1000)
+        for grant in self.slots:
+            if grant.tm_id is not None:
+                self.channel.send("TASKMANAGER", "FreeSlot", {
+                    "tm_id": grant.tm_id, "allocation_id": grant.allocation_id, "job_id": self.job_id},
+                    target_id=grant.tm_id, fenced=True)
+        topics = [e.topic(self.cluster_id, self.job_id) for e in self.job_graph.edges]
+        if topics:
+            AdminClient({"bootstrap.servers": self.bootstrap}).delete_topics(topics)
+        log.info("job ended", job_id=self.job_id, state=state, error=self.error)
+        self._persist()
+        self.on_terminal(self)
+
+    def _transition(self, state: str) -> None:
+        self.state = state
+        self._persist()
+
+    def _persist(self) -> None:
+        self.persist(self.job_id, **self.details())
+
+    def details(self) -> dict[str, Any]:
+        """Flink's ``GET /jobs/:jobid`` shape (a subset)."""
+        now = int(time.time() * 1000)
+        vertices = []
+        for execution_vertex in self.graph.job_vertices:
+            counts: dict[str, int] = {}
+            for subtask in execution_vertex.subtasks:
+                counts[subtask.state] = counts.get(subtask.state, 0) + 1
+            vertex = execution_vertex.job_vertex
+            vertices.append({
+                "id": vertex.id, "name": vertex.name, "parallelism": vertex.parallelism,
+                "tasks": counts,
+                "subtasks": [{"subtask": s.subtask_index, "attempt": s.attempt, "status": s.state,
+                              "taskmanager-id": self.tm_of.get(s.execution_id), "error": s.error}
+                             for s in execution_vertex.subtasks]})
+        return {"jid": self.job_id, "name": self.job_graph.job_name, "state": self.state,
+                "start-time": self.start_time, "end-time": self.end_time or -1,
+                "duration": (self.end_time or now) - self.start_time, "error": self.error,
+                "dead-letter-topic": self.job_graph.dead_letter_topic, "vertices": vertices}

@@ -1,0 +1,51 @@
+"""Submitted jobs in Redis: artifact, status and results (Flink's JobGraphStore + JobResultStore).
+
+Keys, per cluster::
+
+    strom:<cluster>:jobs                 ZSET job id -> submit time (ms)
+    strom:<cluster>:job:<id>:artifact    the job artifact (bytes)
+    strom:<cluster>:job:<id>             HASH of status fields (JSON values)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import redis
+
+
+class JobStore:
+    def __init__(self, client: redis.Redis, cluster_id: str) -> None:
+        self.redis = client
+        self.prefix = f"strom:{cluster_id}"
+
+    def _key(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}"
+
+    def add(self, job_id: str, artifact: bytes, status: dict[str, Any]) -> None:
+        """Store a submitted job atomically (MULTI/EXEC)."""
+        now = int(time.time() * 1000)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(f"{self._key(job_id)}:artifact", artifact)
+            pipe.hset(self._key(job_id), mapping={k: json.dumps(v) for k, v in
+                                                  {**status, "submit-time": now}.items()})
+            pipe.zadd(f"{self.prefix}:jobs", {job_id: now})
+            pipe.execute()
+
+    def artifact(self, job_id: str) -> bytes | None:
+        return self.redis.get(f"{self._key(job_id)}:artifact")
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        self.redis.hset(self._key(job_id), mapping={k.replace("_", "-"): json.dumps(v)
+                                                    for k, v in fields.items()})
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        raw = self.redis.hgetall(self._key(job_id))
+        if not raw:
+            return None
+        return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+    def job_ids(self) -> list[str]:
+        return [j.decode() for j in self.redis.zrange(f"{self.prefix}:jobs", 0, -1)]

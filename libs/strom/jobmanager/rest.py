@@ -1,0 +1,107 @@
+"""The JobManager's REST API (FastAPI on uvicorn), in Flink's REST shapes.
+
+    GET   /overview             leader, jobs by state
+    GET   /jobs                 {"jobs": [{"id", "name", "status"}]}
+    POST  /jobs                 body: job artifact (application/octet-stream) -> 202 {"jobid"}
+    GET   /jobs/{id}            job details: state, vertices, subtasks, error
+    PATCH /jobs/{id}?mode=cancel
+
+Errors are ``{"errors": [message]}`` with 400/404/503. A standby JobManager
+answers 307 to the leader's address, which clients follow.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any, Callable
+
+import uvicorn
+from fastapi import Body, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from strom.graph.artifact import InvalidArtifactError
+from strom.jobmanager.dispatcher import UnknownJobError
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"errors": [message]}, status_code=status)
+
+
+def create_app(call: Callable[[Callable[[], Any]], Any], leader_address: Callable[[], str | None],
+               is_leader: Callable[[], bool], dispatcher: Callable[[], Any]) -> FastAPI:
+    """``call(fn)`` runs ``fn`` on the JobManager's main thread and returns its result."""
+    app = FastAPI(title="Strom JobManager", version="1")
+
+    @app.middleware("http")
+    async def follow_the_leader(request: Request, call_next):
+        if is_leader():
+            return await call_next(request)
+        address = leader_address()
+        if not address:
+            return _error(503, "no JobManager leader elected yet; retry shortly")
+        return RedirectResponse(address + request.url.path +
+                                (f"?{request.url.query}" if request.url.query else ""), status_code=307)
+
+    @app.get("/overview")
+    def overview() -> dict[str, Any]:
+        jobs = call(lambda: dispatcher().overview())
+        counts: dict[str, int] = {}
+        for job in jobs:
+            counts[job["status"]] = counts.get(job["status"], 0) + 1
+        return {"jobs": counts, "leader": leader_address()}
+
+    @app.get("/jobs")
+    def list_jobs() -> dict[str, Any]:
+        return {"jobs": call(lambda: dispatcher().overview())}
+
+    @app.post("/jobs", status_code=202)
+    def submit(artifact: bytes = Body(..., media_type="application/octet-stream")):
+        try:
+            job_id = call(lambda: dispatcher().submit(artifact))
+        except InvalidArtifactError as exc:
+            return _error(400, str(exc))
+        return {"jobid": job_id}
+
+    @app.get("/jobs/{job_id}")
+    def job_details(job_id: str):
+        try:
+            return call(lambda: dispatcher().details(job_id))
+        except UnknownJobError:
+            return _error(404, f"job {job_id} not found")
+
+    @app.patch("/jobs/{job_id}", status_code=202)
+    def cancel(job_id: str, mode: str = "cancel"):
+        if mode != "cancel":
+            return _error(400, f"unsupported mode {mode!r}; use mode=cancel")
+        try:
+            call(lambda: dispatcher().cancel(job_id))
+        except UnknownJobError:
+            return _error(404, f"job {job_id} not found")
+        return {}
+
+    return app
+
+
+class RestServer:
+    """uvicorn in a daemon thread on a socket bound up front (port 0 = any free port)."""
+
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind((host, port))
+        self.host, self.port = host, self.socket.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},
+                                       name="rest", daemon=True)
+
+    @property
+    def address(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
