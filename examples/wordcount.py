@@ -5,7 +5,8 @@
 Words are runs of Unicode letters (split on everything else), lowercased.
 The output topic gets one record per input word: key = word, value = the
 word's running count, so the last value per key is the final count. Lines
-that are not valid UTF-8 go to the dead-letter topic ``wordcount-dlq``.
+that are not valid UTF-8 go to the dead-letter topic (``--dead-letter-topic``,
+default ``wordcount-dlq``) with the reason and their topic/partition/offset.
 """
 
 import argparse
@@ -26,11 +27,12 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="wordcount")
     parser.add_argument("--input", default="wordcount-input", help="topic of text lines")
     parser.add_argument("--output", default="wordcount-output", help="topic of (word, count)")
+    parser.add_argument("--dead-letter-topic", default="wordcount-dlq", help="topic for undecodable lines")
     parser.add_argument("--unbounded", action="store_true", help="keep reading after the current end")
     args = parser.parse_args(argv)
 
     env = StreamExecutionEnvironment.get_execution_environment()
-    env.set_dead_letter_topic("wordcount-dlq")
+    env.set_dead_letter_topic(args.dead_letter_topic)
     source = KafkaSource.builder().set_topics(args.input) \
         .set_starting_offsets(KafkaOffsetsInitializer.earliest()) \
         .set_value_only_deserializer(SimpleStringSchema())

@@ -264,8 +264,10 @@ def cluster_up(config: Configuration, jobmanagers: int, resourcemanagers: int, t
     started = time.monotonic()
     for i in range(1, resourcemanagers + 1):
         local.start(f"resourcemanager-{i}", "resourcemanager")
+    rest_port = config.get(RestOptions.PORT)
     for i in range(1, jobmanagers + 1):
-        local.start(f"jobmanager-{i}", "jobmanager", "--rest-port", str(8080 + i))
+        port = rest_port + i - 1 if rest_port else 0
+        local.start(f"jobmanager-{i}", "jobmanager", "--rest-port", str(port))
     for i in range(1, taskmanagers + 1):
         local.start(f"taskmanager-{i}", "taskmanager", "--slots", str(slots))
     result = wait_for_cluster(config, taskmanagers, timeout_s=60)

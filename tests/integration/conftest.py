@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -39,9 +40,10 @@ class TestCluster:
 
     __test__ = False
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, **env_overrides: str) -> None:
         self.cluster_id = f"test-{uuid.uuid4().hex[:10]}"
-        env = {**os.environ, "STROM_CLUSTER_ID": self.cluster_id, "STROM_STATE_DIR": str(state_dir)}
+        env = {**os.environ, "STROM_CLUSTER_ID": self.cluster_id, "STROM_STATE_DIR": str(state_dir),
+               "STROM_REST_PORT": "0", **env_overrides}
         self.config = Configuration(env=env)
         self.local = LocalCluster(state_dir, env=env)
         self._client: ClusterClient | None = None
@@ -54,6 +56,22 @@ class TestCluster:
 
     def start(self, name: str, *args: str) -> int:
         return self.local.start(name, name.rsplit("-", 1)[0], *args)
+
+    def start_standard(self, task_managers: int = 2, slots: int = 2) -> ClusterStatus:
+        """1 ResourceManager, 1 JobManager, ``task_managers`` TaskManagers; waits until registered."""
+        self.start("resourcemanager-1")
+        self.start("jobmanager-1")
+        for i in range(1, task_managers + 1):
+            self.start(f"taskmanager-{i}", "--slots", str(slots))
+        return self.wait_for(
+            lambda s: all(s.leaders.values()) and sum(
+                1 for r in s.slot_table() if r["state"] == "REGISTERED") == task_managers,
+            20.0, f"{task_managers} TaskManagers registered")
+
+    def strom(self, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess:
+        """Run the ``strom`` command against this cluster."""
+        return subprocess.run([sys.executable, "-m", "strom", *args], capture_output=True, text=True,
+                              env=self.local.env, timeout=timeout_s)
 
     def wait_for(self, predicate: Callable[[ClusterStatus], bool], timeout_s: float,
                  what: str) -> ClusterStatus:

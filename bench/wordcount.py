@@ -1,0 +1,112 @@
+"""WordCount throughput on the King James Bible vs a raw confluent-kafka passthrough.
+
+    .venv/bin/strom cluster up && .venv/bin/python bench/wordcount.py [--file F] [--runs 2]
+
+Prints, from one run on one broker: end-to-end words/s of WordCount at
+parallelism 1 and 2 (submission to FINISHED, via ``strom run``), the
+records/s of a plain consume -> produce loop over the same input records
+(one consumer, one producer, no Strom), the same loop producing one record
+per word, and the ratios of the durations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from strom.client.produce import produce_lines
+from strom.config import Configuration, KafkaOptions
+from strom.io.kafka import TopicSpec, end_offset, ensure_topics
+
+ROOT = Path(__file__).resolve().parents[1]
+WORD = re.compile(r"[^\W\d_]+")
+
+
+def passthrough(bootstrap: str, source: str, target: str, records: int, split: bool = False) -> float:
+    """Seconds to consume ``records`` from ``source`` and produce each to ``target``.
+
+    ``split``: produce one record per word of each line instead (the work of
+    WordCount's first hop, without state or a second hop).
+    """
+    ensure_topics(bootstrap, [TopicSpec(target, 2)])
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False, "max.partition.fetch.bytes": 10 * 1024 * 1024})
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10000})
+    consumer.assign([TopicPartition(source, p, 0) for p in (0, 1)])
+    started, seen = time.monotonic(), 0
+    while seen < records:
+        batch = consumer.consume(1000, timeout=0.1)
+        for message in batch:
+            if message.error():
+                continue
+            seen += 1
+            if not split:
+                producer.produce(target, message.value(), key=message.key())
+                continue
+            for word in WORD.findall(message.value().decode("utf-8", "replace").lower()):
+                try:
+                    producer.produce(target, word.encode(), key=word.encode())
+                except BufferError:
+                    producer.poll(0.05)
+                    producer.produce(target, word.encode(), key=word.encode())
+        producer.poll(0)
+    producer.flush(60)
+    elapsed = time.monotonic() - started
+    consumer.close()
+    return elapsed
+
+
+def wordcount(source: str, parallelism: int) -> float:
+    """Seconds from `strom run` to FINISHED."""
+    output = f"bench-wc-out-{uuid.uuid4().hex[:8]}"
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "strom", "run", "-p", str(parallelism),
+                    str(ROOT / "examples" / "wordcount.py"), "--", "--input", source, "--output", output,
+                    "--dead-letter-topic", "bench-wc-dlq"], check=True, stdout=subprocess.DEVNULL)
+    return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--file", default=None, help="text file (default: KJV via `bible`)")
+    parser.add_argument("--runs", type=int, default=2, help="runs per configuration (median shown)")
+    args = parser.parse_args()
+    path = Path(args.file) if args.file else Path("/tmp/strom-bench-kjv.txt")
+    if not args.file:
+        path.write_bytes(subprocess.run(["bible", "-f", "Gen1:1-Rev22:21"], check=True,
+                                        capture_output=True).stdout)
+    lines = path.read_bytes().splitlines()
+    words = sum(len(WORD.findall(line.decode("utf-8", "replace").lower())) for line in lines)
+    bootstrap = Configuration().get(KafkaOptions.BOOTSTRAP)
+    source = f"bench-wc-in-{uuid.uuid4().hex[:8]}"
+    with path.open("rb") as file:
+        produce_lines(bootstrap, source, file, partitions=2)
+    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-probe"})
+    assert sum(end_offset(probe, source, p) for p in (0, 1)) == len(lines)
+    probe.close()
+
+    print(f"input: {path} — {len(lines):,} lines, {words:,} words, topic {source} (2 partitions)")
+    raw = statistics.median(passthrough(bootstrap, source, f"bench-pass-{uuid.uuid4().hex[:8]}", len(lines))
+                            for _ in range(args.runs))
+    print(f"raw confluent-kafka passthrough: {raw:6.2f} s  {len(lines) / raw:>10,.0f} records/s")
+    split = statistics.median(
+        passthrough(bootstrap, source, f"bench-split-{uuid.uuid4().hex[:8]}", len(lines), split=True)
+        for _ in range(args.runs))
+    print(f"raw line -> words passthrough:   {split:6.2f} s  {words / split:>10,.0f} words/s")
+    for parallelism in (1, 2):
+        seconds = statistics.median(wordcount(source, parallelism) for _ in range(args.runs))
+        print(f"Strom WordCount p={parallelism}:          {seconds:6.2f} s  {words / seconds:>10,.0f} words/s"
+              f"  ({seconds / raw:.1f}x the line passthrough's time, "
+              f"{seconds / split:.1f}x the word passthrough's)")
+
+
+if __name__ == "__main__":
+    main()

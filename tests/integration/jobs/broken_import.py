@@ -1,0 +1,9 @@
+"""A job file that fails on import (line 5)."""
+
+import json
+
+VALUE = json.loads("{not json")
+
+
+def main():
+    pass

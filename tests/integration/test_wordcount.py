@@ -1,0 +1,187 @@
+"""Jobs end to end on the real stack: WordCount vs a plain-Python oracle, failures, cancel, DLQ."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from strom.client.jobs import JobClient
+from strom.config import KafkaOptions
+from strom.io.kafka import TopicSpec, end_offset, ensure_topics
+from strom.runtime.keygroups import key_group_for
+
+from .conftest import TestCluster
+
+ROOT = Path(__file__).resolve().parents[2]
+WORDCOUNT = str(ROOT / "examples" / "wordcount.py")
+JOBS = Path(__file__).parent / "jobs"
+WORD = re.compile(r"[^\W\d_]+")
+
+
+def text_lines() -> list[bytes]:
+    """A few thousand real lines: the stored text of DESIGN.md and this repo's sources, plus Unicode."""
+    lines = []
+    for path in sorted((ROOT / "libs" / "strom").rglob("*.py")):
+        lines += path.read_bytes().splitlines()
+    lines += ["Straße über Ärger, ÉCOLE école — naïve façade".encode(), "Ἐν ἀρχῇ ἦν ὁ λόγος".encode()]
+    return lines
+
+
+def oracle(lines: list[bytes]) -> Counter:
+    counts = Counter()
+    for raw in lines:
+        try:
+            counts.update(WORD.findall(raw.decode("utf-8").lower()))
+        except UnicodeDecodeError:
+            pass
+    return counts
+
+
+def produce(bootstrap: str, topic: str, values: list[bytes], partitions: int = 2) -> None:
+    ensure_topics(bootstrap, [TopicSpec(topic, partitions)])
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    for value in values:
+        producer.produce(topic, value)
+    assert producer.flush(30) == 0
+
+
+def read_all(bootstrap: str, topic: str) -> list:
+    """Every committed record of ``topic`` up to its end offsets now."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}",
+                         "isolation.level": "read_committed", "enable.auto.commit": False})
+    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+    ends = {p: end_offset(consumer, topic, p) for p in metadata.partitions}
+    consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+    records, deadline = [], time.monotonic() + 30
+    while sum(1 for r in records) < sum(ends.values()) and time.monotonic() < deadline:
+        records += [m for m in consumer.consume(10000, timeout=0.2) if not m.error()]
+    consumer.close()
+    return records
+
+
+def final_counts(records) -> dict[str, int]:
+    counts = {}
+    for record in records:
+        counts[record.key().decode()] = int(record.value())
+    return counts
+
+
+@pytest.fixture
+def running(cluster: TestCluster) -> TestCluster:
+    cluster.start_standard(task_managers=2, slots=2)
+    return cluster
+
+
+def names(cluster: TestCluster, prefix: str) -> tuple[str, str, str]:
+    run = uuid.uuid4().hex[:8]
+    return f"{prefix}-in-{run}", f"{prefix}-out-{run}", f"{prefix}-dlq-{run}"
+
+
+@pytest.mark.parametrize("parallelism", [1, 2])
+def test_wordcount_equals_the_oracle(running: TestCluster, parallelism: int):
+    bootstrap = running.config.get(KafkaOptions.BOOTSTRAP)
+    lines = text_lines()
+    assert len(lines) > 2000
+    source, sink, dlq = names(running, "wc")
+    produce(bootstrap, source, lines)
+    result = running.strom("run", "-p", str(parallelism), WORDCOUNT, "--", "--input", source,
+                           "--output", sink, "--dead-letter-topic", dlq)
+    assert result.returncode == 0, result.stdout + result.stderr + running.logs()
+    assert "FINISHED" in result.stdout
+    records = read_all(bootstrap, sink)
+    expected = oracle(lines)
+    assert final_counts(records) == dict(expected)
+    assert len(records) == sum(expected.values())  # one running count per word occurrence
+    # Each word's records sit in one partition: its key group's, as computed in Python.
+    for record in records[:2000]:
+        assert record.partition() == key_group_for(record.key().decode(), parallelism)
+
+
+def test_invalid_utf8_goes_to_the_dead_letter_topic_and_the_rest_is_counted(running: TestCluster):
+    bootstrap = running.config.get(KafkaOptions.BOOTSTRAP)
+    lines = [b"in the beginning", b"bad \xff\xfe bytes", b"the word was", b"\xc3\x28 also bad", b"the end"]
+    source, sink, dlq = names(running, "dlq")
+    produce(bootstrap, source, lines, partitions=1)
+    result = running.strom("run", "-p", "2", WORDCOUNT, "--", "--input", source, "--output", sink,
+                           "--dead-letter-topic", dlq)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert final_counts(read_all(bootstrap, sink)) == {"in": 1, "the": 3, "beginning": 1, "word": 1,
+                                                        "was": 1, "end": 1}
+    dead = read_all(bootstrap, dlq)
+    assert sorted(r.value() for r in dead) == sorted([b"\xc3\x28 also bad", b"bad \xff\xfe bytes"])
+    for record in dead:
+        headers = dict(record.headers())
+        assert headers["strom.error"].startswith(b"UnicodeDecodeError")
+        assert headers["strom.source"] == f"{source}/0/{lines.index(record.value())}".encode()
+
+
+def test_user_function_error_fails_the_job_with_the_record_position(running: TestCluster):
+    bootstrap = running.config.get(KafkaOptions.BOOTSTRAP)
+    source, sink, _dlq = names(running, "fail")
+    produce(bootstrap, source, [b"fine", b"also fine", b"poison", b"never"], partitions=1)
+    result = running.strom("run", str(JOBS / "failing_map.py"), "--", source, sink)
+    assert result.returncode == 1
+    assert "FAILED" in result.stdout
+    assert "ValueError: cannot digest poison" in result.stderr
+    assert f"on the record at {source}/0/2" in result.stderr
+    job_id = re.search(r"JobID (\w+)", result.stdout).group(1)
+    status = running.strom("status", job_id)
+    assert "FAILED" in status.stdout and "cannot digest poison" in status.stdout
+    running.wait_for(lambda s: s.registered_slots() == (4, 4), 10.0, "slots freed after failure")
+
+
+def test_job_needing_more_slots_than_exist_fails_clearly(tmp_path, stack):
+    cluster = TestCluster(tmp_path, STROM_SLOT_REQUEST_TIMEOUT="2000")
+    try:
+        cluster.start_standard(task_managers=2, slots=2)
+        bootstrap = cluster.config.get(KafkaOptions.BOOTSTRAP)
+        source, sink, dlq = names(cluster, "slots")
+        produce(bootstrap, source, [b"a b c"], partitions=1)
+        result = cluster.strom("run", "-p", "6", WORDCOUNT, "--", "--input", source, "--output", sink,
+                               "--dead-letter-topic", dlq)
+        assert result.returncode == 1
+        assert "not enough slots: need 6, have 4" in result.stderr
+        cluster.wait_for(lambda s: s.registered_slots() == (4, 4), 10.0, "slots released")
+    finally:
+        cluster.close()
+
+
+def test_cancel_stops_every_subtask_and_frees_the_slots(running: TestCluster):
+    bootstrap = running.config.get(KafkaOptions.BOOTSTRAP)
+    source, sink, dlq = names(running, "cancel")
+    produce(bootstrap, source, [b"tick tock"] * 100)
+    result = running.strom("run", "-d", "-p", "2", WORDCOUNT, "--", "--input", source, "--output", sink,
+                           "--dead-letter-topic", dlq, "--unbounded")
+    assert result.returncode == 0, result.stderr
+    job_id = re.search(r"JobID (\w+)", result.stdout).group(1)
+    client = JobClient(running.config)
+    deadline = time.monotonic() + 20
+    while final_counts(read_all(bootstrap, sink)).get("tick") != 100 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    details = client.details(job_id)
+    assert details["state"] == "RUNNING"
+    assert running.client.status().registered_slots() == (2, 4)
+
+    cancel = running.strom("cancel", job_id)
+    assert cancel.returncode == 0, cancel.stderr
+    details = client.details(job_id)
+    assert details["state"] == "CANCELED"
+    assert {s["status"] for v in details["vertices"] for s in v["subtasks"]} == {"CANCELED"}
+    running.wait_for(lambda s: s.registered_slots() == (4, 4), 10.0, "slots freed after cancel")
+    assert any(j["id"] == job_id and j["status"] == "CANCELED" for j in client.jobs())
+    client.close()
+
+
+def test_job_that_fails_to_import_is_rejected_with_file_and_line(running: TestCluster):
+    result = running.strom("run", str(JOBS / "broken_import.py"))
+    assert result.returncode == 1
+    assert "broken_import.py:5" in result.stderr and "JSONDecodeError" in result.stderr
+    assert "submitted" not in result.stdout
+    assert JobClient(running.config).jobs() == []

@@ -1,0 +1,109 @@
+"""StreamGraph -> JobGraph chaining and ExecutionGraph shape, without a cluster."""
+
+import pytest
+
+from strom.api import (
+    KafkaRecordSerializationSchema, KafkaSink, KafkaSource, StreamExecutionEnvironment)
+from strom.graph.execution_graph import ExecutionGraph
+from strom.graph.job_graph import InvalidJobGraphError
+
+
+def source(topic="in"):
+    return KafkaSource.builder().set_topics(topic).build()
+
+
+def sink(topic="out"):
+    return KafkaSink.builder().set_record_serializer(
+        KafkaRecordSerializationSchema.builder().set_topic(topic).build()).build()
+
+
+def env(parallelism=2):
+    e = StreamExecutionEnvironment.get_execution_environment()
+    e.set_parallelism(parallelism)
+    return e
+
+
+def names(job_graph):
+    return [[op.name for op in v.operators] for v in job_graph.vertices]
+
+
+def test_wordcount_chains_source_with_flat_map_and_sum_with_sink():
+    e = env()
+    (e.from_source(source(), source_name="lines").flat_map(str.split).name("split")
+      .key_by(lambda w: w).sum(1).name("count").sink_to(sink()).name("out"))
+    job = e.get_job_graph("wc")
+    assert names(job) == [["lines", "split"], ["count", "out"]]
+    (edge,) = job.edges
+    assert edge.partitioner == "hash" and edge.partitions == 128
+    assert job.vertices[1].inputs == [edge] and job.vertices[0].outputs == [edge]
+    assert edge.topic("c1", job.job_id) == f"strom.c1.job.{job.job_id}.{edge.id}"
+
+
+def test_parallelism_change_breaks_the_chain_with_a_rebalance_edge():
+    e = env(2)
+    e.from_source(source()).map(str.upper).set_parallelism(3).sink_to(sink()).set_parallelism(3)
+    job = e.get_job_graph("j")
+    assert names(job) == [["Kafka Source"], ["Map", "Kafka Sink"]]
+    (edge,) = job.edges
+    assert edge.partitioner == "rebalance" and edge.partitions == 3
+
+
+def test_chaining_can_be_disabled_per_job_and_per_operator():
+    e = env()
+    e.disable_operator_chaining()
+    e.from_source(source()).map(str.upper).sink_to(sink())
+    assert len(e.get_job_graph("j").vertices) == 3
+    e = env()
+    e.from_source(source()).map(str.upper).start_new_chain().filter(bool).sink_to(sink())
+    job = e.get_job_graph("j")
+    assert names(job) == [["Kafka Source"], ["Map", "Filter", "Kafka Sink"]]
+    assert job.edges[0].partitioner == "forward" and job.edges[0].partitions == 2
+
+
+def test_union_and_fan_out_are_not_chained():
+    e = env()
+    a, b = e.from_source(source("a")), e.from_source(source("b"))
+    merged = a.union(b).map(str.upper)
+    merged.sink_to(sink("x"))
+    merged.sink_to(sink("y"))
+    job = e.get_job_graph("j")
+    assert sorted(map(tuple, names(job))) == [("Kafka Sink",), ("Kafka Sink",), ("Kafka Source",),
+                                              ("Kafka Source",), ("Map",)]
+    assert len(job.edges) == 4
+
+
+def test_execution_graph_of_three_operators_at_mixed_parallelism():
+    e = env()
+    (e.from_source(source()).set_parallelism(1)
+      .map(str.upper).set_parallelism(3)
+      .sink_to(sink()).set_parallelism(2))
+    job = e.get_job_graph("j")
+    graph = ExecutionGraph.from_job_graph(job)
+    shape = [(jv.job_vertex.name, [s.execution_id for s in jv.subtasks]) for jv in graph.job_vertices]
+    v1, v2, v3 = (v.id for v in job.vertices)
+    assert shape == [("Kafka Source", [f"{v1}[0]#0"]),
+                     ("Map", [f"{v2}[0]#0", f"{v2}[1]#0", f"{v2}[2]#0"]),
+                     ("Kafka Sink", [f"{v3}[0]#0", f"{v3}[1]#0"])]
+    assert job.slots_needed == 3
+    assert [s.slot_index for s in graph.subtasks()] == [0, 0, 1, 2, 0, 1]
+    assert all(s.state == "CREATED" for s in graph.subtasks())
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda e: e.from_source(source()).map(str.upper), "no sink"),
+    (lambda e: None, "no source"),
+    (lambda e: e.from_source(source()).set_parallelism(200).sink_to(sink()), "parallelism 200"),
+    (lambda e: e.from_source(source()).uid("x").map(str).uid("x").sink_to(sink()), "uids must be unique"),
+])
+def test_invalid_graphs_are_rejected_with_the_reason(build, message):
+    e = env()
+    build(e)
+    with pytest.raises(InvalidJobGraphError, match=message):
+        e.get_job_graph("bad")
+
+
+def test_keyed_sum_on_tuples_and_dicts():
+    from strom.api.datastream import _field_aggregate
+    add = _field_aggregate(1, lambda a, b: a + b)
+    assert add(("god", 2), ("god", 1)) == ("god", 3)
+    assert _field_aggregate("n", max)({"k": 1, "n": 2}, {"k": 1, "n": 5}) == {"k": 1, "n": 5}
