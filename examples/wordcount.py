@@ -29,10 +29,14 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--output", default="wordcount-output", help="topic of (word, count)")
     parser.add_argument("--dead-letter-topic", default="wordcount-dlq", help="topic for undecodable lines")
     parser.add_argument("--unbounded", action="store_true", help="keep reading after the current end")
+    parser.add_argument("--checkpoint-interval", type=int, default=0, metavar="MS",
+                        help="checkpoint every MS ms; the sink is then exactly-once (0 = off)")
     args = parser.parse_args(argv)
 
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_dead_letter_topic(args.dead_letter_topic)
+    if args.checkpoint_interval:
+        env.enable_checkpointing(args.checkpoint_interval)
     source = KafkaSource.builder().set_topics(args.input) \
         .set_starting_offsets(KafkaOffsetsInitializer.earliest()) \
         .set_value_only_deserializer(SimpleStringSchema())

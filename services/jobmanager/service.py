@@ -10,9 +10,11 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Any, Callable
 
+from strom.checkpoint.store import CheckpointStore
 from strom.cluster.endpoint import ControlEndpoint
 from strom.config import ClusterOptions, Configuration, JobManagerOptions, KafkaOptions, RestOptions
 from strom.control.codec import ControlMessage
+from strom.graph.artifact import InvalidArtifactError
 from strom.graph.job_graph import JobGraph
 from strom.io.redis import redis_client
 from strom.jobmanager.dispatcher import Dispatcher
@@ -80,11 +82,18 @@ class JobManager(ControlEndpoint):
         self.dispatcher = None
 
     def _make_job_master(self, job_graph: JobGraph) -> JobMaster:
-        return JobMaster(job_graph, self.channel, self.config.get(ClusterOptions.CLUSTER_ID),
-                         self.config.get(KafkaOptions.BOOTSTRAP),
+        cluster_id = self.config.get(ClusterOptions.CLUSTER_ID)
+        savepoint = None
+        if job_graph.savepoint is not None:
+            savepoint = self.store.savepoint(job_graph.savepoint)
+            if savepoint is None:
+                raise InvalidArtifactError(f"savepoint {job_graph.savepoint!r} does not exist")
+        return JobMaster(job_graph, self.channel, cluster_id, self.config.get(KafkaOptions.BOOTSTRAP),
                          self.config.get(JobManagerOptions.SLOT_REQUEST_TIMEOUT) / 1000.0,
                          persist=self.store.update,
-                         on_terminal=lambda jm: self.dispatcher and self.dispatcher.job_ended(jm))
+                         on_terminal=lambda jm: self.dispatcher and self.dispatcher.job_ended(jm),
+                         checkpoints=CheckpointStore(self.store.redis, cluster_id, job_graph.job_id),
+                         savepoint=savepoint, register_savepoint=self.store.add_savepoint)
 
     def _job_master(self, job_id: str) -> JobMaster | None:
         return self.dispatcher.job_masters.get(job_id) if self.dispatcher else None
@@ -113,6 +122,16 @@ class JobManager(ControlEndpoint):
         job_master = self._job_master(message.body["job_id"])
         if job_master is not None:
             job_master.on_task_state(message.body)
+
+    def on_AcknowledgeCheckpoint(self, message: ControlMessage) -> None:
+        job_master = self._job_master(message.body["job_id"])
+        if job_master is not None:
+            job_master.on_acknowledge(message.body)
+
+    def on_DeclineCheckpoint(self, message: ControlMessage) -> None:
+        job_master = self._job_master(message.body["job_id"])
+        if job_master is not None:
+            job_master.on_decline(message.body)
 
     def on_TaskManagerLost(self, message: ControlMessage) -> None:
         if not self.is_leader:

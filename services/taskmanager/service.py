@@ -20,7 +20,7 @@ from strom.graph.job_graph import JobGraph
 from strom.io.redis import redis_client
 from strom.jobmanager.job_store import JobStore
 from strom.resourcemanager.slot_manager import SlotReport
-from strom.runtime.task import Task, TaskDeploymentDescriptor
+from strom.runtime.task import Task, TaskCallbacks, TaskDeploymentDescriptor
 
 
 class TaskManager(ControlEndpoint):
@@ -30,7 +30,8 @@ class TaskManager(ControlEndpoint):
         super().__init__(config, instance_id)
         self.slots = [SlotReport(i) for i in range(config.get(TaskManagerOptions.NUM_SLOTS))]
         self.registered_token: int | None = None  # RM leader epoch that accepted us
-        self.store = JobStore(redis_client(config), config.get(ClusterOptions.CLUSTER_ID))
+        self.redis = redis_client(config)
+        self.store = JobStore(self.redis, config.get(ClusterOptions.CLUSTER_ID))
         self.tasks: dict[str, tuple[str, Task]] = {}  # execution id -> (allocation id, task)
         self._job_graphs: dict[str, JobGraph] = {}
         self.every(config.get(HeartbeatOptions.INTERVAL) / 1000.0, self.heartbeat)
@@ -128,12 +129,39 @@ class TaskManager(ControlEndpoint):
             self._report(job_id, execution_id, FAILED, f"deployment failed: {type(exc).__name__}: {exc}")
             return
         self._report(job_id, execution_id, DEPLOYING, None)
-        task = Task(descriptor, vertex, self.config.get(KafkaOptions.BOOTSTRAP),
-                    lambda state, error: self._report(job_id, execution_id, state, error,
-                                                      task.records_in))
+
+        def acknowledge(checkpoint_id: int, size: int) -> None:
+            self.channel.send("JOBMANAGER", "AcknowledgeCheckpoint", {
+                "job_id": job_id, "execution_id": execution_id, "tm_id": self.id,
+                "checkpoint_id": checkpoint_id, "state_size": size})
+
+        def decline(checkpoint_id: int, reason: str) -> None:
+            self.channel.send("JOBMANAGER", "DeclineCheckpoint", {
+                "job_id": job_id, "execution_id": execution_id, "tm_id": self.id,
+                "checkpoint_id": checkpoint_id, "reason": reason})
+
+        task = Task(descriptor, vertex, self.config.get(KafkaOptions.BOOTSTRAP), self.redis, TaskCallbacks(
+            report=lambda state, error: self._report(job_id, execution_id, state, error, task.records_in),
+            acknowledge=acknowledge, decline=decline))
         self.tasks[execution_id] = (body["allocation_id"], task)
         self.log.info("deploying task", job_id=job_id, execution_id=execution_id, name=vertex.name)
         task.start()
+
+    def on_TriggerCheckpoint(self, message: ControlMessage) -> None:
+        body = message.body
+        entry = self.tasks.get(body["execution_id"])
+        if entry is None or not entry[1].is_alive():
+            self.channel.send("JOBMANAGER", "DeclineCheckpoint", {
+                "job_id": body["job_id"], "execution_id": body["execution_id"], "tm_id": self.id,
+                "checkpoint_id": body["checkpoint_id"], "reason": "task is not running"})
+            return
+        entry[1].trigger_checkpoint(body["checkpoint_id"])
+
+    def on_NotifyCheckpointComplete(self, message: ControlMessage) -> None:
+        prefix = message.body["job_id"]
+        for execution_id, (_allocation, task) in self.tasks.items():
+            if task.d.job_id == prefix:
+                task.notify_checkpoint_complete(message.body["checkpoint_id"])
 
     def on_CancelTask(self, message: ControlMessage) -> None:
         entry = self.tasks.get(message.body["execution_id"])

@@ -4,8 +4,16 @@ from strom.api.connectors import (
     DeliveryGuarantee, KafkaOffsetsInitializer, KafkaRecordSerializationSchema, KafkaSink, KafkaSource)
 from strom.api.datastream import DataStream, KeyedStream, StreamExecutionEnvironment
 from strom.api.serialization import AvroSchema, BytesSchema, JsonSchema, SimpleStringSchema
+from strom.checkpoint.config import CheckpointingMode, RestartStrategies
+from strom.state import (
+    AggregateFunction, AggregatingStateDescriptor, FilterFunction, FlatMapFunction, ListStateDescriptor,
+    MapFunction, MapStateDescriptor, ReduceFunction, ReducingStateDescriptor, RuntimeContext,
+    ValueStateDescriptor)
 
 __all__ = [
+    "AggregateFunction", "AggregatingStateDescriptor", "CheckpointingMode", "FilterFunction",
+    "FlatMapFunction", "ListStateDescriptor", "MapFunction", "MapStateDescriptor", "ReduceFunction",
+    "ReducingStateDescriptor", "RestartStrategies", "RuntimeContext", "ValueStateDescriptor",
     "AvroSchema", "BytesSchema", "DataStream", "DeliveryGuarantee", "JsonSchema",
     "KafkaOffsetsInitializer", "KafkaRecordSerializationSchema", "KafkaSink", "KafkaSource",
     "KeyedStream", "SimpleStringSchema", "StreamExecutionEnvironment",

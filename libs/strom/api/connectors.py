@@ -148,10 +148,11 @@ class KafkaRecordSerializationSchemaBuilder:
 
 @dataclass
 class KafkaSink:
-    """Writes elements to Kafka. The delivery guarantee defaults to AT_LEAST_ONCE."""
+    """Writes elements to Kafka. The delivery guarantee defaults to EXACTLY_ONCE when the job
+    checkpoints and AT_LEAST_ONCE when it does not (None = that default)."""
 
     record_serializer: KafkaRecordSerializationSchema
-    delivery_guarantee: DeliveryGuarantee = DeliveryGuarantee.AT_LEAST_ONCE
+    delivery_guarantee: DeliveryGuarantee | None = None
     bootstrap_servers: str | None = None
     properties: dict[str, str] = field(default_factory=dict)
 
@@ -183,7 +184,4 @@ class KafkaSinkBuilder:
     def build(self) -> KafkaSink:
         if "record_serializer" not in self._kwargs:
             raise ValueError("KafkaSink needs set_record_serializer(...)")
-        if self._kwargs.get("delivery_guarantee") is DeliveryGuarantee.EXACTLY_ONCE:
-            raise ValueError("DeliveryGuarantee.EXACTLY_ONCE needs checkpointing, which this "
-                             "version of Strom does not run yet; use AT_LEAST_ONCE")
         return KafkaSink(**self._kwargs)

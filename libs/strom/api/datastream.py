@@ -15,13 +15,29 @@ from __future__ import annotations
 import operator
 from typing import Any, Callable, Iterable
 
-from strom.api.connectors import KafkaSink, KafkaSource
-from strom.graph.job_graph import JobGraph, build_job_graph
+from strom.api.connectors import DeliveryGuarantee, KafkaSink, KafkaSource
+from strom.checkpoint.config import (
+    CheckpointConfig, CheckpointingMode, RestartStrategies, RestartStrategyConfiguration)
+from strom.graph.job_graph import InvalidJobGraphError, JobGraph, build_job_graph
 from strom.graph.stream_graph import (
     FILTER, FLAT_MAP, FORWARD, HASH, MAP, REBALANCE, REDUCE, SINK, SOURCE,
     StreamEdge, StreamGraph, StreamNode)
 
 DEFAULT_MAX_PARALLELISM = 128  # Flink's default for parallelism <= 128
+
+
+def _resolve_sink_guarantees(graph: StreamGraph, checkpoint_config: CheckpointConfig) -> None:
+    for node in graph.nodes.values():
+        if node.kind != SINK:
+            continue
+        sink = node.connector
+        if sink.delivery_guarantee is None:
+            sink.delivery_guarantee = (DeliveryGuarantee.EXACTLY_ONCE if checkpoint_config.enabled
+                                       else DeliveryGuarantee.AT_LEAST_ONCE)
+        elif sink.delivery_guarantee is DeliveryGuarantee.EXACTLY_ONCE and not checkpoint_config.enabled:
+            raise InvalidJobGraphError(f"sink {node.name!r}: DeliveryGuarantee.EXACTLY_ONCE needs "
+                                       f"checkpointing: env.enable_checkpointing(interval_ms)")
+
 
 
 class StreamExecutionEnvironment:
@@ -34,12 +50,16 @@ class StreamExecutionEnvironment:
     default_parallelism: int = 1
     # Called by execute(); set by `strom run` (and by default the REST client).
     submitter: Callable[[JobGraph], Any] | None = None
+    # Set by `strom run --from-savepoint ID`.
+    savepoint_to_restore: str | None = None
 
     def __init__(self) -> None:
         self._parallelism = StreamExecutionEnvironment.default_parallelism
         self._max_parallelism = DEFAULT_MAX_PARALLELISM
         self._chaining = True
         self._dead_letter_topic: str | None = None
+        self._checkpoint_config = CheckpointConfig()
+        self._restart_strategy: RestartStrategyConfiguration | None = None
         self._nodes: dict[int, StreamNode] = {}
         self._edges: list[StreamEdge] = []
 
@@ -68,6 +88,22 @@ class StreamExecutionEnvironment:
         self._dead_letter_topic = topic
         return self
 
+    def enable_checkpointing(self, interval_ms: int,
+                             mode: CheckpointingMode = CheckpointingMode.EXACTLY_ONCE
+                             ) -> "StreamExecutionEnvironment":
+        """Checkpoint every ``interval_ms``; makes KafkaSink default to EXACTLY_ONCE."""
+        self._checkpoint_config.interval_ms = interval_ms
+        self._checkpoint_config.mode = mode
+        return self
+
+    def get_checkpoint_config(self) -> CheckpointConfig:
+        return self._checkpoint_config
+
+    def set_restart_strategy(self, strategy: RestartStrategyConfiguration) -> "StreamExecutionEnvironment":
+        """Default: exponential-delay with checkpointing, no restart without (as Flink)."""
+        self._restart_strategy = strategy
+        return self
+
     def from_source(self, source: KafkaSource, watermark_strategy: Any = None,
                     source_name: str = "Kafka Source") -> "DataStream":
         node = self._add(SOURCE, source_name, [], connector=source)
@@ -77,7 +113,7 @@ class StreamExecutionEnvironment:
              key_selector: Callable | None = None, **fields: Any) -> StreamNode:
         parallelism = self._parallelism
         node = StreamNode(id=len(self._nodes) + 1, kind=kind, name=name, parallelism=parallelism,
-                          key_selector=key_selector if kind == REDUCE else None, **fields)
+                          key_selector=key_selector if partitioner == HASH else None, **fields)
         self._nodes[node.id] = node
         for source_id in inputs:
             self._edges.append(StreamEdge(source_id, node.id, partitioner or FORWARD,
@@ -98,8 +134,14 @@ class StreamExecutionEnvironment:
 
     def get_job_graph(self, job_name: str) -> JobGraph:
         """Raises :class:`~strom.graph.job_graph.InvalidJobGraphError`."""
-        return build_job_graph(self.get_stream_graph(job_name),
-                               dead_letter_topic=self._dead_letter_topic)
+        restart = self._restart_strategy or (
+            RestartStrategies.exponential_delay_restart(initial_backoff_ms=500, max_backoff_ms=10_000)
+            if self._checkpoint_config.enabled else RestartStrategies.no_restart())
+        stream_graph = self.get_stream_graph(job_name)
+        _resolve_sink_guarantees(stream_graph, self._checkpoint_config)
+        return build_job_graph(stream_graph, checkpoint_config=self._checkpoint_config,
+                               restart_strategy=restart, dead_letter_topic=self._dead_letter_topic,
+                               savepoint=StreamExecutionEnvironment.savepoint_to_restore)
 
     def execute(self, job_name: str = "Strom Job") -> Any:
         """Build the JobGraph and submit it; returns what the submitter returns (a JobClient result)."""

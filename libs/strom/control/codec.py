@@ -31,6 +31,7 @@ MESSAGE_TYPES: tuple[str, ...] = (
     "Heartbeat", "TaskManagerLost",
     "SlotRequest", "AllocateSlot", "SlotRequestFailed", "SlotOffer", "FreeSlot",
     "DeployTask", "TaskExecutionState", "CancelTask",
+    "TriggerCheckpoint", "AcknowledgeCheckpoint", "DeclineCheckpoint", "NotifyCheckpointComplete",
     "StatusRequest", "StatusReply",
 )
 

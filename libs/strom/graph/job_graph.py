@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from strom.checkpoint.config import CheckpointConfig, RestartStrategyConfiguration
 from strom.graph.stream_graph import HASH, SINK, SOURCE, StreamEdge, StreamGraph, StreamNode
 
 
@@ -70,6 +71,15 @@ class JobGraph:
     vertices: list[JobVertex]
     edges: list[JobEdge]
     dead_letter_topic: str
+    checkpoint_config: CheckpointConfig = field(default_factory=CheckpointConfig)
+    restart_strategy: RestartStrategyConfiguration = field(
+        default_factory=lambda: RestartStrategyConfiguration("none"))
+    savepoint: str | None = None  # savepoint id to restore from
+
+    def state_key(self, vertex: JobVertex) -> str:
+        """How a savepoint finds this vertex's state: its operators' uids, else its id."""
+        uids = [op.uid for op in vertex.operators]
+        return "uid:" + "/".join(uids) if all(uids) else "vertex:" + vertex.id
 
     def vertex(self, vertex_id: str) -> JobVertex:
         return next(v for v in self.vertices if v.id == vertex_id)
@@ -129,8 +139,12 @@ def _dead_letter_topic(job_name: str) -> str:
 
 
 def build_job_graph(graph: StreamGraph, job_id: str | None = None,
-                    dead_letter_topic: str | None = None) -> JobGraph:
+                    dead_letter_topic: str | None = None,
+                    checkpoint_config: CheckpointConfig | None = None,
+                    restart_strategy: RestartStrategyConfiguration | None = None,
+                    savepoint: str | None = None) -> JobGraph:
     """Chain operators and name the Kafka edges. Raises :class:`InvalidJobGraphError`."""
+    checkpoint_config = checkpoint_config or CheckpointConfig()
     validate(graph)
     vertex_of: dict[int, JobVertex] = {}
     vertices: list[JobVertex] = []
@@ -157,4 +171,5 @@ def build_job_graph(graph: StreamGraph, job_id: str | None = None,
         target.inputs.append(job_edge)
         edges.append(job_edge)
     return JobGraph(job_id or uuid.uuid4().hex, graph.job_name, graph.max_parallelism, vertices,
-                    edges, dead_letter_topic or _dead_letter_topic(graph.job_name))
+                    edges, dead_letter_topic or _dead_letter_topic(graph.job_name), checkpoint_config,
+                    restart_strategy or RestartStrategyConfiguration("none"), savepoint)

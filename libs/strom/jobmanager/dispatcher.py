@@ -27,9 +27,9 @@ class Dispatcher:
         job_graph = load_artifact(artifact)
         if job_graph.job_id in self.job_masters or self.store.get(job_graph.job_id) is not None:
             raise InvalidArtifactError(f"job {job_graph.job_id} was already submitted")
+        job_master = self.make_job_master(job_graph)
         self.store.add(job_graph.job_id, artifact, {"jid": job_graph.job_id, "name": job_graph.job_name,
                                                     "state": "CREATED"})
-        job_master = self.make_job_master(job_graph)
         self.job_masters[job_graph.job_id] = job_master
         job_master.start()
         return job_graph.job_id
@@ -52,6 +52,12 @@ class Dispatcher:
             status = self.details(job_id)
             jobs.append({"id": job_id, "name": status.get("name"), "status": status.get("state")})
         return jobs
+
+    def running(self, job_id: str) -> JobMaster:
+        """The JobMaster of a running job; raises :class:`UnknownJobError` otherwise."""
+        if job_id not in self.job_masters:
+            raise UnknownJobError(job_id)
+        return self.job_masters[job_id]
 
     def cancel(self, job_id: str) -> None:
         if job_id not in self.job_masters:

@@ -1,7 +1,11 @@
 """The JobMaster of one job: slots, deployment, subtask states, job state.
 
 Runs on the JobManager's main thread; every method is called from there.
-Job states are Flink's: CREATED -> RUNNING -> FINISHED | FAILING -> FAILED | CANCELING -> CANCELED.
+Job states are Flink's: CREATED -> RUNNING -> FINISHED | FAILING -> FAILED | CANCELING -> CANCELED,
+and RUNNING -> RESTARTING -> RUNNING when a failure is recovered: every subtask
+is canceled, the generation (restart count) goes up, and the job is deployed
+again restoring the latest completed checkpoint (full restart, as Flink's
+"full" failover strategy).
 Scheduling asks the ResourceManager for ``slots_needed`` slots (slot sharing:
 subtask i of every vertex goes to slot i), retries refused requests until
 ``slot.request.timeout`` and then fails with "not enough slots: need N, have M".
@@ -16,12 +20,16 @@ from typing import Any, Callable
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from strom.checkpoint.coordinator import CheckpointCoordinator
+from strom.checkpoint.restart import RestartStrategy
+from strom.checkpoint.store import CheckpointStore
 from strom.control.channel import ControlChannel
 from strom.graph.execution_graph import (
     CANCELED, CANCELING, CREATED, DEPLOYING, FAILED, FINISHED, RUNNING, TERMINAL_STATES,
     ExecutionGraph, ExecutionVertex)
 
 FAILING = "FAILING"  # job state while its subtasks are being canceled after a failure
+RESTARTING = "RESTARTING"  # waiting out the restart strategy's delay after a failure
 from strom.graph.job_graph import JobGraph, JobVertex
 from strom.graph.stream_graph import SINK
 from strom.io.kafka import TopicSpec, ensure_topics
@@ -51,7 +59,9 @@ class JobMaster:
 
     def __init__(self, job_graph: JobGraph, channel: ControlChannel, cluster_id: str, bootstrap: str,
                  slot_request_timeout_s: float, persist: Callable[..., None],
-                 on_terminal: Callable[["JobMaster"], None]) -> None:
+                 on_terminal: Callable[["JobMaster"], None], checkpoints: CheckpointStore,
+                 savepoint: dict[str, Any] | None = None,
+                 register_savepoint: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.job_graph = job_graph
         self.job_id = job_graph.job_id
         self.channel = channel
@@ -65,11 +75,24 @@ class JobMaster:
         self.error: str | None = None
         self.start_time = int(time.time() * 1000)
         self.end_time: int | None = None
-        self.slots = [SlotGrant(f"{self.job_id[:12]}-slot{i}") for i in range(job_graph.slots_needed)]
+        self.slots: list[SlotGrant] = []
         self._slot_deadline = 0.0
         self._retry_at: float | None = None
+        self._restart_at: float | None = None
         self._source_partitions: dict[str, list[list]] = {}
         self.tm_of: dict[str, str] = {}  # execution id -> tm id
+        self.generation = 0
+        self.checkpoints = checkpoints
+        self.savepoint = savepoint  # restore source of the first run, from `strom run --from-savepoint`
+        self.register_savepoint = register_savepoint
+        self.bad_checkpoints: set[int] = set()
+        self.restored_from: int | None = None
+        self.restart_strategy = RestartStrategy(job_graph.restart_strategy)
+        self.failure_history: list[str] = []
+        self.cancel_after_savepoint: int | None = None
+        self.coordinator = CheckpointCoordinator(job_graph.checkpoint_config, checkpoints,
+                                                 self._trigger_sources, self._notify_complete,
+                                                 lambda reason: self.handle_failure(reason))
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -81,6 +104,11 @@ class JobMaster:
             self.fail(f"job setup failed: {exc}")
             return
         self._transition(RUNNING)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        self.slots = [SlotGrant(f"{self.job_id[:12]}-g{self.generation}-slot{i}")
+                      for i in range(self.job_graph.slots_needed)]
         self._slot_deadline = time.monotonic() + self.slot_request_timeout_s
         for grant in self.slots:
             self._request(grant)
@@ -88,11 +116,17 @@ class JobMaster:
     def _topic_specs(self) -> list[TopicSpec]:
         specs = [TopicSpec(e.topic(self.cluster_id, self.job_id), e.partitions) for e in self.job_graph.edges]
         specs.append(TopicSpec(self.job_graph.dead_letter_topic, 1))
+        specs.append(TopicSpec(self.marker_topic, 1))
         for vertex in self.job_graph.vertices:
             tail = vertex.operators[-1]
             if tail.kind == SINK:
                 specs.append(TopicSpec(tail.connector.record_serializer.topic, tail.parallelism))
         return specs
+
+    @property
+    def marker_topic(self) -> str:
+        """Partition whose committed group offsets mark the epochs exactly-once sinks committed."""
+        return f"strom.{self.cluster_id}.sink-markers"
 
     def _create_topics(self) -> None:
         ensure_topics(self.bootstrap, self._topic_specs())
@@ -148,14 +182,23 @@ class JobMaster:
             self._retry_at = time.monotonic() + 0.5
 
     def tick(self) -> None:
-        """Periodic: retry refused slot requests, fail when the slot request timeout passed."""
-        if self.state != RUNNING or all(g.tm_id is not None for g in self.slots):
+        """Periodic: restarts, checkpoints, slot request retries and the slot request timeout."""
+        if self.state == RESTARTING and time.monotonic() >= self._restart_at:
+            self._restart()
+            return
+        if self.state != RUNNING:
+            return
+        if all(g.tm_id is not None for g in self.slots):
+            subtasks = self.graph.subtasks()
+            ready = all(s.state == RUNNING for s in subtasks)
+            self.coordinator.tick(int(time.time() * 1000),
+                                  {s.execution_id for s in subtasks} if ready else set())
             return
         if time.monotonic() > self._slot_deadline:
             have = sum(g.tm_id is not None for g in self.slots)
             reason = next((g.refused for g in self.slots if g.refused), "no answer from the ResourceManager")
-            self.fail(f"not enough slots: need {len(self.slots)}, have {have} "
-                      f"after {self.slot_request_timeout_s:.0f} s ({reason})")
+            self.handle_failure(f"not enough slots: need {len(self.slots)}, have {have} "
+                                f"after {self.slot_request_timeout_s:.0f} s ({reason})")
         elif self._retry_at is not None and time.monotonic() >= self._retry_at:
             self._retry_at = None
             for grant in self.slots:
@@ -173,13 +216,36 @@ class JobMaster:
                      if edge.partitioner == "hash" else [i])
             inputs += [[topic, p, upstream] for p in owned]
         sources = self._source_partitions.get(vertex.id, [])
+        keyed = any(e.partitioner == "hash" for e in vertex.inputs)
+        key_groups = key_group_range(self.job_graph.max_parallelism, vertex.parallelism, i)
+        sink = None
+        if vertex.operators[-1].kind == SINK:
+            name = f"strom-{self.job_id}-{vertex.id}-{i}"
+            sink = {"guarantee": vertex.operators[-1].connector.delivery_guarantee.value,
+                    "transactional_id": name, "marker_topic": self.marker_topic, "marker_group": name}
         return TaskDeploymentDescriptor(
-            job_id=self.job_id, vertex_id=vertex.id, subtask_index=i, parallelism=vertex.parallelism,
-            attempt=subtask.attempt, dead_letter_topic=self.job_graph.dead_letter_topic,
+            job_id=self.job_id, cluster_id=self.cluster_id, vertex_id=vertex.id, subtask_index=i,
+            parallelism=vertex.parallelism, max_parallelism=self.job_graph.max_parallelism,
+            attempt=subtask.attempt, generation=self.generation,
+            dead_letter_topic=self.job_graph.dead_letter_topic,
             source_partitions=[sp for k, sp in enumerate(sources) if k % vertex.parallelism == i],
             input_partitions=inputs,
             outputs=[{"topic": e.topic(self.cluster_id, self.job_id), "partitioner": e.partitioner,
-                      "partitions": e.partitions} for e in vertex.outputs])
+                      "partitions": e.partitions} for e in vertex.outputs],
+            key_groups=[key_groups.start, key_groups.stop] if keyed else None,
+            aligned=self.job_graph.checkpoint_config.mode.value == "exactly-once",
+            restore=self._restore_source(vertex), sink=sink)
+
+    def _restore_source(self, vertex: JobVertex) -> dict[str, Any] | None:
+        if self.restored_from is not None:
+            return {"job_id": self.job_id, "checkpoint_id": self.restored_from, "vertex_id": vertex.id,
+                    "parallelism": vertex.parallelism}
+        if self.savepoint is not None:
+            old = self.savepoint["vertices"].get(self.job_graph.state_key(vertex))
+            if old is not None:
+                return {"job_id": self.savepoint["job_id"], "checkpoint_id": self.savepoint["checkpoint_id"],
+                        "vertex_id": old["vertex_id"], "parallelism": old["parallelism"]}
+        return None
 
     def _deploy(self) -> None:
         for execution_vertex in self.graph.job_vertices:
@@ -203,9 +269,15 @@ class JobMaster:
         subtask.state = body["state"]
         subtask.error = body["error"]
         if subtask.state == FAILED and self.state == RUNNING:
-            self.fail(f"task {subtask.execution_id} failed on {body['tm_id']}: {body['error']}")
+            if (body["error"] or "").startswith("CheckpointCorruptedError") and self.restored_from:
+                self.bad_checkpoints.add(self.restored_from)
+            self.handle_failure(f"task {subtask.execution_id} failed on {body['tm_id']}: {body['error']}")
         elif self.state == RUNNING and all(s.state == FINISHED for s in self.graph.subtasks()):
             self._end(FINISHED)
+        elif subtask.state == FINISHED:
+            # Checkpoints stop once a subtask finished (no barriers from it any more).
+            self.coordinator.abort(f"{subtask.execution_id} finished", count_failure=False)
+            self._persist()
         elif self.state in (CANCELING, FAILING) and self._all_terminal():
             self._end(CANCELED if self.state == CANCELING else FAILED)
         else:
@@ -217,7 +289,7 @@ class JobMaster:
         for subtask in lost:
             subtask.state, subtask.error = FAILED, f"TaskManager {tm_id} lost: {reason}"
         if lost and self.state == RUNNING:
-            self.fail(f"TaskManager {tm_id} lost ({reason}); recovery needs checkpointing")
+            self.handle_failure(f"TaskManager {tm_id} lost ({reason})")
         elif self.state in (CANCELING, FAILING) and self._all_terminal():
             self._end(CANCELED if self.state == CANCELING else FAILED)
 
@@ -225,10 +297,96 @@ class JobMaster:
         return all(s.state in TERMINAL_STATES or s.execution_id not in self.tm_of
                    for s in self.graph.subtasks())
 
+    # -- failover -------------------------------------------------------------------------
+    def handle_failure(self, reason: str) -> None:
+        """Restart from the latest checkpoint if the restart strategy allows, else fail the job."""
+        if self.state != RUNNING:
+            return
+        self.failure_history.append(reason)
+        delay_ms = self.restart_strategy.on_failure(int(time.time() * 1000))
+        if delay_ms is None:
+            detail = self.restart_strategy.reason_exhausted
+            self.fail(f"{reason} ({detail})" if self.job_graph.restart_strategy.kind != "none" else reason)
+            return
+        log.warning("job restarting", job_id=self.job_id, reason=reason, delay_ms=delay_ms,
+                    generation=self.generation + 1)
+        self.coordinator.abort(f"job restarting: {reason}", count_failure=False)
+        self._cancel_tasks()
+        self._free_slots()
+        self.state = RESTARTING
+        self._restart_at = time.monotonic() + delay_ms / 1000.0
+        self._persist()
+
+    def _restart(self) -> None:
+        self.generation += 1
+        good = [c for c in self.checkpoints.completed_ids() if c not in self.bad_checkpoints]
+        self.restored_from = good[-1] if good else None
+        self.graph = ExecutionGraph.from_job_graph(self.job_graph)
+        for subtask in self.graph.subtasks():
+            subtask.attempt = self.generation
+        self.tm_of = {}
+        log.info("job restarted", job_id=self.job_id, generation=self.generation,
+                 checkpoint=self.restored_from)
+        self.state = RUNNING
+        self._persist()
+        self._schedule()
+
+    def _trigger_sources(self, checkpoint_id: int, timestamp_ms: int, is_savepoint: bool) -> None:
+        for execution_vertex in self.graph.job_vertices:
+            if not execution_vertex.job_vertex.is_source:
+                continue
+            for subtask in execution_vertex.subtasks:
+                tm_id = self.tm_of[subtask.execution_id]
+                self.channel.send("TASKMANAGER", "TriggerCheckpoint", {
+                    "tm_id": tm_id, "job_id": self.job_id, "execution_id": subtask.execution_id,
+                    "checkpoint_id": checkpoint_id, "timestamp_ms": timestamp_ms,
+                    "is_savepoint": is_savepoint}, target_id=tm_id, fenced=True)
+
+    def _notify_complete(self, checkpoint_id: int) -> None:
+        for tm_id in sorted(set(self.tm_of.values())):
+            self.channel.send("TASKMANAGER", "NotifyCheckpointComplete", {
+                "tm_id": tm_id, "job_id": self.job_id, "checkpoint_id": checkpoint_id},
+                target_id=tm_id, fenced=True)
+        status = self.coordinator.savepoints.get(checkpoint_id)
+        if status is not None and status["status"] == "COMPLETED":
+            savepoint_id = f"savepoint-{self.job_id[:8]}-{checkpoint_id}"
+            status["location"] = savepoint_id
+            if self.register_savepoint is not None:
+                self.register_savepoint(savepoint_id, {
+                    "job_id": self.job_id, "checkpoint_id": checkpoint_id,
+                    "vertices": {self.job_graph.state_key(v): {"vertex_id": v.id, "parallelism": v.parallelism}
+                                 for v in self.job_graph.vertices}})
+            if self.cancel_after_savepoint == checkpoint_id:
+                self.cancel()
+        self._persist()
+
+    def on_acknowledge(self, body: dict[str, Any]) -> None:
+        self.coordinator.acknowledge(body["execution_id"], body["checkpoint_id"], body["state_size"],
+                                     int(time.time() * 1000))
+
+    def on_decline(self, body: dict[str, Any]) -> None:
+        self.coordinator.decline(body["execution_id"], body["checkpoint_id"], body["reason"])
+
+    def trigger_savepoint(self, cancel_job: bool = False) -> int:
+        """Start a savepoint now; returns its request id (= checkpoint id).
+
+        Raises RuntimeError when the job is not running every subtask or a checkpoint is pending.
+        """
+        subtasks = self.graph.subtasks()
+        if self.state != RUNNING or not all(s.state == RUNNING for s in subtasks):
+            raise RuntimeError(f"job {self.job_id} is {self.state} and not all subtasks run; "
+                               f"a savepoint needs a running job")
+        checkpoint_id = self.coordinator.trigger(int(time.time() * 1000),
+                                                 {s.execution_id for s in subtasks}, is_savepoint=True)
+        if cancel_job:
+            self.cancel_after_savepoint = checkpoint_id
+        return checkpoint_id
+
     # -- job state ------------------------------------------------------------------------
     def cancel(self) -> None:
         if self.state in TERMINAL_STATES or self.state in (CANCELING, FAILING):
             return
+        self.coordinator.abort("job canceled", count_failure=False)
         self._transition(CANCELING)
         self._cancel_tasks()
         if self._all_terminal():
@@ -240,6 +398,7 @@ class JobMaster:
             return
         log.error("job failed", job_id=self.job_id, error=error)
         self.error = error
+        self.coordinator.abort("job failed", count_failure=False)
         self.state = FAILING
         self._cancel_tasks()
         if self._all_terminal():
@@ -255,14 +414,18 @@ class JobMaster:
                     "tm_id": tm_id, "job_id": self.job_id, "execution_id": subtask.execution_id},
                     target_id=tm_id, fenced=True)
 
-    def _end(self, state: str) -> None:
-        self.state = state
-        self.end_time = int(time.time() * 1000)
+    def _free_slots(self) -> None:
         for grant in self.slots:
             if grant.tm_id is not None:
                 self.channel.send("TASKMANAGER", "FreeSlot", {
                     "tm_id": grant.tm_id, "allocation_id": grant.allocation_id, "job_id": self.job_id},
                     target_id=grant.tm_id, fenced=True)
+        self.slots = []
+
+    def _end(self, state: str) -> None:
+        self.state = state
+        self.end_time = int(time.time() * 1000)
+        self._free_slots()
         topics = [e.topic(self.cluster_id, self.job_id) for e in self.job_graph.edges]
         if topics:
             AdminClient({"bootstrap.servers": self.bootstrap}).delete_topics(topics)
@@ -295,4 +458,7 @@ class JobMaster:
         return {"jid": self.job_id, "name": self.job_graph.job_name, "state": self.state,
                 "start-time": self.start_time, "end-time": self.end_time or -1,
                 "duration": (self.end_time or now) - self.start_time, "error": self.error,
-                "dead-letter-topic": self.job_graph.dead_letter_topic, "vertices": vertices}
+                "dead-letter-topic": self.job_graph.dead_letter_topic, "vertices": vertices,
+                "restarts": self.generation, "restored-checkpoint": self.restored_from,
+                "failures": self.failure_history[-10:],
+                "checkpoints": self.coordinator.stats() if self.job_graph.checkpoint_config.enabled else None}

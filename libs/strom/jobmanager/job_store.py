@@ -5,6 +5,7 @@ Keys, per cluster::
     strom:<cluster>:jobs                 ZSET job id -> submit time (ms)
     strom:<cluster>:job:<id>:artifact    the job artifact (bytes)
     strom:<cluster>:job:<id>             HASH of status fields (JSON values)
+    strom:<cluster>:savepoint:<sid>      JSON: job id, checkpoint id, vertices by state key
 """
 
 from __future__ import annotations
@@ -49,3 +50,10 @@ class JobStore:
 
     def job_ids(self) -> list[str]:
         return [j.decode() for j in self.redis.zrange(f"{self.prefix}:jobs", 0, -1)]
+
+    def add_savepoint(self, savepoint_id: str, pointer: dict[str, Any]) -> None:
+        self.redis.set(f"{self.prefix}:savepoint:{savepoint_id}", json.dumps(pointer))
+
+    def savepoint(self, savepoint_id: str) -> dict[str, Any] | None:
+        raw = self.redis.get(f"{self.prefix}:savepoint:{savepoint_id}")
+        return json.loads(raw) if raw else None

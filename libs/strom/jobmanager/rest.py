@@ -5,6 +5,9 @@
     POST  /jobs                 body: job artifact (application/octet-stream) -> 202 {"jobid"}
     GET   /jobs/{id}            job details: state, vertices, subtasks, error
     PATCH /jobs/{id}?mode=cancel
+    GET   /jobs/{id}/checkpoints  latest completed checkpoint, counts, failed ones with reasons
+    POST  /jobs/{id}/savepoints   {"cancel-job": bool} -> 202 {"request-id"}
+    GET   /jobs/{id}/savepoints/{request-id}  {"status": {"id"}, "operation": {"location"}}
 
 Errors are ``{"errors": [message]}`` with 400/404/503. A standby JobManager
 answers 307 to the leader's address, which clients follow.
@@ -79,6 +82,41 @@ def create_app(call: Callable[[Callable[[], Any]], Any], leader_address: Callabl
         except UnknownJobError:
             return _error(404, f"job {job_id} not found")
         return {}
+
+    @app.get("/jobs/{job_id}/checkpoints")
+    def checkpoints(job_id: str):
+        try:
+            details = call(lambda: dispatcher().details(job_id))
+        except UnknownJobError:
+            return _error(404, f"job {job_id} not found")
+        return details.get("checkpoints") or {"counts": {}, "latest": None, "history": []}
+
+    @app.post("/jobs/{job_id}/savepoints", status_code=202)
+    def trigger_savepoint(job_id: str, request: dict[str, Any] = Body(default={})):
+        cancel_job = bool(request.get("cancel-job", False))
+        try:
+            request_id = call(lambda: dispatcher().running(job_id).trigger_savepoint(cancel_job))
+        except UnknownJobError:
+            return _error(404, f"job {job_id} is not running")
+        except RuntimeError as exc:
+            return _error(409, str(exc))
+        return {"request-id": str(request_id)}
+
+    @app.get("/jobs/{job_id}/savepoints/{request_id}")
+    def savepoint_status(job_id: str, request_id: int):
+        def lookup() -> dict[str, Any] | None:
+            try:
+                return dispatcher().running(job_id).coordinator.savepoints.get(request_id)
+            except UnknownJobError:
+                return None
+        status = call(lookup)
+        if status is None:
+            location = f"savepoint-{job_id[:8]}-{request_id}"
+            if call(lambda: dispatcher().store.savepoint(location)) is None:
+                return _error(404, f"no savepoint request {request_id} for job {job_id}")
+            status = {"status": "COMPLETED", "location": location}
+        return {"status": {"id": status["status"]},
+                "operation": {"location": status.get("location"), "failure-cause": status.get("reason")}}
 
     return app
 

@@ -1,8 +1,10 @@
 """Chained operators: each takes an element and pushes results to the next ``Output``.
 
-A task's operator chain is built tail first: sink or edge writers at the end,
-then each operator wrapping the one after it, so processing one element is a
-few plain Python calls with no Kafka hop between chained operators.
+A task's operator chain is built tail first: sink writer or edge writers at
+the end, then each operator wrapping the one after it, so processing one
+element is a few plain Python calls with no Kafka hop between chained
+operators. The head operator of a keyed vertex sets the state backend's
+current key before calling the user function.
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ from confluent_kafka import Producer
 
 from strom.graph.stream_graph import FILTER, FLAT_MAP, FORWARD, HASH, MAP, REDUCE, StreamNode
 from strom.runtime.keygroups import key_bytes
+from strom.state.api import RuntimeContext
+from strom.state.backend import HeapKeyedStateBackend
+from strom.state.functions import RichFunction
 
-END_OF_INPUT = [("strom.marker", b"end-of-input")]
+MARKER, SUBTASK, GENERATION = "strom.marker", "strom.subtask", "strom.generation"
+END_OF_INPUT = b"end-of-input"
 
 
 class Output(Protocol):
@@ -31,6 +37,26 @@ def produce(producer: Producer, topic: str, value: bytes | None, **kwargs: Any) 
             return
         except BufferError:
             producer.poll(0.05)  # deliver some of the queue, then try again
+
+
+def _resolve(function: Any, method: str, ctx: RuntimeContext) -> Callable[..., Any]:
+    """A plain callable as is; a rich function opened with the runtime context, its ``method``."""
+    if isinstance(function, RichFunction):
+        function.open(ctx)
+        return getattr(function, method)
+    return function
+
+
+class _Keyed:
+    """Sets the current key from the element before the wrapped operator runs."""
+
+    def __init__(self, key_selector: Callable[[Any], Any], backend: HeapKeyedStateBackend,
+                 inner: Output) -> None:
+        self.key_selector, self.backend, self.inner = key_selector, backend, inner
+
+    def collect(self, element: Any) -> None:
+        self.backend.current_key = self.key_selector(element)
+        self.inner.collect(element)
 
 
 class MapOperator:
@@ -59,54 +85,58 @@ class FilterOperator:
             self.out.collect(element)
 
 
-class KeyedReduceOperator:
-    """Running ``reduce`` per key; emits the new accumulator for every element (Flink's reduce)."""
-
-    def __init__(self, key_selector: Callable[[Any], Any], function: Callable[[Any, Any], Any],
-                 out: Output) -> None:
-        self.key_selector, self.function, self.out = key_selector, function, out
-        self.state: dict[Any, Any] = {}
-
-    def collect(self, element: Any) -> None:
-        key = self.key_selector(element)
-        previous = self.state.get(key, _ABSENT)
-        value = element if previous is _ABSENT else self.function(previous, element)
-        self.state[key] = value
-        self.out.collect(value)
-
-
 _ABSENT = object()
 
 
-class KafkaSinkWriter:
-    """Writes elements to the sink topic with the sink's key/value serializers."""
+class ReduceOperator:
+    """Running ``reduce`` of the current key (keyed state "reduce"); emits every new value."""
 
-    def __init__(self, producer: Producer, sink: Any) -> None:
-        schema = sink.record_serializer
-        self.producer, self.topic = producer, schema.topic
-        self.key, self.value = schema.key_serializer, schema.value_serializer
+    def __init__(self, function: Callable[[Any, Any], Any], backend: HeapKeyedStateBackend,
+                 out: Output) -> None:
+        self.function, self.backend, self.out = function, backend, out
 
     def collect(self, element: Any) -> None:
-        key = self.key(element) if self.key is not None else None
-        produce(self.producer, self.topic, self.value(element), key=key)
+        previous = self.backend.get("reduce", _ABSENT)
+        value = element if previous is _ABSENT else self.function(previous, element)
+        self.backend.put("reduce", value)
+        self.out.collect(value)
+
+
+def chain_operator(node: StreamNode, out: Output, backend: HeapKeyedStateBackend | None,
+                   ctx: RuntimeContext) -> Output:
+    """The runtime operator for ``node`` (not SOURCE or SINK) in front of ``out``."""
+    if node.kind == MAP:
+        operator: Output = MapOperator(_resolve(node.function, "map", ctx), out)
+    elif node.kind == FLAT_MAP:
+        operator = FlatMapOperator(_resolve(node.function, "flat_map", ctx), out)
+    elif node.kind == FILTER:
+        operator = FilterOperator(_resolve(node.function, "filter", ctx), out)
+    elif node.kind == REDUCE:
+        operator = ReduceOperator(_resolve(node.function, "reduce", ctx), backend, out)
+    else:
+        raise ValueError(f"operator kind {node.kind!r} cannot be chained here")
+    if node.key_selector is not None:
+        operator = _Keyed(node.key_selector, backend, operator)
+    return operator
 
 
 class EdgeWriter:
-    """Writes elements to a Kafka edge topic (pickled), partitioned as the edge says.
+    """Writes elements to a Kafka edge topic as pickled ``(generation, subtask, element)``.
 
     HASH: key bytes + librdkafka's murmur2 partitioner => partition = key group.
     FORWARD: partition = own subtask index. REBALANCE: round-robin from it.
+    Markers (barriers, end of input) go to every partition, in headers.
     """
 
     def __init__(self, producer: Producer, topic: str, partitioner: str, partitions: int,
-                 subtask_index: int, key_selector: Callable[[Any], Any] | None) -> None:
+                 subtask_index: int, generation: int, key_selector: Callable[[Any], Any] | None) -> None:
         self.producer, self.topic, self.partitions = producer, topic, partitions
         self.partitioner, self.key_selector = partitioner, key_selector
-        self.subtask_index = subtask_index
+        self.subtask_index, self.generation = subtask_index, generation
         self._round_robin = count(subtask_index)
 
     def collect(self, element: Any) -> None:
-        value = pickle.dumps(element, protocol=5)
+        value = pickle.dumps((self.generation, self.subtask_index, element), protocol=5)
         if self.partitioner == HASH:
             produce(self.producer, self.topic, value, key=key_bytes(self.key_selector(element)))
         elif self.partitioner == FORWARD:
@@ -114,11 +144,19 @@ class EdgeWriter:
         else:
             produce(self.producer, self.topic, value, partition=next(self._round_robin) % self.partitions)
 
-    def end_of_input(self) -> None:
-        """Tell every downstream subtask that this subtask is done (one marker per partition)."""
-        headers = END_OF_INPUT + [("strom.subtask", str(self.subtask_index).encode())]
+    def _marker(self, kind: bytes) -> None:
+        headers = [(MARKER, kind), (SUBTASK, str(self.subtask_index).encode()),
+                   (GENERATION, str(self.generation).encode())]
         for partition in range(self.partitions):
             produce(self.producer, self.topic, None, partition=partition, headers=headers)
+
+    def barrier(self, checkpoint_id: int) -> None:
+        """Checkpoint barrier ``checkpoint_id`` into every partition."""
+        self._marker(b"barrier:%d" % checkpoint_id)
+
+    def end_of_input(self) -> None:
+        """Tell every downstream subtask that this subtask is done."""
+        self._marker(END_OF_INPUT)
 
 
 class Broadcast:
@@ -130,17 +168,3 @@ class Broadcast:
     def collect(self, element: Any) -> None:
         for output in self.outputs:
             output.collect(element)
-
-
-def chain_operator(node: StreamNode, out: Output) -> Output:
-    """Wrap ``out`` with the runtime operator for ``node`` (not SOURCE or SINK)."""
-    if node.kind == MAP:
-        return MapOperator(node.function, out)
-    if node.kind == FLAT_MAP:
-        return FlatMapOperator(node.function, out)
-    if node.kind == FILTER:
-        return FilterOperator(node.function, out)
-    if node.kind == REDUCE:
-        return KeyedReduceOperator(node.key_selector, node.function, out)
-    raise ValueError(f"operator kind {node.kind!r} cannot be chained here")
-

@@ -1,51 +1,81 @@
-"""A running subtask: consume its input partitions, run its operator chain, produce its outputs.
+"""A running subtask: consume its inputs, run its operator chain, produce its outputs, checkpoint.
 
 Records are consumed and produced in batches (``consume(500)``, librdkafka's
 own producer batching; one ``poll(0)`` per batch, never a flush per record).
+
+Checkpoints (barriers in-band, DESIGN.md): a source subtask, told to start
+checkpoint n, records its next offsets, writes barrier n into every
+partition of its output edges, stores its snapshot in Redis and acks. A
+downstream subtask reads channels = (input partition, upstream subtask);
+after barrier n arrives on a channel, later records of that channel are held
+back (alignment) until every channel delivered barrier n or ended; then it
+snapshots keyed state + input offsets just past the barriers, forwards the
+barrier, acks and replays what it held back.
+
+Generation fencing: every record carries the producing attempt's
+generation; after a restore at generation g, records of generations < g are
+dropped (un-checkpointed output of the failed run, or of a zombie).
+
 A bounded source stops at the end offsets the JobMaster read when the job
-started; when every input is exhausted the task flushes, writes an
-end-of-input marker into every partition of each output edge and finishes.
-A downstream task is exhausted when each of its input partitions carried
-one marker per upstream subtask.
+started; a task whose inputs all ended finishes its sink, writes
+end-of-input into every output partition and reports FINISHED.
 """
 
 from __future__ import annotations
 
 import json
 import pickle
+import queue
 import threading
 import traceback
 import uuid
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+import redis
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
+from strom.checkpoint.store import CheckpointStore
 from strom.graph.execution_graph import CANCELED, FAILED, FINISHED, RUNNING
 from strom.graph.job_graph import JobVertex
 from strom.graph.stream_graph import SINK
-from strom.runtime.operators import Broadcast, EdgeWriter, KafkaSinkWriter, Output, chain_operator, produce
+from strom.runtime.faults import inject
+from strom.runtime.operators import (
+    END_OF_INPUT, GENERATION, MARKER, SUBTASK, Broadcast, EdgeWriter, Output, chain_operator, produce)
+from strom.runtime.sinks import ExactlyOnceSinkWriter, KafkaSinkWriter
+from strom.state.api import RuntimeContext
+from strom.state.backend import HeapKeyedStateBackend
 
 
 @dataclass
 class TaskDeploymentDescriptor:
     """Everything a TaskManager needs to run one subtask, besides the job artifact.
 
-    ``source_partitions``: ``[topic, partition, start_offset, end_offset | None]``
-    (``None`` = unbounded). ``input_partitions``: ``[topic, partition,
-    upstream_parallelism]``. ``outputs``: one ``{"topic", "partitioner",
-    "partitions"}`` per output JobEdge, in the vertex's order.
+    ``source_partitions``: ``[topic, partition, start_offset, end_offset | None]``.
+    ``input_partitions``: ``[topic, partition, upstream_parallelism]``.
+    ``outputs``: one ``{"topic", "partitioner", "partitions"}`` per output JobEdge.
+    ``restore``: ``{"job_id", "checkpoint_id", "vertex_id", "parallelism"}`` to
+    restore from, or None. ``sink``: ``{"guarantee", "transactional_id",
+    "marker_topic", "marker_group"}`` when the chain ends in a KafkaSink.
     """
 
     job_id: str
+    cluster_id: str
     vertex_id: str
     subtask_index: int
     parallelism: int
+    max_parallelism: int
     attempt: int
+    generation: int
     dead_letter_topic: str
     source_partitions: list[list] = field(default_factory=list)
     input_partitions: list[list] = field(default_factory=list)
     outputs: list[dict] = field(default_factory=list)
+    key_groups: list[int] | None = None  # [start, stop) of a keyed head operator
+    aligned: bool = True
+    restore: dict[str, Any] | None = None
+    sink: dict[str, str] | None = None
 
     @property
     def execution_id(self) -> str:
@@ -63,22 +93,46 @@ class TaskFailure(RuntimeError):
     """A user function raised; the message names the operator chain and the record position."""
 
 
-ReportFn = Callable[[str, str | None], None]  # (execution state, error text)
+@dataclass
+class TaskCallbacks:
+    """How a task talks back to its TaskManager (which sends control messages)."""
+
+    report: Callable[[str, str | None], None]           # (execution state, error)
+    acknowledge: Callable[[int, int], None]              # (checkpoint id, state size bytes)
+    decline: Callable[[int, str], None]                  # (checkpoint id, reason)
+
+
+def _marker(headers: list[tuple[str, bytes]]) -> tuple[bytes, int, int]:
+    values = dict(headers)
+    return values[MARKER], int(values[SUBTASK]), int(values[GENERATION])
 
 
 class Task(threading.Thread):
-    """One subtask in a thread of a TaskManager. ``report(state, error)`` is called on changes."""
+    """One subtask in a thread of a TaskManager."""
 
     def __init__(self, descriptor: TaskDeploymentDescriptor, vertex: JobVertex, bootstrap: str,
-                 report: ReportFn) -> None:
+                 redis_client: redis.Redis, callbacks: TaskCallbacks) -> None:
         super().__init__(name=f"task-{descriptor.execution_id}", daemon=True)
-        self.descriptor, self.vertex, self.bootstrap, self.report = descriptor, vertex, bootstrap, report
+        self.d, self.vertex, self.bootstrap, self.cb = descriptor, vertex, bootstrap, callbacks
+        self.store = CheckpointStore(redis_client, descriptor.cluster_id, descriptor.job_id)
+        self.redis = redis_client
         self._canceled = threading.Event()
+        self._events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
         self._producers: list[Producer] = []
         self.records_in = 0
+        self.backend = HeapKeyedStateBackend() if descriptor.key_groups is not None else None
+        self.sink_writer: KafkaSinkWriter | ExactlyOnceSinkWriter | None = None
+        self.edge_writers: list[EdgeWriter] = []
 
+    # -- control, from the TaskManager's thread ---------------------------------------
     def cancel(self) -> None:
         self._canceled.set()
+
+    def trigger_checkpoint(self, checkpoint_id: int) -> None:
+        self._events.put(("trigger", checkpoint_id))
+
+    def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        self._events.put(("complete", checkpoint_id))
 
     # -- setup ----------------------------------------------------------------------------
     def _producer(self, bootstrap: str | None = None) -> Producer:
@@ -89,7 +143,7 @@ class Task(threading.Thread):
             "batch.num.messages": 10000,
             "queue.buffering.max.messages": 500000,
             "enable.idempotence": True,
-            "client.id": f"strom-{self.descriptor.execution_id}",
+            "client.id": f"strom-{self.d.execution_id}",
         })
         self._producers.append(producer)
         return producer
@@ -98,7 +152,7 @@ class Task(threading.Thread):
         source = self.vertex.operators[0].connector if self.vertex.is_source else None
         return Consumer({
             "bootstrap.servers": (source and source.bootstrap_servers) or self.bootstrap,
-            "group.id": f"strom-{self.descriptor.job_id}-{uuid.uuid4().hex[:8]}",
+            "group.id": f"strom-{self.d.job_id}-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "isolation.level": "read_committed",
@@ -106,116 +160,266 @@ class Task(threading.Thread):
             "fetch.wait.max.ms": 50,
             # librdkafka's 1 MiB default makes reading small records ~10x slower (bench/wordcount.py).
             "max.partition.fetch.bytes": 10 * 1024 * 1024,
-            "client.id": f"strom-{self.descriptor.execution_id}",
+            "client.id": f"strom-{self.d.execution_id}",
             **(source.properties if source else {}),
         })
 
-    def _build_chain(self, producer: Producer) -> tuple[Output, list[EdgeWriter]]:
-        d = self.descriptor
+    def _build_chain(self, producer: Producer) -> Output:
+        d = self.d
+        ctx = RuntimeContext(self.backend, self.vertex.name, d.subtask_index, d.parallelism,
+                             d.max_parallelism, d.attempt)
         operators = self.vertex.operators[1:] if self.vertex.is_source else self.vertex.operators
-        tail = operators[-1]
-        edge_writers = [EdgeWriter(producer, out["topic"], out["partitioner"], out["partitions"],
-                                   d.subtask_index, edge.key_selector)
-                        for out, edge in zip(d.outputs, self.vertex.outputs)]
-        if tail.kind == SINK:
-            sink_bootstrap = tail.connector.bootstrap_servers
-            out: Output = KafkaSinkWriter(self._producer(sink_bootstrap) if sink_bootstrap else producer,
-                                          tail.connector)
+        self.edge_writers = [EdgeWriter(producer, out["topic"], out["partitioner"], out["partitions"],
+                                        d.subtask_index, d.generation, edge.key_selector)
+                             for out, edge in zip(d.outputs, self.vertex.outputs)]
+        if operators and operators[-1].kind == SINK:
+            sink = operators[-1].connector
+            if d.sink["guarantee"] == "exactly-once":
+                self.sink_writer = ExactlyOnceSinkWriter(self.bootstrap, sink, d.sink["transactional_id"],
+                                                         d.sink["marker_topic"], d.sink["marker_group"])
+            else:
+                target = self._producer(sink.bootstrap_servers) if sink.bootstrap_servers else producer
+                self.sink_writer = KafkaSinkWriter(target, sink, d.sink["guarantee"] == "at-least-once")
+            out: Output = self.sink_writer
             operators = operators[:-1]
         else:
-            out = edge_writers[0] if len(edge_writers) == 1 else Broadcast(edge_writers)
+            out = self.edge_writers[0] if len(self.edge_writers) == 1 else Broadcast(self.edge_writers)
         for node in reversed(operators):
-            out = chain_operator(node, out)
-        return out, edge_writers
+            out = chain_operator(node, out, self.backend, ctx)
+        return out
+
+    def _restore(self) -> dict[tuple[str, int], int]:
+        """Load state from the restore checkpoint; returns restored input offsets per partition."""
+        r = self.d.restore
+        if r is None:
+            if self.sink_writer is not None:
+                self.sink_writer.restore(None)
+            return {}
+        store = CheckpointStore(self.redis, self.d.cluster_id, r["job_id"])
+        snapshots = store.read_vertex(r["checkpoint_id"], r["vertex_id"], r["parallelism"])
+        offsets: dict[tuple[str, int], int] = {}
+        for snapshot in snapshots:
+            for name, offset in json.loads(snapshot.get(b"offsets", b"{}")).items():
+                topic, _, partition = name.rpartition(":")
+                offsets[(topic, int(partition))] = offset
+        if self.backend is not None:
+            start, stop = self.d.key_groups
+            self.backend.restore((int(k[3:]), v) for s in snapshots for k, v in
+                                 ((key.decode(), value) for key, value in s.items())
+                                 if k.startswith("kg:") and start <= int(k[3:]) < stop)
+        if self.sink_writer is not None:
+            own = snapshots[self.d.subtask_index] if self.d.subtask_index < len(snapshots) else {}
+            self.sink_writer.restore(own.get(b"sink"))
+        return offsets
 
     # -- run ------------------------------------------------------------------------------
     def run(self) -> None:
-        producer = consumer = None
+        consumer = None
         try:
             producer, consumer = self._producer(), self._consumer()
-            chain, edge_writers = self._build_chain(producer)
-            self.report(RUNNING, None)
-            finished = self._process(consumer, producer, chain)
+            chain = self._build_chain(producer)
+            restored = self._restore()
+            self.cb.report(RUNNING, None)
+            if self.vertex.is_source:
+                finished = self._run_source(consumer, producer, chain, restored)
+            else:
+                finished = InputGate(self, consumer, producer, chain, restored).run()
             if finished:
-                for writer in edge_writers:
+                if self.sink_writer is not None:
+                    self.sink_writer.finish()
+                for writer in self.edge_writers:
                     writer.end_of_input()
             for each in self._producers:
                 remaining = each.flush(30)
                 if remaining:
                     raise RuntimeError(f"{remaining} records not delivered to Kafka within 30 s")
-            self.report(FINISHED if finished else CANCELED, None)
+            self.cb.report(FINISHED if finished else CANCELED, None)
         except TaskFailure as exc:
-            self.report(FAILED, str(exc))
+            self.cb.report(FAILED, str(exc))
         except Exception as exc:
-            self.report(FAILED, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
+            self.cb.report(FAILED, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
         finally:
             if consumer is not None:
                 consumer.close()
+            if isinstance(self.sink_writer, ExactlyOnceSinkWriter):
+                self.sink_writer.close()
 
-    def _process(self, consumer: Consumer, producer: Producer, chain: Output) -> bool:
-        """Run until inputs are exhausted (True) or the task is canceled (False)."""
-        d = self.descriptor
-        is_source = self.vertex.is_source
-        if is_source:
-            deserialize = self.vertex.operators[0].connector.value_deserializer.deserialize
-            ends = {(t, p): end for t, p, _start, end in d.source_partitions}
-            pending = {(t, p) for t, p, start, end in d.source_partitions if end is None or start < end}
-            consumer.assign([TopicPartition(t, p, start) for t, p, start, end in d.source_partitions
-                             if (t, p) in pending])
-        else:
-            markers_needed = {(t, p): upstream for t, p, upstream in d.input_partitions}
-            pending = set(markers_needed)
-            consumer.assign([TopicPartition(t, p, 0) for t, p, _u in d.input_partitions])
-        while pending:
-            if self._canceled.is_set():
-                return False
-            records = consumer.consume(500, timeout=0.1)
-            for record in records:
-                if record.error():
-                    if record.error().code() == KafkaError._PARTITION_EOF:
-                        # The last offsets may be transaction markers, never delivered as records.
-                        tp = (record.topic(), record.partition())
-                        if is_source and ends[tp] is not None and record.offset() >= ends[tp]:
-                            pending.discard(tp)
-                        continue
-                    raise RuntimeError(f"Kafka error on {record.topic()}/{record.partition()}: "
-                                       f"{record.error()}")
-                tp = (record.topic(), record.partition())
-                if is_source:
-                    end = ends[tp]
-                    if end is not None and record.offset() >= end:
-                        continue  # past the end of a bounded source: not ours
-                    try:
-                        element = deserialize(record.value())
-                    except Exception as exc:
-                        self._dead_letter(producer, record, f"{type(exc).__name__}: {exc}")
-                    else:
-                        self._apply(chain, element, record)
-                    if end is not None and record.offset() + 1 >= end:
-                        pending.discard(tp)
-                        consumer.pause([TopicPartition(*tp)])
-                elif record.headers():
-                    markers_needed[tp] -= 1
-                    if markers_needed[tp] == 0:
-                        pending.discard(tp)
-                else:
-                    self._apply(chain, pickle.loads(record.value()), record)
-            self.records_in += len(records)
-            producer.poll(0)
-        return True
+    def handle_events(self, snapshot_offsets: Callable[[], dict[str, int]] | None) -> None:
+        """Run queued trigger/complete events (sources pass how to read their offsets)."""
+        while True:
+            try:
+                kind, checkpoint_id = self._events.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "trigger" and snapshot_offsets is not None:
+                self.checkpoint(checkpoint_id, snapshot_offsets())
+            elif kind == "complete" and self.sink_writer is not None:
+                self.sink_writer.notify_complete(checkpoint_id)
 
-    def _apply(self, chain: Output, element: Any, record: Any) -> None:
+    def checkpoint(self, checkpoint_id: int, offsets: dict[str, int]) -> None:
+        """Forward barrier n, store this subtask's snapshot, ack (a decline on error)."""
+        try:
+            for writer in self.edge_writers:
+                writer.barrier(checkpoint_id)
+            inject("after-barrier")
+            fields: dict[str, bytes] = {"offsets": json.dumps(offsets).encode()}
+            if self.backend is not None:
+                fields.update({f"kg:{kg}": data for kg, data in self.backend.snapshot().items()})
+            if self.sink_writer is not None:
+                sink_state = self.sink_writer.snapshot(checkpoint_id)
+                if sink_state is not None:
+                    fields["sink"] = sink_state
+            size = self.store.write_snapshot(checkpoint_id, self.d.vertex_id, self.d.subtask_index, fields)
+            inject("after-snapshot")
+        except Exception as exc:
+            self.cb.decline(checkpoint_id, f"{type(exc).__name__}: {exc}")
+            return
+        self.cb.acknowledge(checkpoint_id, size)
+        inject("after-ack")
+
+    def apply(self, chain: Output, element: Any, record: Any) -> None:
         try:
             chain.collect(element)
         except Exception as exc:
             raise TaskFailure(
                 f"{type(exc).__name__}: {exc} in '{self.vertex.name}' "
-                f"({self.descriptor.execution_id}) on the record at {record.topic()}/"
+                f"({self.d.execution_id}) on the record at {record.topic()}/"
                 f"{record.partition()}/{record.offset()}\n{traceback.format_exc(limit=6)}") from exc
 
+    # -- sources --------------------------------------------------------------------------
+    def _run_source(self, consumer: Consumer, producer: Producer, chain: Output,
+                    restored: dict[tuple[str, int], int]) -> bool:
+        d = self.d
+        deserialize = self.vertex.operators[0].connector.value_deserializer.deserialize
+        ends = {(t, p): end for t, p, _start, end in d.source_partitions}
+        position = {(t, p): restored.get((t, p), start) for t, p, start, _end in d.source_partitions}
+        pending = {tp for tp, start in position.items() if ends[tp] is None or start < 0 or start < ends[tp]}
+        consumer.assign([TopicPartition(t, p, position[(t, p)]) for t, p in pending])
+
+        def offsets() -> dict[str, int]:
+            return {f"{t}:{p}": offset for (t, p), offset in position.items()}
+
+        while pending:
+            self.handle_events(offsets)
+            if self._canceled.is_set():
+                return False
+            records = consumer.consume(500, timeout=0.1)
+            for record in records:
+                tp = (record.topic(), record.partition())
+                if record.error():
+                    # The last offsets may be transaction markers, never delivered as records.
+                    if (record.error().code() == KafkaError._PARTITION_EOF and ends[tp] is not None
+                            and record.offset() >= ends[tp]):
+                        position[tp] = max(position[tp], ends[tp])
+                        pending.discard(tp)
+                    elif record.error().code() != KafkaError._PARTITION_EOF:
+                        raise RuntimeError(f"Kafka error on {tp[0]}/{tp[1]}: {record.error()}")
+                    continue
+                end = ends[tp]
+                if end is not None and record.offset() >= end:
+                    pending.discard(tp)
+                    continue  # past the end of a bounded source: not ours
+                try:
+                    element = deserialize(record.value())
+                except Exception as exc:
+                    self._dead_letter(producer, record, f"{type(exc).__name__}: {exc}")
+                else:
+                    self.apply(chain, element, record)
+                position[tp] = record.offset() + 1
+                if end is not None and position[tp] >= end:
+                    pending.discard(tp)
+                    consumer.pause([TopicPartition(*tp)])
+            self.records_in += len(records)
+            producer.poll(0)
+        self.handle_events(offsets)
+        return True
+
     def _dead_letter(self, producer: Producer, record: Any, reason: str) -> None:
-        position = f"{record.topic()}/{record.partition()}/{record.offset()}"
-        produce(producer, self.descriptor.dead_letter_topic, record.value(), key=record.key(),
-                headers=[("strom.error", reason.encode()), ("strom.source", position.encode()),
-                         ("strom.job", self.descriptor.job_id.encode()),
+        where = f"{record.topic()}/{record.partition()}/{record.offset()}"
+        produce(producer, self.d.dead_letter_topic, record.value(), key=record.key(),
+                headers=[("strom.error", reason.encode()), ("strom.source", where.encode()),
+                         ("strom.job", self.d.job_id.encode()),
                          ("strom.operator", self.vertex.operators[0].name.encode())])
+
+
+class InputGate:
+    """Input of a non-source subtask: channels, barrier alignment, end of input, generations."""
+
+    def __init__(self, task: Task, consumer: Consumer, producer: Producer, chain: Output,
+                 restored: dict[tuple[str, int], int]) -> None:
+        self.task, self.consumer, self.producer, self.chain = task, consumer, producer, chain
+        d = task.d
+        self.generation = d.generation
+        self.channels = {((t, p), u) for t, p, upstream in d.input_partitions for u in range(upstream)}
+        self.ended: set = set()
+        self.aligning: int | None = None
+        self.blocked: set = set()
+        self.held: deque = deque()
+        self.position = {(t, p): restored.get((t, p), 0) for t, p, _u in d.input_partitions}
+        consumer.assign([TopicPartition(t, p, self.position[(t, p)]) for t, p, _u in d.input_partitions])
+
+    def offsets(self) -> dict[str, int]:
+        return {f"{t}:{p}": offset for (t, p), offset in self.position.items()}
+
+    def run(self) -> bool:
+        task = self.task
+        while self.ended != self.channels:
+            task.handle_events(None)
+            if task._canceled.is_set():
+                return False
+            records = self.consumer.consume(500, timeout=0.1)
+            for record in records:
+                if record.error():
+                    if record.error().code() != KafkaError._PARTITION_EOF:
+                        raise RuntimeError(f"Kafka error on {record.topic()}/{record.partition()}: "
+                                           f"{record.error()}")
+                    continue
+                self.handle(record)
+            task.records_in += len(records)
+            self.producer.poll(0)
+        task.handle_events(None)
+        return True
+
+    def handle(self, record: Any) -> None:
+        tp = (record.topic(), record.partition())
+        headers = record.headers()
+        if headers:
+            kind, upstream, generation = _marker(headers)
+            if generation < self.generation:
+                return
+            channel = (tp, upstream)
+            if kind == END_OF_INPUT:
+                self.ended.add(channel)
+            else:
+                checkpoint_id = int(kind.split(b":")[1])
+                if self.aligning is not None and checkpoint_id < self.aligning:
+                    return  # barrier of a checkpoint already superseded
+                if self.aligning != checkpoint_id:
+                    self._release()  # a newer checkpoint supersedes one never completed
+                    self.aligning = checkpoint_id
+                self.blocked.add(channel)
+                self.position[tp] = record.offset() + 1
+            self._maybe_checkpoint()
+            return
+        generation, upstream, element = pickle.loads(record.value())
+        if generation < self.generation:
+            return
+        if self.aligning is not None and (tp, upstream) in self.blocked and self.task.d.aligned:
+            self.held.append(record)
+            return
+        if self.task.backend is not None:
+            self.task.backend.current_key_group = tp[1]
+        self.task.apply(self.chain, element, record)
+
+    def _maybe_checkpoint(self) -> None:
+        if self.aligning is None or not (self.blocked | self.ended) >= self.channels:
+            return
+        checkpoint_id, self.aligning, self.blocked = self.aligning, None, set()
+        self.task.checkpoint(checkpoint_id, self.offsets())
+        self._release()
+
+    def _release(self) -> None:
+        held, self.held = self.held, deque()
+        self.aligning, self.blocked = None, set()
+        for record in held:
+            self.handle(record)

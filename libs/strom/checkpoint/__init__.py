@@ -1,0 +1,1 @@
+"""Checkpoints: configuration, the coordinator's protocol, and their store in Redis."""

@@ -1,0 +1,56 @@
+"""The heap keyed-state backend: values in dicts, snapshots per key group.
+
+Layout: ``tables[state_name][key_group][key] = value``. A snapshot is one
+pickled ``{state_name: {key: value}}`` per non-empty key group, so a restore
+(or a rescale) takes exactly the key groups a subtask owns.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any, Iterable
+
+_ABSENT = object()
+
+
+class HeapKeyedStateBackend:
+    """Keyed state of one subtask. Set :attr:`current_key` and :attr:`current_key_group` first."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[int, dict[Any, Any]]] = {}
+        self.current_key: Any = None
+        self.current_key_group: int = 0
+
+    def _table(self, name: str) -> dict[Any, Any]:
+        groups = self.tables.setdefault(name, {})
+        table = groups.get(self.current_key_group)
+        if table is None:
+            table = groups[self.current_key_group] = {}
+        return table
+
+    def get(self, name: str, default: Any = _ABSENT) -> Any:
+        return self._table(name).get(self.current_key, default)
+
+    def put(self, name: str, value: Any) -> None:
+        self._table(name)[self.current_key] = value
+
+    def remove(self, name: str) -> None:
+        self._table(name).pop(self.current_key, None)
+
+    def snapshot(self) -> dict[int, bytes]:
+        """``{key_group: pickled {state: {key: value}}}`` for every non-empty key group."""
+        by_group: dict[int, dict[str, dict]] = {}
+        for name, groups in self.tables.items():
+            for key_group, table in groups.items():
+                if table:
+                    by_group.setdefault(key_group, {})[name] = table
+        return {kg: pickle.dumps(states, protocol=5) for kg, states in by_group.items()}
+
+    def restore(self, snapshots: Iterable[tuple[int, bytes]]) -> None:
+        """Load key groups from :meth:`snapshot` output (pairs of key group, bytes)."""
+        for key_group, data in snapshots:
+            for name, table in pickle.loads(data).items():
+                self.tables.setdefault(name, {})[key_group] = dict(table)
+
+    def num_keys(self) -> int:
+        return sum(len(t) for groups in self.tables.values() for t in groups.values())
