@@ -161,7 +161,7 @@ class TaskManager(ControlEndpoint):
         prefix = message.body["job_id"]
         for execution_id, (_allocation, task) in self.tasks.items():
             if task.d.job_id == prefix:
-                task.notify_checkpoint_complete(message.body["checkpoint_id"])
+                task.notify_checkpoint_complete(message.body["checkpoint_id"], message.body["final"])
 
     def on_CancelTask(self, message: ControlMessage) -> None:
         entry = self.tasks.get(message.body["execution_id"])

@@ -32,7 +32,7 @@ BODIES = {
                               "checkpoint_id": 7, "state_size": 1024},
     "DeclineCheckpoint": {"job_id": "j-1", "execution_id": "v1[0]#0", "tm_id": "tm-1",
                           "checkpoint_id": 7, "reason": "redis down"},
-    "NotifyCheckpointComplete": {"tm_id": "tm-1", "job_id": "j-1", "checkpoint_id": 7},
+    "NotifyCheckpointComplete": {"tm_id": "tm-1", "job_id": "j-1", "checkpoint_id": 7, "final": True},
     "StatusRequest": {"request_id": "r-1"},
     "StatusReply": {"request_id": "r-1", "is_leader": True, "host": "h", "pid": 7,
                     "task_managers": [TM_ROW], "rejected_messages": 3},

@@ -14,6 +14,8 @@ from strom.graph.job_graph import JobGraph, JobVertex
 CREATED, SCHEDULED, DEPLOYING, INITIALIZING, RUNNING = (
     "CREATED", "SCHEDULED", "DEPLOYING", "INITIALIZING", "RUNNING")
 FINISHED, CANCELING, CANCELED, FAILED = "FINISHED", "CANCELING", "CANCELED", "FAILED"
+# Reported by a checkpointing task that processed all its input; it stays RUNNING for checkpoints.
+END_OF_DATA = "END_OF_DATA"
 TERMINAL_STATES = frozenset({FINISHED, CANCELED, FAILED})
 
 
@@ -28,6 +30,7 @@ class ExecutionVertex:
     state: str = CREATED
     slot_index: int | None = None
     error: str | None = None
+    end_of_data: bool = False
 
     @property
     def execution_id(self) -> str:

@@ -25,7 +25,7 @@ from strom.checkpoint.restart import RestartStrategy
 from strom.checkpoint.store import CheckpointStore
 from strom.control.channel import ControlChannel
 from strom.graph.execution_graph import (
-    CANCELED, CANCELING, CREATED, DEPLOYING, FAILED, FINISHED, RUNNING, TERMINAL_STATES,
+    CANCELED, CANCELING, CREATED, DEPLOYING, END_OF_DATA, FAILED, FINISHED, RUNNING, TERMINAL_STATES,
     ExecutionGraph, ExecutionVertex)
 
 FAILING = "FAILING"  # job state while its subtasks are being canceled after a failure
@@ -90,6 +90,7 @@ class JobMaster:
         self.restart_strategy = RestartStrategy(job_graph.restart_strategy)
         self.failure_history: list[str] = []
         self.cancel_after_savepoint: int | None = None
+        self.final_checkpoints: set[int] = set()  # triggered after every subtask reached END_OF_DATA
         self.coordinator = CheckpointCoordinator(job_graph.checkpoint_config, checkpoints,
                                                  self._trigger_sources, self._notify_complete,
                                                  lambda reason: self.handle_failure(reason))
@@ -191,8 +192,12 @@ class JobMaster:
         if all(g.tm_id is not None for g in self.slots):
             subtasks = self.graph.subtasks()
             ready = all(s.state == RUNNING for s in subtasks)
-            self.coordinator.tick(int(time.time() * 1000),
-                                  {s.execution_id for s in subtasks} if ready else set())
+            now_ms = int(time.time() * 1000)
+            executions = {s.execution_id for s in subtasks} if ready else set()
+            if ready and all(s.end_of_data for s in subtasks) and self.coordinator.pending is None:
+                self.coordinator.trigger(now_ms, executions)  # the final checkpoint, now
+            else:
+                self.coordinator.tick(now_ms, executions)
             return
         if time.monotonic() > self._slot_deadline:
             have = sum(g.tm_id is not None for g in self.slots)
@@ -234,6 +239,7 @@ class JobMaster:
                       "partitions": e.partitions} for e in vertex.outputs],
             key_groups=[key_groups.start, key_groups.stop] if keyed else None,
             aligned=self.job_graph.checkpoint_config.mode.value == "exactly-once",
+            checkpointing=self.job_graph.checkpoint_config.enabled,
             restore=self._restore_source(vertex), sink=sink)
 
     def _restore_source(self, vertex: JobVertex) -> dict[str, Any] | None:
@@ -266,6 +272,10 @@ class JobMaster:
         subtask = self.graph.find(body["execution_id"])
         if subtask is None or subtask.state in TERMINAL_STATES or self.end_time is not None:
             return
+        if body["state"] == END_OF_DATA:
+            subtask.end_of_data = True
+            self._persist()
+            return
         subtask.state = body["state"]
         subtask.error = body["error"]
         if subtask.state == FAILED and self.state == RUNNING:
@@ -275,7 +285,7 @@ class JobMaster:
         elif self.state == RUNNING and all(s.state == FINISHED for s in self.graph.subtasks()):
             self._end(FINISHED)
         elif subtask.state == FINISHED:
-            # Checkpoints stop once a subtask finished (no barriers from it any more).
+            # Only after the final checkpoint (or without checkpointing): no checkpoint can follow.
             self.coordinator.abort(f"{subtask.execution_id} finished", count_failure=False)
             self._persist()
         elif self.state in (CANCELING, FAILING) and self._all_terminal():
@@ -332,6 +342,8 @@ class JobMaster:
         self._schedule()
 
     def _trigger_sources(self, checkpoint_id: int, timestamp_ms: int, is_savepoint: bool) -> None:
+        if all(s.end_of_data for s in self.graph.subtasks()):
+            self.final_checkpoints.add(checkpoint_id)
         for execution_vertex in self.graph.job_vertices:
             if not execution_vertex.job_vertex.is_source:
                 continue
@@ -345,8 +357,8 @@ class JobMaster:
     def _notify_complete(self, checkpoint_id: int) -> None:
         for tm_id in sorted(set(self.tm_of.values())):
             self.channel.send("TASKMANAGER", "NotifyCheckpointComplete", {
-                "tm_id": tm_id, "job_id": self.job_id, "checkpoint_id": checkpoint_id},
-                target_id=tm_id, fenced=True)
+                "tm_id": tm_id, "job_id": self.job_id, "checkpoint_id": checkpoint_id,
+                "final": checkpoint_id in self.final_checkpoints}, target_id=tm_id, fenced=True)
         status = self.coordinator.savepoints.get(checkpoint_id)
         if status is not None and status["status"] == "COMPLETED":
             savepoint_id = f"savepoint-{self.job_id[:8]}-{checkpoint_id}"
@@ -453,6 +465,7 @@ class JobMaster:
                 "id": vertex.id, "name": vertex.name, "parallelism": vertex.parallelism,
                 "tasks": counts,
                 "subtasks": [{"subtask": s.subtask_index, "attempt": s.attempt, "status": s.state,
+                              "end-of-data": s.end_of_data,
                               "taskmanager-id": self.tm_of.get(s.execution_id), "error": s.error}
                              for s in execution_vertex.subtasks]})
         return {"jid": self.job_id, "name": self.job_graph.job_name, "state": self.state,

@@ -14,8 +14,9 @@ stateful operators, as in WordCount, where replaying input is not possible):
   ``transactional.id`` (fencing a zombie and aborting its open transaction),
   then reads the marker and re-commits the restored epochs above it. That
   closes the window between a completed checkpoint and a commit lost to a crash.
-* at end of input the rest is committed under marker :data:`FINAL`; a
-  restored writer that finds FINAL has nothing left to write.
+* a bounded job ends with a final checkpoint taken after every task reached
+  the end of its data (Flink's FLIP-147), so the last epoch is committed the
+  same way as every other.
 
 AT_LEAST_ONCE flushes at every barrier before the ack; NONE never waits.
 """
@@ -29,9 +30,6 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from strom.runtime.operators import produce
 from strom.runtime.faults import inject
-
-FINAL = 2**62  # marker of a sink subtask that wrote all its output
-
 
 class KafkaSinkWriter:
     """AT_LEAST_ONCE (``flush_on_barrier``) or NONE."""
@@ -57,8 +55,6 @@ class KafkaSinkWriter:
     def notify_complete(self, checkpoint_id: int) -> None:
         """Nothing to do: records are visible as soon as written."""
 
-    def finish(self) -> None:
-        """The task flushes its producer at the end."""
 
 
 class ExactlyOnceSinkWriter:
@@ -81,11 +77,9 @@ class ExactlyOnceSinkWriter:
                                 "group.id": marker_group, "enable.auto.commit": False})
         self.epoch: list[tuple[bytes | None, bytes]] = []
         self.pending: dict[int, list[tuple[bytes | None, bytes]]] = {}
-        self.done = False  # all output committed (marker FINAL)
 
     def collect(self, element: Any) -> None:
-        if not self.done:
-            self.epoch.append((self.key(element) if self.key is not None else None, self.value(element)))
+        self.epoch.append((self.key(element) if self.key is not None else None, self.value(element)))
 
     def committed_marker(self) -> int:
         """The newest epoch committed to Kafka (-1 if none)."""
@@ -100,9 +94,6 @@ class ExactlyOnceSinkWriter:
     def restore(self, data: bytes | None) -> None:
         """Re-commit restored epochs newer than the marker (init_transactions ran already)."""
         marker = self.committed_marker()
-        if marker == FINAL:
-            self.done = True
-            return
         restored = pickle.loads(data) if data else {}
         for epoch in sorted(restored):
             if epoch > marker:
@@ -111,13 +102,6 @@ class ExactlyOnceSinkWriter:
     def notify_complete(self, checkpoint_id: int) -> None:
         for epoch in sorted(e for e in self.pending if e <= checkpoint_id):
             self._commit(epoch, self.pending.pop(epoch))
-
-    def finish(self) -> None:
-        if self.done:
-            return
-        records = [r for epoch in sorted(self.pending) for r in self.pending[epoch]] + self.epoch
-        self._commit(FINAL, records)
-        self.pending, self.epoch, self.done = {}, [], True
 
     def _commit(self, epoch: int, records: list[tuple[bytes | None, bytes]]) -> None:
         self.producer.begin_transaction()

@@ -17,8 +17,12 @@ generation; after a restore at generation g, records of generations < g are
 dropped (un-checkpointed output of the failed run, or of a zombie).
 
 A bounded source stops at the end offsets the JobMaster read when the job
-started; a task whose inputs all ended finishes its sink, writes
-end-of-input into every output partition and reports FINISHED.
+started; a task whose inputs all ended writes end-of-input into every output
+partition. Without checkpointing it then reports FINISHED. With
+checkpointing it reports END_OF_DATA and stays, taking part in checkpoints,
+until the JobMaster's final checkpoint (taken once every subtask reached the
+end of its data, as Flink's FLIP-147) completes; exactly-once sinks commit
+their last epoch then, and the task reports FINISHED.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import redis
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from strom.checkpoint.store import CheckpointStore
-from strom.graph.execution_graph import CANCELED, FAILED, FINISHED, RUNNING
+from strom.graph.execution_graph import CANCELED, END_OF_DATA, FAILED, FINISHED, RUNNING
 from strom.graph.job_graph import JobVertex
 from strom.graph.stream_graph import SINK
 from strom.runtime.faults import inject
@@ -74,6 +78,7 @@ class TaskDeploymentDescriptor:
     outputs: list[dict] = field(default_factory=list)
     key_groups: list[int] | None = None  # [start, stop) of a keyed head operator
     aligned: bool = True
+    checkpointing: bool = False
     restore: dict[str, Any] | None = None
     sink: dict[str, str] | None = None
 
@@ -117,7 +122,7 @@ class Task(threading.Thread):
         self.store = CheckpointStore(redis_client, descriptor.cluster_id, descriptor.job_id)
         self.redis = redis_client
         self._canceled = threading.Event()
-        self._events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
+        self._events: queue.SimpleQueue[tuple[str, int, bool]] = queue.SimpleQueue()
         self._producers: list[Producer] = []
         self.records_in = 0
         self.backend = HeapKeyedStateBackend() if descriptor.key_groups is not None else None
@@ -129,10 +134,11 @@ class Task(threading.Thread):
         self._canceled.set()
 
     def trigger_checkpoint(self, checkpoint_id: int) -> None:
-        self._events.put(("trigger", checkpoint_id))
+        self._events.put(("trigger", checkpoint_id, False))
 
-    def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
-        self._events.put(("complete", checkpoint_id))
+    def notify_checkpoint_complete(self, checkpoint_id: int, final: bool) -> None:
+        """``final``: the job's last checkpoint; the task finishes after handling it."""
+        self._events.put(("complete", checkpoint_id, final))
 
     # -- setup ----------------------------------------------------------------------------
     def _producer(self, bootstrap: str | None = None) -> Producer:
@@ -221,18 +227,21 @@ class Task(threading.Thread):
             restored = self._restore()
             self.cb.report(RUNNING, None)
             if self.vertex.is_source:
-                finished = self._run_source(consumer, producer, chain, restored)
+                source = SourceReader(self, consumer, producer, chain, restored)
+                finished = source.run()
+                linger = source.linger
             else:
-                finished = InputGate(self, consumer, producer, chain, restored).run()
+                gate = InputGate(self, consumer, producer, chain, restored)
+                finished = gate.run()
+                linger = gate.linger
             if finished:
-                if self.sink_writer is not None:
-                    self.sink_writer.finish()
                 for writer in self.edge_writers:
                     writer.end_of_input()
-            for each in self._producers:
-                remaining = each.flush(30)
-                if remaining:
-                    raise RuntimeError(f"{remaining} records not delivered to Kafka within 30 s")
+                self._flush()
+                if self.d.checkpointing:
+                    self.cb.report(END_OF_DATA, None)
+                    finished = linger()
+            self._flush()
             self.cb.report(FINISHED if finished else CANCELED, None)
         except TaskFailure as exc:
             self.cb.report(FAILED, str(exc))
@@ -244,17 +253,33 @@ class Task(threading.Thread):
             if isinstance(self.sink_writer, ExactlyOnceSinkWriter):
                 self.sink_writer.close()
 
-    def handle_events(self, snapshot_offsets: Callable[[], dict[str, int]] | None) -> None:
-        """Run queued trigger/complete events (sources pass how to read their offsets)."""
+    def _flush(self) -> None:
+        for each in self._producers:
+            remaining = each.flush(30)
+            if remaining:
+                raise RuntimeError(f"{remaining} records not delivered to Kafka within 30 s")
+
+    def handle_events(self, snapshot_offsets: Callable[[], dict[str, int]] | None,
+                      wait_s: float = 0.0) -> bool:
+        """Run queued trigger/complete events (sources pass how to read their offsets).
+
+        Waits up to ``wait_s`` for the first one. Returns True once the final
+        checkpoint's completion was handled.
+        """
         while True:
             try:
-                kind, checkpoint_id = self._events.get_nowait()
+                kind, checkpoint_id, final = (self._events.get(timeout=wait_s) if wait_s
+                                              else self._events.get_nowait())
             except queue.Empty:
-                return
+                return False
+            wait_s = 0.0
             if kind == "trigger" and snapshot_offsets is not None:
                 self.checkpoint(checkpoint_id, snapshot_offsets())
-            elif kind == "complete" and self.sink_writer is not None:
-                self.sink_writer.notify_complete(checkpoint_id)
+            elif kind == "complete":
+                if self.sink_writer is not None:
+                    self.sink_writer.notify_complete(checkpoint_id)
+                if final:
+                    return True
 
     def checkpoint(self, checkpoint_id: int, offsets: dict[str, int]) -> None:
         """Forward barrier n, store this subtask's snapshot, ack (a decline on error)."""
@@ -286,24 +311,39 @@ class Task(threading.Thread):
                 f"({self.d.execution_id}) on the record at {record.topic()}/"
                 f"{record.partition()}/{record.offset()}\n{traceback.format_exc(limit=6)}") from exc
 
-    # -- sources --------------------------------------------------------------------------
-    def _run_source(self, consumer: Consumer, producer: Producer, chain: Output,
-                    restored: dict[tuple[str, int], int]) -> bool:
-        d = self.d
-        deserialize = self.vertex.operators[0].connector.value_deserializer.deserialize
-        ends = {(t, p): end for t, p, _start, end in d.source_partitions}
-        position = {(t, p): restored.get((t, p), start) for t, p, start, _end in d.source_partitions}
-        pending = {tp for tp, start in position.items() if ends[tp] is None or start < 0 or start < ends[tp]}
-        consumer.assign([TopicPartition(t, p, position[(t, p)]) for t, p in pending])
+    def dead_letter(self, producer: Producer, record: Any, reason: str) -> None:
+        where = f"{record.topic()}/{record.partition()}/{record.offset()}"
+        produce(producer, self.d.dead_letter_topic, record.value(), key=record.key(),
+                headers=[("strom.error", reason.encode()), ("strom.source", where.encode()),
+                         ("strom.job", self.d.job_id.encode()),
+                         ("strom.operator", self.vertex.operators[0].name.encode())])
 
-        def offsets() -> dict[str, int]:
-            return {f"{t}:{p}": offset for (t, p), offset in position.items()}
 
+class SourceReader:
+    """Input of a source subtask: its Kafka partitions, bounded by the job-start end offsets."""
+
+    def __init__(self, task: Task, consumer: Consumer, producer: Producer, chain: Output,
+                 restored: dict[tuple[str, int], int]) -> None:
+        self.task, self.consumer, self.producer, self.chain = task, consumer, producer, chain
+        d = task.d
+        self.deserialize = task.vertex.operators[0].connector.value_deserializer.deserialize
+        self.ends = {(t, p): end for t, p, _start, end in d.source_partitions}
+        self.position = {(t, p): restored.get((t, p), start) for t, p, start, _end in d.source_partitions}
+        self.pending = {tp for tp, start in self.position.items()
+                        if self.ends[tp] is None or start < 0 or start < self.ends[tp]}
+        consumer.assign([TopicPartition(t, p, self.position[(t, p)]) for t, p in self.pending])
+
+    def offsets(self) -> dict[str, int]:
+        return {f"{t}:{p}": offset for (t, p), offset in self.position.items()}
+
+    def run(self) -> bool:
+        """Read until every partition reached its end (True) or the task is canceled (False)."""
+        task, ends, position, pending = self.task, self.ends, self.position, self.pending
         while pending:
-            self.handle_events(offsets)
-            if self._canceled.is_set():
+            task.handle_events(self.offsets)
+            if task._canceled.is_set():
                 return False
-            records = consumer.consume(500, timeout=0.1)
+            records = self.consumer.consume(500, timeout=0.1)
             for record in records:
                 tp = (record.topic(), record.partition())
                 if record.error():
@@ -320,26 +360,25 @@ class Task(threading.Thread):
                     pending.discard(tp)
                     continue  # past the end of a bounded source: not ours
                 try:
-                    element = deserialize(record.value())
+                    element = self.deserialize(record.value())
                 except Exception as exc:
-                    self._dead_letter(producer, record, f"{type(exc).__name__}: {exc}")
+                    task.dead_letter(self.producer, record, f"{type(exc).__name__}: {exc}")
                 else:
-                    self.apply(chain, element, record)
+                    task.apply(self.chain, element, record)
                 position[tp] = record.offset() + 1
                 if end is not None and position[tp] >= end:
                     pending.discard(tp)
-                    consumer.pause([TopicPartition(*tp)])
-            self.records_in += len(records)
-            producer.poll(0)
-        self.handle_events(offsets)
+                    self.consumer.pause([TopicPartition(*tp)])
+            task.records_in += len(records)
+            self.producer.poll(0)
         return True
 
-    def _dead_letter(self, producer: Producer, record: Any, reason: str) -> None:
-        where = f"{record.topic()}/{record.partition()}/{record.offset()}"
-        produce(producer, self.d.dead_letter_topic, record.value(), key=record.key(),
-                headers=[("strom.error", reason.encode()), ("strom.source", where.encode()),
-                         ("strom.job", self.d.job_id.encode()),
-                         ("strom.operator", self.vertex.operators[0].name.encode())])
+    def linger(self) -> bool:
+        """After the end of data: answer checkpoint triggers until the final one completes."""
+        while not self.task._canceled.is_set():
+            if self.task.handle_events(self.offsets, wait_s=0.1):
+                return True
+        return False
 
 
 class InputGate:
@@ -353,6 +392,7 @@ class InputGate:
         self.channels = {((t, p), u) for t, p, upstream in d.input_partitions for u in range(upstream)}
         self.ended: set = set()
         self.aligning: int | None = None
+        self.last_checkpoint = -1
         self.blocked: set = set()
         self.held: deque = deque()
         self.position = {(t, p): restored.get((t, p), 0) for t, p, _u in d.input_partitions}
@@ -361,10 +401,16 @@ class InputGate:
     def offsets(self) -> dict[str, int]:
         return {f"{t}:{p}": offset for (t, p), offset in self.position.items()}
 
-    def run(self) -> bool:
+    def run(self, linger: bool = False) -> bool:
+        """Process input until every channel ended (True) or the task is canceled (False).
+
+        ``linger``: after the end, keep reading barriers and handling checkpoint
+        events until the final checkpoint completed.
+        """
         task = self.task
-        while self.ended != self.channels:
-            task.handle_events(None)
+        while linger or self.ended != self.channels:
+            if task.handle_events(None) and linger:
+                return True
             if task._canceled.is_set():
                 return False
             records = self.consumer.consume(500, timeout=0.1)
@@ -377,8 +423,10 @@ class InputGate:
                 self.handle(record)
             task.records_in += len(records)
             self.producer.poll(0)
-        task.handle_events(None)
         return True
+
+    def linger(self) -> bool:
+        return self.run(linger=True)
 
     def handle(self, record: Any) -> None:
         tp = (record.topic(), record.partition())
@@ -392,8 +440,9 @@ class InputGate:
                 self.ended.add(channel)
             else:
                 checkpoint_id = int(kind.split(b":")[1])
-                if self.aligning is not None and checkpoint_id < self.aligning:
-                    return  # barrier of a checkpoint already superseded
+                if checkpoint_id <= self.last_checkpoint or (
+                        self.aligning is not None and checkpoint_id < self.aligning):
+                    return  # a checkpoint already taken (its other barriers), or superseded
                 if self.aligning != checkpoint_id:
                     self._release()  # a newer checkpoint supersedes one never completed
                     self.aligning = checkpoint_id
@@ -415,6 +464,7 @@ class InputGate:
         if self.aligning is None or not (self.blocked | self.ended) >= self.channels:
             return
         checkpoint_id, self.aligning, self.blocked = self.aligning, None, set()
+        self.last_checkpoint = checkpoint_id
         self.task.checkpoint(checkpoint_id, self.offsets())
         self._release()
 
