@@ -162,29 +162,46 @@ def list_jobs(config: Configuration) -> None:
 
 @cli.command()
 @click.argument("job_id")
+@click.option("--savepoint", "with_savepoint", is_flag=True, help="Take a savepoint first (cancel after it).")
 @click.pass_obj
-def cancel(config: Configuration, job_id: str) -> None:
+def cancel(config: Configuration, job_id: str, with_savepoint: bool) -> None:
     """Cancel a job; waits until it is CANCELED."""
     client = _job_client(config)
     try:
-        client.cancel(job_id)
+        if with_savepoint:
+            click.echo(f"savepoint: {client.trigger_savepoint(job_id, cancel_job=True)}")
+        else:
+            client.cancel(job_id)
         details = client.wait(job_id, timeout_s=60)
-    except JobClientError as exc:
+    except (JobClientError, TimeoutError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"job {job_id}: {details['state']}")
+
+
+@cli.command()
+@click.argument("job_id")
+@click.pass_obj
+def savepoint(config: Configuration, job_id: str) -> None:
+    """Take a savepoint of a running job; prints its id (for `strom run --from-savepoint`)."""
+    try:
+        click.echo(_job_client(config).trigger_savepoint(job_id))
+    except (JobClientError, TimeoutError) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("job_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("-p", "--parallelism", type=click.IntRange(min=1), help="Default parallelism of the job.")
 @click.option("-d", "--detached", is_flag=True, help="Return after submission; do not wait.")
+@click.option("-s", "--from-savepoint", "savepoint_id", help="Restore state from this savepoint "
+              "(operators matched by uid).")
 @click.argument("job_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 def run(config: Configuration, job_file: str, parallelism: int | None, detached: bool,
-        job_args: tuple[str, ...]) -> None:
+        savepoint_id: str | None, job_args: tuple[str, ...]) -> None:
     """Run JOB_FILE's main() and submit the job it builds (arguments after -- go to the job)."""
     from strom.client.submit import run_job_file
-    sys.exit(run_job_file(config, job_file, list(job_args), parallelism, detached))
+    sys.exit(run_job_file(config, job_file, list(job_args), parallelism, detached, savepoint_id))
 
 
 @cli.command()

@@ -54,15 +54,19 @@ class TestCluster:
             self._client = ClusterClient(self.config)
         return self._client
 
-    def start(self, name: str, *args: str) -> int:
-        return self.local.start(name, name.rsplit("-", 1)[0], *args)
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> int:
+        return self.local.start(name, name.rsplit("-", 1)[0], *args, env=env)
 
-    def start_standard(self, task_managers: int = 2, slots: int = 2) -> ClusterStatus:
-        """1 ResourceManager, 1 JobManager, ``task_managers`` TaskManagers; waits until registered."""
+    def start_standard(self, task_managers: int = 2, slots: int = 2,
+                       tm_env: dict[int, dict[str, str]] | None = None) -> ClusterStatus:
+        """1 ResourceManager, 1 JobManager, ``task_managers`` TaskManagers; waits until registered.
+
+        ``tm_env``: extra environment of TaskManager i (1-based), e.g. a fault injection.
+        """
         self.start("resourcemanager-1")
         self.start("jobmanager-1")
         for i in range(1, task_managers + 1):
-            self.start(f"taskmanager-{i}", "--slots", str(slots))
+            self.start(f"taskmanager-{i}", "--slots", str(slots), env=(tm_env or {}).get(i))
         return self.wait_for(
             lambda s: all(s.leaders.values()) and sum(
                 1 for r in s.slot_table() if r["state"] == "REGISTERED") == task_managers,

@@ -16,6 +16,7 @@ from strom.client.jobs import JobClient
 from strom.config import KafkaOptions
 from strom.io.kafka import TopicSpec, end_offset, ensure_topics
 from strom.runtime.keygroups import key_group_for
+from strom.runtime.operators import produce as produce_record
 
 from .conftest import TestCluster
 
@@ -48,7 +49,7 @@ def produce(bootstrap: str, topic: str, values: list[bytes], partitions: int = 2
     ensure_topics(bootstrap, [TopicSpec(topic, partitions)])
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     for value in values:
-        producer.produce(topic, value)
+        produce_record(producer, topic, value)
     assert producer.flush(30) == 0
 
 

@@ -68,6 +68,18 @@ class CheckpointStore:
             snapshots.append(data)
         return snapshots
 
+    def verify(self, checkpoint_id: int, vertices: list[tuple[str, int]]) -> str | None:
+        """None if every subtask snapshot of the checkpoint is there, else what is missing."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            keys = [(v, i) for v, p in vertices for i in range(p)]
+            for vertex_id, subtask in keys:
+                pipe.hget(self.snapshot_key(checkpoint_id, vertex_id, subtask), "complete")
+            flags = pipe.execute()
+        missing = [f"{v}[{i}]" for (v, i), flag in zip(keys, flags) if flag != b"1"]
+        if missing:
+            return f"checkpoint {checkpoint_id}: snapshot of task {', '.join(missing)} missing in Redis"
+        return None
+
     # -- written by the coordinator -------------------------------------------------------
     def complete(self, checkpoint_id: int, metadata: dict[str, Any]) -> None:
         with self.redis.pipeline(transaction=True) as pipe:

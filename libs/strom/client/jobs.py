@@ -65,6 +65,27 @@ class JobClient:
     def cancel(self, job_id: str) -> None:
         self._request("PATCH", f"/jobs/{job_id}", params={"mode": "cancel"})
 
+    def trigger_savepoint(self, job_id: str, cancel_job: bool = False, timeout_s: float = 120) -> str:
+        """Take a savepoint (and cancel the job after it, with ``cancel_job``); returns its id.
+
+        Raises :class:`JobClientError` if it fails, TimeoutError after ``timeout_s``.
+        """
+        request_id = self._request("POST", f"/jobs/{job_id}/savepoints",
+                                   json={"cancel-job": cancel_job})["request-id"]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            status = self._request("GET", f"/jobs/{job_id}/savepoints/{request_id}")
+            if status["status"]["id"] == "COMPLETED" and status["operation"]["location"]:
+                return status["operation"]["location"]
+            if status["status"]["id"] == "FAILED":
+                raise JobClientError(f"savepoint of job {job_id} failed: "
+                                     f"{status['operation']['failure-cause']}")
+            time.sleep(0.2)
+        raise TimeoutError(f"savepoint {request_id} of job {job_id} not done after {timeout_s} s")
+
+    def checkpoints(self, job_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/jobs/{job_id}/checkpoints")
+
     def wait(self, job_id: str, timeout_s: float | None = None,
              on_change: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
         """Poll until the job is FINISHED, FAILED or CANCELED; returns its details.

@@ -45,7 +45,7 @@ def load_job_module(job_file: Path) -> ModuleType:
 
 
 def run_job_file(config: Configuration, job_file: str, args: list[str], parallelism: int | None,
-                 detached: bool) -> int:
+                 detached: bool, savepoint_id: str | None = None) -> int:
     """Returns the process exit status: 0 FINISHED (or submitted, detached), 1 otherwise."""
     path = Path(job_file)
     try:
@@ -77,6 +77,7 @@ def run_job_file(config: Configuration, job_file: str, args: list[str], parallel
     if parallelism is not None:
         StreamExecutionEnvironment.default_parallelism = parallelism
     StreamExecutionEnvironment.submitter = submit
+    StreamExecutionEnvironment.savepoint_to_restore = savepoint_id
     sys.argv = [str(path), *args]
     try:
         main = module.main
@@ -92,6 +93,7 @@ def run_job_file(config: Configuration, job_file: str, args: list[str], parallel
         return 1
     finally:
         StreamExecutionEnvironment.submitter = None
+        StreamExecutionEnvironment.savepoint_to_restore = None
         StreamExecutionEnvironment.default_parallelism = 1
     if "job_id" not in outcome:
         click.echo(f"job {path}: main() returned without calling env.execute()", err=True)

@@ -57,8 +57,11 @@ class LocalCluster:
             return None
         return pid if _is_ours(pid) else None
 
-    def start(self, name: str, service: str, *args: str) -> int:
-        """Start ``strom <service> --name <name> ARGS`` unless already running; returns its pid."""
+    def start(self, name: str, service: str, *args: str, env: dict[str, str] | None = None) -> int:
+        """Start ``strom <service> --name <name> ARGS`` unless already running; returns its pid.
+
+        ``env`` adds variables for this process only.
+        """
         existing = self.pid(name)
         if existing is not None:
             return existing
@@ -68,7 +71,7 @@ class LocalCluster:
         process = subprocess.Popen(
             [sys.executable, "-m", "strom", service, "--name", name, *args],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=self.env, start_new_session=True)
+            env={**self.env, **(env or {})}, start_new_session=True)
         log.close()
         self._pid_file(name).write_text(str(process.pid))
         return process.pid

@@ -329,8 +329,18 @@ class JobMaster:
 
     def _restart(self) -> None:
         self.generation += 1
-        good = [c for c in self.checkpoints.completed_ids() if c not in self.bad_checkpoints]
-        self.restored_from = good[-1] if good else None
+        self.restored_from = None
+        vertices = [(v.id, v.parallelism) for v in self.job_graph.vertices]
+        for checkpoint_id in reversed(self.checkpoints.completed_ids()):
+            problem = (f"checkpoint {checkpoint_id} failed to restore before"
+                       if checkpoint_id in self.bad_checkpoints
+                       else self.checkpoints.verify(checkpoint_id, vertices))
+            if problem is None:
+                self.restored_from = checkpoint_id
+                break
+            log.error("cannot restore checkpoint; falling back to the previous one", problem=problem)
+            self.failure_history.append(problem)
+            self.bad_checkpoints.add(checkpoint_id)
         self.graph = ExecutionGraph.from_job_graph(self.job_graph)
         for subtask in self.graph.subtasks():
             subtask.attempt = self.generation

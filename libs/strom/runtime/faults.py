@@ -3,9 +3,11 @@
 Production never sets ``STROM_FAULT_INJECT``. A test sets it on one
 TaskManager or JobManager to ``<step>:<n>``; the n-th time the process
 reaches ``<step>`` it dies with ``os._exit(137)``, like kill -9, before any
-cleanup. Steps: after-barrier, after-snapshot, after-ack, sink-before-commit,
-sink-after-commit (TaskManager), after-complete (JobManager, after the
-completed checkpoint is written to Redis and before tasks are notified).
+cleanup. Steps, TaskManager: after-barrier, after-snapshot, after-ack,
+sink-before-commit (checkpoint completed, the sink's transaction not begun),
+sink-during-commit (records and marker sent, commit not yet), sink-after-commit;
+JobManager: after-complete (completed checkpoint written to Redis, tasks not
+yet notified).
 """
 
 from __future__ import annotations

@@ -49,9 +49,6 @@ class KafkaSinkWriter:
             raise RuntimeError(f"sink records to {self.topic} undelivered after 60 s")
         return None
 
-    def restore(self, data: bytes | None) -> None:
-        """Nothing to restore: records after the checkpoint are written again (at least once)."""
-
     def notify_complete(self, checkpoint_id: int) -> None:
         """Nothing to do: records are visible as soon as written."""
 
@@ -65,15 +62,16 @@ class ExactlyOnceSinkWriter:
         schema = sink.record_serializer
         self.topic, self.key, self.value = schema.topic, schema.key_serializer, schema.value_serializer
         self.marker_topic, self.transactional_id = marker_topic, transactional_id
+        self.bootstrap = sink.bootstrap_servers or bootstrap
         self.producer = Producer({
-            "bootstrap.servers": sink.bootstrap_servers or bootstrap,
+            "bootstrap.servers": self.bootstrap,
             "transactional.id": transactional_id,
             "partitioner": "murmur2_random",
             "linger.ms": 20,
             "transaction.timeout.ms": 120_000,
         })
         self.producer.init_transactions(60)  # fences older attempts, aborts their open transaction
-        self._group = Consumer({"bootstrap.servers": sink.bootstrap_servers or bootstrap,
+        self._group = Consumer({"bootstrap.servers": self.bootstrap,
                                 "group.id": marker_group, "enable.auto.commit": False})
         self.epoch: list[tuple[bytes | None, bytes]] = []
         self.pending: dict[int, list[tuple[bytes | None, bytes]]] = {}
@@ -81,9 +79,17 @@ class ExactlyOnceSinkWriter:
     def collect(self, element: Any) -> None:
         self.epoch.append((self.key(element) if self.key is not None else None, self.value(element)))
 
-    def committed_marker(self) -> int:
-        """The newest epoch committed to Kafka (-1 if none)."""
-        (position,) = self._group.committed([TopicPartition(self.marker_topic, 0)], timeout=30)
+    def committed_marker(self, group: str | None = None) -> int:
+        """The newest epoch committed to Kafka by ``group`` (default: this sink's), -1 if none."""
+        reader = self._group
+        if group is not None:
+            reader = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group,
+                               "enable.auto.commit": False})
+        try:
+            (position,) = reader.committed([TopicPartition(self.marker_topic, 0)], timeout=30)
+        finally:
+            if reader is not self._group:
+                reader.close()
         return position.offset if position.offset >= 0 else -1
 
     def snapshot(self, checkpoint_id: int) -> bytes:
@@ -91,9 +97,13 @@ class ExactlyOnceSinkWriter:
         self.epoch = []
         return pickle.dumps(self.pending, protocol=5)
 
-    def restore(self, data: bytes | None) -> None:
-        """Re-commit restored epochs newer than the marker (init_transactions ran already)."""
-        marker = self.committed_marker()
+    def restore(self, data: bytes | None, origin_group: str | None = None) -> None:
+        """Re-commit restored epochs newer than the marker (init_transactions ran already).
+
+        ``origin_group``: the marker group of the sink that took the snapshot, when
+        it was another job's (a savepoint); its marker says what it committed.
+        """
+        marker = self.committed_marker(origin_group)
         restored = pickle.loads(data) if data else {}
         for epoch in sorted(restored):
             if epoch > marker:
@@ -104,12 +114,13 @@ class ExactlyOnceSinkWriter:
             self._commit(epoch, self.pending.pop(epoch))
 
     def _commit(self, epoch: int, records: list[tuple[bytes | None, bytes]]) -> None:
+        inject("sink-before-commit")
         self.producer.begin_transaction()
         for key, value in records:
             produce(self.producer, self.topic, value, key=key)
         self.producer.send_offsets_to_transaction([TopicPartition(self.marker_topic, 0, epoch)],
                                                   self._group.consumer_group_metadata(), 60)
-        inject("sink-before-commit")
+        inject("sink-during-commit")
         try:
             self.producer.commit_transaction(60)
         except KafkaException as exc:

@@ -40,7 +40,7 @@ from typing import Any, Callable
 import redis
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from strom.checkpoint.store import CheckpointStore
+from strom.checkpoint.store import CheckpointCorruptedError, CheckpointStore
 from strom.graph.execution_graph import CANCELED, END_OF_DATA, FAILED, FINISHED, RUNNING
 from strom.graph.job_graph import JobVertex
 from strom.graph.stream_graph import SINK
@@ -198,24 +198,30 @@ class Task(threading.Thread):
         """Load state from the restore checkpoint; returns restored input offsets per partition."""
         r = self.d.restore
         if r is None:
-            if self.sink_writer is not None:
-                self.sink_writer.restore(None)
             return {}
         store = CheckpointStore(self.redis, self.d.cluster_id, r["job_id"])
         snapshots = store.read_vertex(r["checkpoint_id"], r["vertex_id"], r["parallelism"])
-        offsets: dict[tuple[str, int], int] = {}
-        for snapshot in snapshots:
-            for name, offset in json.loads(snapshot.get(b"offsets", b"{}")).items():
-                topic, _, partition = name.rpartition(":")
-                offsets[(topic, int(partition))] = offset
-        if self.backend is not None:
-            start, stop = self.d.key_groups
-            self.backend.restore((int(k[3:]), v) for s in snapshots for k, v in
-                                 ((key.decode(), value) for key, value in s.items())
-                                 if k.startswith("kg:") and start <= int(k[3:]) < stop)
+        try:
+            offsets: dict[tuple[str, int], int] = {}
+            for snapshot in snapshots:
+                for name, offset in json.loads(snapshot.get(b"offsets", b"{}")).items():
+                    topic, _, partition = name.rpartition(":")
+                    offsets[(topic, int(partition))] = offset
+            if self.backend is not None:
+                start, stop = self.d.key_groups
+                self.backend.restore((int(k[3:]), v) for s in snapshots for k, v in
+                                     ((key.decode(), value) for key, value in s.items())
+                                     if k.startswith("kg:") and start <= int(k[3:]) < stop)
+        except Exception as exc:
+            raise CheckpointCorruptedError(
+                f"checkpoint {r['checkpoint_id']}: state of task {r['vertex_id']} does not load: "
+                f"{type(exc).__name__}: {exc}") from exc
         if self.sink_writer is not None:
-            own = snapshots[self.d.subtask_index] if self.d.subtask_index < len(snapshots) else {}
-            self.sink_writer.restore(own.get(b"sink"))
+            i = self.d.subtask_index
+            own = snapshots[i] if i < len(snapshots) else {}
+            if isinstance(self.sink_writer, ExactlyOnceSinkWriter):
+                origin = f"strom-{r['job_id']}-{r['vertex_id']}-{i}" if r["job_id"] != self.d.job_id else None
+                self.sink_writer.restore(own.get(b"sink"), origin)
         return offsets
 
     # -- run ------------------------------------------------------------------------------

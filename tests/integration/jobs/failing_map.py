@@ -1,9 +1,9 @@
-"""A job whose map raises on the line "poison"."""
+"""A job whose map raises on the line "poison". ``--restarts N`` checkpoints and restarts N times."""
 
-import sys
+import argparse
 
 from strom.api import (
-    KafkaOffsetsInitializer, KafkaRecordSerializationSchema, KafkaSink, KafkaSource,
+    KafkaOffsetsInitializer, KafkaRecordSerializationSchema, KafkaSink, KafkaSource, RestartStrategies,
     StreamExecutionEnvironment)
 
 
@@ -14,10 +14,17 @@ def explode(line: str) -> str:
 
 
 def main(argv):
-    input_topic, output_topic = argv
+    parser = argparse.ArgumentParser()
+    parser.add_argument("input")
+    parser.add_argument("output")
+    parser.add_argument("--restarts", type=int, default=None)
+    args = parser.parse_args(argv)
     env = StreamExecutionEnvironment.get_execution_environment()
-    source = KafkaSource.builder().set_topics(input_topic).set_bounded(KafkaOffsetsInitializer.latest()).build()
+    if args.restarts is not None:
+        env.enable_checkpointing(200)
+        env.set_restart_strategy(RestartStrategies.fixed_delay_restart(args.restarts, 200))
+    source = KafkaSource.builder().set_topics(args.input).set_bounded(KafkaOffsetsInitializer.latest()).build()
     sink = KafkaSink.builder().set_record_serializer(
-        KafkaRecordSerializationSchema.builder().set_topic(output_topic).build()).build()
+        KafkaRecordSerializationSchema.builder().set_topic(args.output).build()).build()
     env.from_source(source).map(explode).name("explode").sink_to(sink)
     env.execute("failing map")

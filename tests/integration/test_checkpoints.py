@@ -1,0 +1,194 @@
+"""Checkpoints, exactly-once output and recovery, on the real stack.
+
+The oracle: WordCount emits one running count per word occurrence, so with
+exactly-once output the committed records of a word are exactly 1..n, each
+once, where n is the word's count in the input. Anything lost or duplicated
+breaks that.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+import uuid
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+
+from strom.client.jobs import JobClient
+from strom.config import KafkaOptions
+
+from .conftest import TestCluster
+from .test_wordcount import JOBS, WORDCOUNT, produce, read_all
+
+ROOT = Path(__file__).resolve().parents[2]
+WORD = re.compile(r"[^\W\d_]+")
+
+
+def corpus(words: int) -> list[bytes]:
+    """``words`` real words, one per line: this repository's text, repeated."""
+    text = " ".join(p.read_text() for p in sorted(ROOT.rglob("*.py")) + sorted(ROOT.rglob("*.md"))
+                    if ".venv" not in p.parts and ".strom" not in p.parts)
+    vocabulary = WORD.findall(text.lower())
+    return [vocabulary[i % len(vocabulary)].encode() for i in range(words)]
+
+
+def assert_exactly_once(records, lines: list[bytes]) -> None:
+    expected = Counter(line.decode() for line in lines)
+    got: dict[str, list[int]] = defaultdict(list)
+    for record in records:
+        got[record.key().decode()].append(int(record.value()))
+    wrong = {w: (expected[w], len(got.get(w, [])))
+             for w in set(expected) | set(got) if sorted(got.get(w, [])) != list(range(1, expected[w] + 1))}
+    assert not wrong, f"{len(wrong)} words lost or duplicated (expected, got): {list(wrong.items())[:10]}"
+    assert len(records) == len(lines)
+
+
+class Job:
+    """A WordCount run in the background with checkpoints every 500 ms."""
+
+    def __init__(self, cluster: TestCluster, lines: list[bytes], *extra: str, interval_ms: int = 500) -> None:
+        self.cluster = cluster
+        self.bootstrap = cluster.config.get(KafkaOptions.BOOTSTRAP)
+        run = uuid.uuid4().hex[:8]
+        self.source, self.sink, self.dlq = f"cp-in-{run}", f"cp-out-{run}", f"cp-dlq-{run}"
+        self.lines = lines
+        produce(self.bootstrap, self.source, lines)
+        self.args = ["--input", self.source, "--output", self.sink, "--dead-letter-topic", self.dlq,
+                     "--checkpoint-interval", str(interval_ms), *extra]
+        self.client = JobClient(cluster.config)
+        self.job_id = self.submit()
+
+    def submit(self, *options: str) -> str:
+        result = self.cluster.strom("run", "-d", "-p", "2", *options, WORDCOUNT, "--", *self.args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return re.search(r"JobID (\w+)", result.stdout).group(1)
+
+    def wait_checkpoints(self, completed: int, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.client.checkpoints(self.job_id)["counts"].get("completed", 0) < completed:
+            assert time.monotonic() < deadline, f"fewer than {completed} checkpoints in {timeout_s} s"
+            time.sleep(0.05)
+
+    def details(self) -> dict:
+        return self.client.details(self.job_id)
+
+    def wait(self, timeout_s: float = 120) -> dict:
+        details = self.client.wait(self.job_id, timeout_s=timeout_s)
+        assert details["state"] == "FINISHED", f"{details}\n{self.cluster.logs()}"
+        return details
+
+
+@pytest.fixture
+def lines() -> list[bytes]:
+    return corpus(300_000)
+
+
+@pytest.mark.parametrize("after_checkpoints", [1, 3])
+def test_taskmanager_kill_mid_job_keeps_output_exactly_once(cluster: TestCluster, lines, after_checkpoints):
+    cluster.start_standard(task_managers=2, slots=2)
+    job = Job(cluster, lines)
+    job.wait_checkpoints(after_checkpoints)
+    assert job.details()["state"] == "RUNNING"
+    cluster.local.signal("taskmanager-2", signal.SIGKILL)
+    cluster.start("taskmanager-3", "--slots", "2")
+    details = job.wait()
+    assert details["restarts"] >= 1 and "taskmanager-2 lost" in details["failures"][0]
+    assert details["restored-checkpoint"] is not None
+    assert_exactly_once(read_all(job.bootstrap, job.sink), lines)
+
+
+@pytest.mark.parametrize("step", ["after-barrier", "after-snapshot", "after-ack",
+                                  "sink-before-commit", "sink-during-commit"])
+def test_crash_at_each_step_of_the_checkpoint_protocol(cluster: TestCluster, lines, step):
+    cluster.start_standard(task_managers=2, slots=2, tm_env={2: {"STROM_FAULT_INJECT": f"{step}:2"}})
+    job = Job(cluster, lines)
+    details = job.wait()
+    log = (cluster.local.log_dir / "taskmanager-2.log").read_text()
+    assert f"fault injection: dying at {step}" in log
+    assert details["restarts"] >= 1
+    assert_exactly_once(read_all(job.bootstrap, job.sink), lines)
+
+
+def test_zombie_taskmanager_cannot_change_output_or_checkpoints(cluster: TestCluster, lines):
+    cluster.start_standard(task_managers=2, slots=2)
+    job = Job(cluster, lines)
+    job.wait_checkpoints(1)
+    cluster.local.signal("taskmanager-2", signal.SIGSTOP)
+    deadline = time.monotonic() + 30
+    while job.details()["restarts"] < 1 or job.details()["state"] != "RUNNING":
+        assert time.monotonic() < deadline, "job did not restart without the paused TaskManager"
+        time.sleep(0.1)
+    cluster.local.signal("taskmanager-2", signal.SIGCONT)  # the zombie wakes up mid-job
+    details = job.wait()
+    assert_exactly_once(read_all(job.bootstrap, job.sink), lines)
+    latest = job.client.checkpoints(job.job_id)["latest"]["completed"]
+    assert latest is not None and all(execution.endswith(f"#{details['restarts']}")
+                                      for execution in latest["acks"])
+    cluster.wait_for(lambda s: any(r["tm_id"] == "taskmanager-2" and r["state"] == "REGISTERED"
+                                   for r in s.slot_table()), 15.0, "zombie re-registered")
+    assert "disconnected by resourcemanager" in (cluster.local.log_dir / "taskmanager-2.log").read_text()
+
+
+def test_exhausted_restart_strategy_fails_the_job_with_the_cause(cluster: TestCluster):
+    cluster.start_standard(task_managers=2, slots=2)
+    bootstrap = cluster.config.get(KafkaOptions.BOOTSTRAP)
+    source, sink = f"poison-{uuid.uuid4().hex[:8]}", f"poison-out-{uuid.uuid4().hex[:8]}"
+    produce(bootstrap, source, [b"fine", b"poison", b"fine"], partitions=1)
+    result = cluster.strom("run", str(JOBS / "failing_map.py"), "--", source, sink, "--restarts", "2")
+    assert result.returncode == 1
+    job_id = re.search(r"JobID (\w+)", result.stdout).group(1)
+    details = JobClient(cluster.config).details(job_id)
+    assert details["state"] == "FAILED" and details["restarts"] == 2
+    assert "cannot digest poison" in details["error"]
+    assert "fixed-delay restart strategy exhausted after 2 restarts" in details["error"]
+
+
+def test_savepoint_cancel_and_resume_continues_exactly_once(cluster: TestCluster, lines):
+    cluster.start_standard(task_managers=2, slots=2)
+    first, second = lines[:100_000], lines[100_000:150_000]
+    job = Job(cluster, first, "--unbounded")
+    deadline = time.monotonic() + 60
+    while len(read_all(job.bootstrap, job.sink)) < len(first):
+        assert time.monotonic() < deadline, "first half not committed"
+        time.sleep(0.3)
+    result = cluster.strom("cancel", "--savepoint", job.job_id)
+    assert result.returncode == 0, result.stderr
+    savepoint = re.search(r"savepoint: (\S+)", result.stdout).group(1)
+    assert job.details()["state"] == "CANCELED"
+
+    produce(job.bootstrap, job.source, second)
+    job.args.remove("--unbounded")
+    job.job_id = job.submit("--from-savepoint", savepoint)
+    job.wait()
+    assert_exactly_once(read_all(job.bootstrap, job.sink), first + second)
+
+
+@pytest.mark.parametrize("damage", ["delete", "garble"])
+def test_corrupt_snapshot_falls_back_to_the_previous_checkpoint(cluster: TestCluster, lines, damage):
+    cluster.start_standard(task_managers=2, slots=2)
+    job = Job(cluster, lines)
+    job.wait_checkpoints(2)
+    cluster.local.signal("taskmanager-2", signal.SIGSTOP)  # no checkpoint completes from here on
+    time.sleep(1.0)
+    latest = job.client.checkpoints(job.job_id)["latest"]["completed"]["id"]
+    redis = job.client  # noqa: F841 - the store is reached through the test cluster's config
+    from strom.io.redis import redis_client
+    r = redis_client(cluster.config)
+    key = f"strom:{cluster.cluster_id}:job:{job.job_id}:chk:{latest}:v2:0"
+    if damage == "delete":
+        r.delete(key)
+    else:
+        field = next(f for f in r.hkeys(key) if f.startswith(b"kg:"))
+        r.hset(key, field, b"not a pickle")
+    details = job.wait(timeout_s=120)
+    cluster.local.signal("taskmanager-2", signal.SIGKILL)
+    assert details["restored-checkpoint"] < latest
+    assert any(f"checkpoint {latest}" in failure and "v2" in failure for failure in details["failures"]), \
+        details["failures"]
+    final = {}
+    for record in read_all(job.bootstrap, job.sink):
+        final[record.key().decode()] = max(final.get(record.key().decode(), 0), int(record.value()))
+    assert final == dict(Counter(line.decode() for line in lines))
