@@ -147,6 +147,21 @@ def format_job(details: dict) -> str:
     for vertex in details.get("vertices", []):
         tasks = ", ".join(f"{n} {state}" for state, n in sorted(vertex["tasks"].items()))
         lines.append(f"  {vertex['id']} {vertex['name']} (parallelism {vertex['parallelism']}): {tasks}")
+    if details.get("restarts"):
+        lines.append(f"restarts: {details['restarts']} (restored checkpoint {details.get('restored-checkpoint')}); "
+                     f"last failure: {details['failures'][-1] if details.get('failures') else '-'}")
+    checkpoints = details.get("checkpoints")
+    if checkpoints:
+        counts = checkpoints["counts"]
+        lines.append(f"checkpoints: {counts.get('completed', 0)} completed, {counts.get('failed', 0)} failed, "
+                     f"{counts.get('in_progress', 0)} in progress")
+        latest = checkpoints["latest"]["completed"]
+        if latest:
+            lines.append(f"  latest completed: {latest['id']}, {latest['duration']} ms, "
+                         f"{latest['state-size'] / 1024:.1f} KiB, acks: "
+                         + ", ".join(f"{e} {a['ack_ms']} ms" for e, a in sorted(latest["acks"].items())))
+        for failure in checkpoints["history"][:3]:
+            lines.append(f"  aborted {failure['id']}: {failure['reason']}")
     if details.get("error"):
         lines.append(f"error: {details['error']}")
     return "\n".join(lines)

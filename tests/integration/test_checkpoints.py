@@ -19,6 +19,7 @@ import pytest
 
 from strom.client.jobs import JobClient
 from strom.config import KafkaOptions
+from strom.io.redis import redis_client
 
 from .conftest import TestCluster
 from .test_wordcount import JOBS, WORDCOUNT, produce, read_all
@@ -174,8 +175,6 @@ def test_corrupt_snapshot_falls_back_to_the_previous_checkpoint(cluster: TestClu
     cluster.local.signal("taskmanager-2", signal.SIGSTOP)  # no checkpoint completes from here on
     time.sleep(1.0)
     latest = job.client.checkpoints(job.job_id)["latest"]["completed"]["id"]
-    redis = job.client  # noqa: F841 - the store is reached through the test cluster's config
-    from strom.io.redis import redis_client
     r = redis_client(cluster.config)
     key = f"strom:{cluster.cluster_id}:job:{job.job_id}:chk:{latest}:v2:0"
     if damage == "delete":

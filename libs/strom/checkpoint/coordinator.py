@@ -8,6 +8,7 @@ Triggering and notifying go through callbacks the JobMaster provides.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -24,7 +25,7 @@ class PendingCheckpoint:
     id: int
     trigger_ms: int
     waiting_for: set[str]
-    is_savepoint: bool = False
+    savepoint_request: str | None = None
     acks: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -46,7 +47,9 @@ class CheckpointCoordinator:
         self.last_completion_ms = 0
         self.consecutive_failures = 0
         self.latest: dict[str, Any] | None = None
-        self.savepoints: dict[int, dict[str, Any]] = {}  # id -> status for savepoint polling
+        # request id -> {"status": IN_PROGRESS|COMPLETED|FAILED, "checkpoint-id", "reason"}
+        self.savepoints: dict[str, dict[str, Any]] = {}
+        self._queued_savepoints: list[str] = []
         self.counts = {"completed": 0, "failed": 0}
 
     def tick(self, now_ms: int, executions: set[str]) -> None:
@@ -60,21 +63,30 @@ class CheckpointCoordinator:
                 self.abort(f"checkpoint {self.pending.id} expired after {self.config.timeout_ms} ms "
                            f"waiting for {sorted(self.pending.waiting_for)}")
             return
-        if (self.config.enabled and executions
+        if self._queued_savepoints and executions:
+            self.trigger(now_ms, executions, savepoint_request=self._queued_savepoints.pop(0))
+        elif (self.config.enabled and executions
                 and now_ms - self.last_trigger_ms >= self.config.interval_ms
                 and now_ms - self.last_completion_ms >= self.config.min_pause_ms):
             self.trigger(now_ms, executions)
 
-    def trigger(self, now_ms: int, executions: set[str], is_savepoint: bool = False) -> int:
+    def request_savepoint(self) -> str:
+        """Queue a savepoint, taken as soon as no checkpoint is pending; returns its request id."""
+        request_id = uuid.uuid4().hex[:12]
+        self.savepoints[request_id] = {"status": "IN_PROGRESS"}
+        self._queued_savepoints.append(request_id)
+        return request_id
+
+    def trigger(self, now_ms: int, executions: set[str], savepoint_request: str | None = None) -> int:
         """Start a checkpoint; returns its id. Raises RuntimeError if one is pending."""
         if self.pending is not None:
             raise RuntimeError(f"checkpoint {self.pending.id} is still pending")
         checkpoint_id = self.store.next_id()
-        self.pending = PendingCheckpoint(checkpoint_id, now_ms, set(executions), is_savepoint)
+        self.pending = PendingCheckpoint(checkpoint_id, now_ms, set(executions), savepoint_request)
         self.last_trigger_ms = now_ms
-        if is_savepoint:
-            self.savepoints[checkpoint_id] = {"status": "IN_PROGRESS"}
-        self._trigger(checkpoint_id, now_ms, is_savepoint)
+        if savepoint_request is not None:
+            self.savepoints[savepoint_request]["checkpoint-id"] = checkpoint_id
+        self._trigger(checkpoint_id, now_ms, savepoint_request is not None)
         return checkpoint_id
 
     def acknowledge(self, execution_id: str, checkpoint_id: int, size_bytes: int, now_ms: int) -> None:
@@ -98,8 +110,8 @@ class CheckpointCoordinator:
         log.warning("checkpoint aborted", checkpoint_id=pending.id, reason=reason)
         self.store.discard_pending(pending.id)
         self.store.record_failure(pending.id, reason)
-        if pending.is_savepoint:
-            self.savepoints[pending.id] = {"status": "FAILED", "reason": reason}
+        if pending.savepoint_request is not None:
+            self.savepoints[pending.savepoint_request].update(status="FAILED", reason=reason)
         if not count_failure:
             return
         self.counts["failed"] += 1
@@ -113,7 +125,7 @@ class CheckpointCoordinator:
             "id": pending.id, "trigger-time": pending.trigger_ms, "completion-time": now_ms,
             "duration": now_ms - pending.trigger_ms,
             "state-size": sum(a["size"] for a in pending.acks.values()),
-            "is-savepoint": pending.is_savepoint, "acks": pending.acks,
+            "is-savepoint": pending.savepoint_request is not None, "acks": pending.acks,
         }
         self.store.complete(pending.id, metadata)
         inject("after-complete")
@@ -121,10 +133,9 @@ class CheckpointCoordinator:
         self.last_completion_ms = now_ms
         self.consecutive_failures = 0
         self.counts["completed"] += 1
-        keep = {i for i, s in self.savepoints.items() if s.get("status") == "COMPLETED"}
-        if pending.is_savepoint:
-            self.savepoints[pending.id] = {"status": "COMPLETED", "checkpoint-id": pending.id}
-            keep.add(pending.id)
+        if pending.savepoint_request is not None:
+            self.savepoints[pending.savepoint_request]["status"] = "COMPLETED"
+        keep = {s["checkpoint-id"] for s in self.savepoints.values() if s["status"] == "COMPLETED"}
         self.store.retain(self.config.num_retained, keep)
         log.info("checkpoint completed", checkpoint_id=pending.id, duration_ms=metadata["duration"],
                  size=metadata["state-size"])

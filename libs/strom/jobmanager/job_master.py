@@ -89,7 +89,7 @@ class JobMaster:
         self.restored_from: int | None = None
         self.restart_strategy = RestartStrategy(job_graph.restart_strategy)
         self.failure_history: list[str] = []
-        self.cancel_after_savepoint: int | None = None
+        self.cancel_after_savepoint: str | None = None
         self.final_checkpoints: set[int] = set()  # triggered after every subtask reached END_OF_DATA
         self.coordinator = CheckpointCoordinator(job_graph.checkpoint_config, checkpoints,
                                                  self._trigger_sources, self._notify_complete,
@@ -369,8 +369,9 @@ class JobMaster:
             self.channel.send("TASKMANAGER", "NotifyCheckpointComplete", {
                 "tm_id": tm_id, "job_id": self.job_id, "checkpoint_id": checkpoint_id,
                 "final": checkpoint_id in self.final_checkpoints}, target_id=tm_id, fenced=True)
-        status = self.coordinator.savepoints.get(checkpoint_id)
-        if status is not None and status["status"] == "COMPLETED":
+        for request_id, status in self.coordinator.savepoints.items():
+            if status.get("checkpoint-id") != checkpoint_id or status["status"] != "COMPLETED":
+                continue
             savepoint_id = f"savepoint-{self.job_id[:8]}-{checkpoint_id}"
             status["location"] = savepoint_id
             if self.register_savepoint is not None:
@@ -378,7 +379,7 @@ class JobMaster:
                     "job_id": self.job_id, "checkpoint_id": checkpoint_id,
                     "vertices": {self.job_graph.state_key(v): {"vertex_id": v.id, "parallelism": v.parallelism}
                                  for v in self.job_graph.vertices}})
-            if self.cancel_after_savepoint == checkpoint_id:
+            if self.cancel_after_savepoint == request_id:
                 self.cancel()
         self._persist()
 
@@ -389,20 +390,18 @@ class JobMaster:
     def on_decline(self, body: dict[str, Any]) -> None:
         self.coordinator.decline(body["execution_id"], body["checkpoint_id"], body["reason"])
 
-    def trigger_savepoint(self, cancel_job: bool = False) -> int:
-        """Start a savepoint now; returns its request id (= checkpoint id).
+    def trigger_savepoint(self, cancel_job: bool = False) -> str:
+        """Queue a savepoint (taken when no checkpoint is pending); returns its request id.
 
-        Raises RuntimeError when the job is not running every subtask or a checkpoint is pending.
+        Raises RuntimeError when the job is not RUNNING.
         """
-        subtasks = self.graph.subtasks()
-        if self.state != RUNNING or not all(s.state == RUNNING for s in subtasks):
-            raise RuntimeError(f"job {self.job_id} is {self.state} and not all subtasks run; "
-                               f"a savepoint needs a running job")
-        checkpoint_id = self.coordinator.trigger(int(time.time() * 1000),
-                                                 {s.execution_id for s in subtasks}, is_savepoint=True)
+        if self.state != RUNNING:
+            raise RuntimeError(f"job {self.job_id} is {self.state}; a savepoint needs a running job")
+        request_id = self.coordinator.request_savepoint()
         if cancel_job:
-            self.cancel_after_savepoint = checkpoint_id
-        return checkpoint_id
+            self.cancel_after_savepoint = request_id
+        self._persist()
+        return request_id
 
     # -- job state ------------------------------------------------------------------------
     def cancel(self) -> None:
@@ -484,4 +483,5 @@ class JobMaster:
                 "dead-letter-topic": self.job_graph.dead_letter_topic, "vertices": vertices,
                 "restarts": self.generation, "restored-checkpoint": self.restored_from,
                 "failures": self.failure_history[-10:],
-                "checkpoints": self.coordinator.stats() if self.job_graph.checkpoint_config.enabled else None}
+                "checkpoints": self.coordinator.stats() if self.job_graph.checkpoint_config.enabled else None,
+                "savepoints": self.coordinator.savepoints}

@@ -100,21 +100,17 @@ def create_app(call: Callable[[Callable[[], Any]], Any], leader_address: Callabl
             return _error(404, f"job {job_id} is not running")
         except RuntimeError as exc:
             return _error(409, str(exc))
-        return {"request-id": str(request_id)}
+        return {"request-id": request_id}
 
     @app.get("/jobs/{job_id}/savepoints/{request_id}")
-    def savepoint_status(job_id: str, request_id: int):
-        def lookup() -> dict[str, Any] | None:
-            try:
-                return dispatcher().running(job_id).coordinator.savepoints.get(request_id)
-            except UnknownJobError:
-                return None
-        status = call(lookup)
+    def savepoint_status(job_id: str, request_id: str):
+        try:
+            details = call(lambda: dispatcher().details(job_id))
+        except UnknownJobError:
+            return _error(404, f"job {job_id} not found")
+        status = (details.get("savepoints") or {}).get(request_id)
         if status is None:
-            location = f"savepoint-{job_id[:8]}-{request_id}"
-            if call(lambda: dispatcher().store.savepoint(location)) is None:
-                return _error(404, f"no savepoint request {request_id} for job {job_id}")
-            status = {"status": "COMPLETED", "location": location}
+            return _error(404, f"no savepoint request {request_id} for job {job_id}")
         return {"status": {"id": status["status"]},
                 "operation": {"location": status.get("location"), "failure-cause": status.get("reason")}}
 

@@ -1,0 +1,184 @@
+"""Pure logic of checkpointing: the coordinator's protocol, restart strategies, keyed state."""
+
+import pickle
+
+import pytest
+
+from strom.checkpoint.config import CheckpointConfig, RestartStrategies
+from strom.checkpoint.coordinator import CheckpointCoordinator
+from strom.checkpoint.restart import RestartStrategy
+from strom.state.api import (
+    AggregateFunction, AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor,
+    ReducingStateDescriptor, RuntimeContext, ValueStateDescriptor)
+from strom.state.backend import HeapKeyedStateBackend
+
+
+class MemoryCheckpointStore:
+    """The CheckpointStore interface over dicts (the Redis one is exercised by integration tests)."""
+
+    def __init__(self):
+        self.counter, self.completed, self.failed, self.discarded = 0, {}, [], []
+
+    def next_id(self):
+        self.counter += 1
+        return self.counter
+
+    def complete(self, checkpoint_id, metadata):
+        self.completed[checkpoint_id] = metadata
+
+    def retain(self, num_retained, keep=frozenset()):
+        ids = sorted(self.completed)
+        for old in ids[:-num_retained]:
+            if old not in keep:
+                del self.completed[old]
+
+    def discard_pending(self, checkpoint_id):
+        self.discarded.append(checkpoint_id)
+
+    def record_failure(self, checkpoint_id, reason):
+        self.failed.append((checkpoint_id, reason))
+
+    def failures(self):
+        return [{"id": i, "reason": r} for i, r in reversed(self.failed)]
+
+
+def coordinator(**config):
+    store = MemoryCheckpointStore()
+    events = []
+    c = CheckpointCoordinator(CheckpointConfig(**{"interval_ms": 100, **config}), store,
+                              trigger=lambda n, ts, sp: events.append(("trigger", n, sp)),
+                              notify=lambda n: events.append(("notify", n)),
+                              fail_job=lambda reason: events.append(("fail", reason)))
+    return c, store, events
+
+
+TASKS = {"v1[0]#0", "v2[0]#0"}
+
+
+def test_completes_only_when_every_task_acked_then_notifies_and_retains():
+    c, store, events = coordinator(num_retained=2)
+    for round_ in range(3):
+        c.tick(1000 * (round_ + 1), TASKS)
+        n = c.pending.id
+        c.acknowledge("v1[0]#0", n, 10, 1000 * (round_ + 1) + 5)
+        assert n not in store.completed, "completed before every ack"
+        c.acknowledge("v1[0]#0", n, 10, 1000 * (round_ + 1) + 6)  # duplicate ack is harmless
+        c.acknowledge("v2[0]#0", n, 30, 1000 * (round_ + 1) + 9)
+        assert store.completed[n]["state-size"] == 40 and store.completed[n]["duration"] == 9
+    assert sorted(store.completed) == [2, 3]
+    assert [e for e in events if e[0] == "notify"] == [("notify", 1), ("notify", 2), ("notify", 3)]
+
+
+def test_respects_interval_min_pause_and_one_pending():
+    c, _store, events = coordinator(interval_ms=1000, min_pause_ms=500)
+    c.tick(1000, TASKS)
+    c.tick(2500, TASKS)  # pending: no second trigger
+    assert [e for e in events if e[0] == "trigger"] == [("trigger", 1, False)]
+    for task in TASKS:
+        c.acknowledge(task, 1, 1, 2600)
+    c.tick(2700, TASKS)  # min pause not over
+    c.tick(3100, TASKS)
+    assert [e[1] for e in events if e[0] == "trigger"] == [1, 2]
+    c.tick(5000, set())  # job not ready: no trigger
+    assert c.pending.id == 2
+
+
+def test_timeout_and_decline_abort_and_fail_beyond_tolerance():
+    c, store, events = coordinator(timeout_ms=50, tolerable_failures=1)
+    c.tick(1000, TASKS)
+    c.tick(1051, TASKS)
+    assert c.pending is None and "expired" in store.failed[0][1] and store.discarded == [1]
+    c.tick(2000, TASKS)
+    c.decline("v2[0]#0", 2, "redis down")
+    assert ("fail", "exceeded tolerable checkpoint failures (1): checkpoint 2 declined by v2[0]#0: "
+            "redis down") in events
+    c.acknowledge("v1[0]#0", 2, 1, 2001)  # late ack of an aborted checkpoint: ignored
+    assert 2 not in store.completed
+
+
+def test_savepoint_waits_for_the_pending_checkpoint_and_is_kept():
+    c, store, events = coordinator(num_retained=1)
+    c.tick(1000, TASKS)
+    request = c.request_savepoint()
+    c.tick(1001, TASKS)
+    assert c.pending.id == 1 and c.savepoints[request]["status"] == "IN_PROGRESS"
+    for task in TASKS:
+        c.acknowledge(task, 1, 1, 1002)
+    c.tick(1003, TASKS)
+    assert events[-1] == ("trigger", 2, True)
+    for task in TASKS:
+        c.acknowledge(task, 2, 1, 1004)
+    assert c.savepoints[request] == {"status": "COMPLETED", "checkpoint-id": 2}
+    c.tick(1200, TASKS)
+    for task in TASKS:
+        c.acknowledge(task, 3, 1, 1201)
+    assert sorted(store.completed) == [2, 3]  # the savepoint outlives retention
+
+
+@pytest.mark.parametrize("strategy, failures, expected", [
+    (RestartStrategies.fixed_delay_restart(2, 100), [0, 10, 20], [100, 100, None]),
+    (RestartStrategies.failure_rate_restart(2, 1000, 50), [0, 100, 200, 5000], [50, 50, None, 50]),
+    (RestartStrategies.exponential_delay_restart(100, 350, 2.0, 10_000), [0, 1, 2, 3, 20_000],
+     [100, 200, 350, 350, 100]),
+    (RestartStrategies.no_restart(), [0], [None]),
+])
+def test_restart_strategies(strategy, failures, expected):
+    restart = RestartStrategy(strategy)
+    assert [restart.on_failure(t) for t in failures] == expected
+
+
+def test_fixed_delay_reason_names_the_strategy():
+    restart = RestartStrategy(RestartStrategies.fixed_delay_restart(1, 0))
+    restart.on_failure(0)
+    assert restart.on_failure(1) is None
+    assert restart.reason_exhausted == "fixed-delay restart strategy exhausted after 1 restarts"
+
+
+class Average(AggregateFunction):
+    def create_accumulator(self):
+        return (0, 0)
+
+    def add(self, value, acc):
+        return (acc[0] + value, acc[1] + 1)
+
+    def get_result(self, acc):
+        return acc[0] / acc[1]
+
+    def merge(self, a, b):
+        return (a[0] + b[0], a[1] + b[1])
+
+
+def test_keyed_state_is_scoped_to_the_current_key_and_restores_per_key_group():
+    backend = HeapKeyedStateBackend()
+    ctx = RuntimeContext(backend, "t", 0, 1, 128, 0)
+    value = ctx.get_state(ValueStateDescriptor("v", default=0))
+    items = ctx.get_list_state(ListStateDescriptor("l"))
+    mapping = ctx.get_map_state(MapStateDescriptor("m"))
+    total = ctx.get_reducing_state(ReducingStateDescriptor("r", lambda a, b: a + b))
+    average = ctx.get_aggregating_state(AggregatingStateDescriptor("a", Average()))
+    for key, key_group in (("god", 3), ("lord", 70)):
+        backend.current_key, backend.current_key_group = key, key_group
+        for n in range(1, 4):
+            value.update(value.value() + n)
+            items.add(n)
+            mapping.put(n, key)
+            total.add(n)
+            average.add(n * 10)
+    backend.current_key, backend.current_key_group = "god", 3
+    assert (value.value(), items.get(), mapping.get(2), total.get(), average.get()) == (6, [1, 2, 3], "god", 6, 20.0)
+    snapshot = backend.snapshot()
+    assert sorted(snapshot) == [3, 70]
+    restored = HeapKeyedStateBackend()
+    restored.restore((kg, data) for kg, data in snapshot.items() if kg < 64)  # a subtask owning 0..63
+    restored.current_key, restored.current_key_group = "god", 3
+    assert restored.get("v") == 6
+    restored.current_key, restored.current_key_group = "lord", 70
+    assert restored.get("v", None) is None
+    assert pickle.loads(snapshot[70])["l"] == {"lord": [1, 2, 3]}
+    value.clear()
+    assert value.value() == 0 and restored.num_keys() == 5
+
+
+def test_state_outside_a_keyed_stream_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="only available on a KeyedStream"):
+        RuntimeContext(None, "t", 0, 1, 128, 0).get_state(ValueStateDescriptor("v"))
