@@ -13,7 +13,7 @@ import argparse
 import re
 
 from strom.api import (
-    KafkaOffsetsInitializer, KafkaRecordSerializationSchema, KafkaSink, KafkaSource,
+    DeliveryGuarantee, KafkaOffsetsInitializer, KafkaRecordSerializationSchema, KafkaSink, KafkaSource,
     SimpleStringSchema, StreamExecutionEnvironment)
 
 WORD = re.compile(r"[^\W\d_]+")
@@ -31,6 +31,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--unbounded", action="store_true", help="keep reading after the current end")
     parser.add_argument("--checkpoint-interval", type=int, default=0, metavar="MS",
                         help="checkpoint every MS ms; the sink is then exactly-once (0 = off)")
+    parser.add_argument("--delivery-guarantee", choices=[g.value for g in DeliveryGuarantee],
+                        help="sink guarantee (default: exactly-once with checkpoints, else at-least-once)")
     args = parser.parse_args(argv)
 
     env = StreamExecutionEnvironment.get_execution_environment()
@@ -42,7 +44,10 @@ def main(argv: list[str]) -> None:
         .set_value_only_deserializer(SimpleStringSchema())
     if not args.unbounded:
         source = source.set_bounded(KafkaOffsetsInitializer.latest())
-    sink = KafkaSink.builder().set_record_serializer(
+    sink = KafkaSink.builder()
+    if args.delivery_guarantee:
+        sink = sink.set_delivery_guarantee(DeliveryGuarantee(args.delivery_guarantee))
+    sink = sink.set_record_serializer(
         KafkaRecordSerializationSchema.builder()
         .set_topic(args.output)
         .set_key_serialization_schema(lambda word_count: word_count[0].encode())
