@@ -449,7 +449,9 @@ class JobMaster:
         self._free_slots()
         topics = [e.topic(self.cluster_id, self.job_id) for e in self.job_graph.edges]
         if topics:
-            AdminClient({"bootstrap.servers": self.bootstrap}).delete_topics(topics)
+            # Kept on self: an AdminClient destroyed with requests in flight drops them.
+            self._admin = AdminClient({"bootstrap.servers": self.bootstrap})
+            self._admin.delete_topics(topics)
         log.info("job ended", job_id=self.job_id, state=state, error=self.error)
         self._persist()
         self.on_terminal(self)
