@@ -7,6 +7,8 @@ slots, subtask states and lost TaskManagers through the control plane.
 
 from __future__ import annotations
 
+import time
+import uuid
 from concurrent.futures import Future
 from typing import Any, Callable
 
@@ -16,7 +18,7 @@ from strom.config import ClusterOptions, Configuration, JobManagerOptions, Kafka
 from strom.control.codec import ControlMessage
 from strom.graph.artifact import InvalidArtifactError
 from strom.graph.job_graph import JobGraph
-from strom.io.redis import redis_client
+from strom.io.redis import LeaderFence, StaleLeaderError, redis_client
 from strom.jobmanager.dispatcher import Dispatcher
 from strom.jobmanager.job_master import JobMaster
 from strom.jobmanager.job_store import JobStore
@@ -31,10 +33,19 @@ class JobManager(ControlEndpoint):
     role = "JOBMANAGER"
     leader_scoped = True
 
+    # Time a new leader waits for TaskReports before re-attaching to running jobs.
+    reconcile_window_s = 2.0
+
     def __init__(self, config: Configuration, instance_id: str | None = None) -> None:
         super().__init__(config, instance_id)
-        self.store = JobStore(redis_client(config), config.get(ClusterOptions.CLUSTER_ID))
+        cluster_id = config.get(ClusterOptions.CLUSTER_ID)
+        client = redis_client(config)
+        self.fence = LeaderFence(client, cluster_id, lambda: self.leadership.token)
+        self.store = JobStore(client, cluster_id, self.fence)
         self.dispatcher: Dispatcher | None = None
+        self._reports: list[dict] = []
+        self._reports_request: str | None = None
+        self._reconcile_at: float | None = None
         self.rest = RestServer(
             create_app(self.call, lambda: self._leader_address(), lambda: self.is_leader,
                        self._require_dispatcher),
@@ -76,6 +87,17 @@ class JobManager(ControlEndpoint):
     # -- leadership -----------------------------------------------------------------------
     def on_grant_leadership(self, token: int) -> None:
         self.dispatcher = Dispatcher(self.store, self._make_job_master)
+        try:
+            recovered = self.dispatcher.recover()
+        except StaleLeaderError as exc:
+            self.log.warning("rejected by fencing", error=str(exc))
+            return
+        if recovered:
+            self._reports, self._reports_request = [], uuid.uuid4().hex
+            self._reconcile_at = time.monotonic() + self.reconcile_window_s
+            self.log.info("asking TaskManagers for their tasks to re-attach", jobs=len(recovered))
+            self.channel.send("TASKMANAGER", "RequestTaskReports", {"request_id": self._reports_request},
+                              fenced=True)
 
     def on_revoke_leadership(self) -> None:
         # Jobs keep running on the TaskManagers; re-attaching them is the new leader's part.
@@ -92,16 +114,30 @@ class JobManager(ControlEndpoint):
                          self.config.get(JobManagerOptions.SLOT_REQUEST_TIMEOUT) / 1000.0,
                          persist=self.store.update,
                          on_terminal=lambda jm: self.dispatcher and self.dispatcher.job_ended(jm),
-                         checkpoints=CheckpointStore(self.store.redis, cluster_id, job_graph.job_id),
+                         checkpoints=CheckpointStore(self.store.redis, cluster_id, job_graph.job_id,
+                                                     self.fence),
                          savepoint=savepoint, register_savepoint=self.store.add_savepoint)
 
     def _job_master(self, job_id: str) -> JobMaster | None:
         return self.dispatcher.job_masters.get(job_id) if self.dispatcher else None
 
     def _tick(self) -> None:
-        if self.dispatcher:
+        if not self.dispatcher:
+            return
+        try:
+            if self._reconcile_at is not None and time.monotonic() >= self._reconcile_at:
+                self._reconcile_at = None
+                for job_master in list(self.dispatcher.job_masters.values()):
+                    if job_master.state == "RECONCILING":
+                        job_master.reconcile(self._reports)
             for job_master in list(self.dispatcher.job_masters.values()):
                 job_master.tick()
+        except StaleLeaderError as exc:
+            self.log.warning("rejected by fencing: this JobManager no longer leads", error=str(exc))
+
+    def on_TaskReports(self, message: ControlMessage) -> None:
+        if message.body["request_id"] == self._reports_request:
+            self._reports += [{**task, "tm_id": message.body["tm_id"]} for task in message.body["tasks"]]
 
     # -- control messages -----------------------------------------------------------------
     def on_SlotOffer(self, message: ControlMessage) -> None:

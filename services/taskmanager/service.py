@@ -69,6 +69,7 @@ class TaskManager(ControlEndpoint):
                          reason=message.body["reason"])
         for _allocation, task in self.tasks.values():
             task.cancel()
+        self.tasks.clear()
         self.slots = [SlotReport(s.slot_index) for s in self.slots]
         self.registered_token = None
         self.register()
@@ -90,9 +91,10 @@ class TaskManager(ControlEndpoint):
         self.heartbeat()  # report the allocation now, not in up to one interval
 
     def on_FreeSlot(self, message: ControlMessage) -> None:
-        for allocation_id, task in self.tasks.values():
+        for execution_id, (allocation_id, task) in list(self.tasks.items()):
             if allocation_id == message.body["allocation_id"]:
                 task.cancel()
+                del self.tasks[execution_id]
         for slot in self.slots:
             if slot.allocation_id == message.body["allocation_id"]:
                 self.log.info("slot freed", slot_index=slot.slot_index, job_id=slot.job_id)
@@ -163,14 +165,25 @@ class TaskManager(ControlEndpoint):
             if task.d.job_id == prefix:
                 task.notify_checkpoint_complete(message.body["checkpoint_id"], message.body["final"])
 
+    def on_RequestTaskReports(self, message: ControlMessage) -> None:
+        slot_of = {s.allocation_id: s.slot_index for s in self.slots if s.allocation_id}
+        self.channel.send("JOBMANAGER", "TaskReports", {
+            "request_id": message.body["request_id"], "tm_id": self.id,
+            "tasks": [{"job_id": task.d.job_id, "execution_id": execution_id, "allocation_id": allocation_id,
+                       "slot_index": slot_of.get(allocation_id, -1), "state": task.state,
+                       "end_of_data": task.end_of_data}
+                      for execution_id, (allocation_id, task) in self.tasks.items()]})
+
     def on_CancelTask(self, message: ControlMessage) -> None:
         entry = self.tasks.get(message.body["execution_id"])
         if entry is not None:
             entry[1].cancel()
 
     def _reap_tasks(self) -> None:
-        for execution_id, (_allocation, task) in list(self.tasks.items()):
-            if not task.is_alive():
+        # Ended tasks stay listed (for TaskReports to a new JobManager) until their slot is freed.
+        held = {s.allocation_id for s in self.slots if s.allocation_id}
+        for execution_id, (allocation_id, task) in list(self.tasks.items()):
+            if allocation_id not in held and not task.is_alive():
                 del self.tasks[execution_id]
         live_jobs = {s.job_id for s in self.slots if s.job_id}
         for job_id in list(self._job_graphs):

@@ -33,6 +33,10 @@ BODIES = {
     "DeclineCheckpoint": {"job_id": "j-1", "execution_id": "v1[0]#0", "tm_id": "tm-1",
                           "checkpoint_id": 7, "reason": "redis down"},
     "NotifyCheckpointComplete": {"tm_id": "tm-1", "job_id": "j-1", "checkpoint_id": 7, "final": True},
+    "RequestTaskReports": {"request_id": "r-1"},
+    "TaskReports": {"request_id": "r-1", "tm_id": "tm-1", "tasks": [
+        {"job_id": "j-1", "execution_id": "v1[0]#2", "allocation_id": "a-1", "slot_index": 0,
+         "state": "RUNNING", "end_of_data": True}]},
     "StatusRequest": {"request_id": "r-1"},
     "StatusReply": {"request_id": "r-1", "is_leader": True, "host": "h", "pid": 7,
                     "task_managers": [TM_ROW], "rejected_messages": 3},

@@ -25,14 +25,21 @@ from typing import Any
 
 import redis
 
+from strom.io.redis import LeaderFence, atomic_write
+
 
 class CheckpointCorruptedError(RuntimeError):
     """A completed checkpoint's snapshot data is missing or unreadable; names checkpoint and task."""
 
 
 class CheckpointStore:
-    def __init__(self, client: redis.Redis, cluster_id: str, job_id: str) -> None:
+    """``fence`` (a :class:`~strom.io.redis.LeaderFence`) guards :meth:`complete`: a deposed
+    JobManager cannot change which checkpoint is the latest."""
+
+    def __init__(self, client: redis.Redis, cluster_id: str, job_id: str,
+                 fence: LeaderFence | None = None) -> None:
         self.redis = client
+        self.fence = fence
         self.prefix = f"strom:{cluster_id}:job:{job_id}"
         self.savepoint_prefix = f"strom:{cluster_id}:savepoint"
 
@@ -82,11 +89,12 @@ class CheckpointStore:
 
     # -- written by the coordinator -------------------------------------------------------
     def complete(self, checkpoint_id: int, metadata: dict[str, Any]) -> None:
-        with self.redis.pipeline(transaction=True) as pipe:
+        """Raises :class:`~strom.io.redis.StaleLeaderError` for a deposed leader."""
+        def fill(pipe) -> None:
             pipe.set(f"{self.prefix}:checkpoint:{checkpoint_id}", json.dumps(metadata))
             pipe.zadd(f"{self.prefix}:checkpoints", {str(checkpoint_id): checkpoint_id})
             pipe.set(f"{self.prefix}:latest-checkpoint", checkpoint_id)
-            pipe.execute()
+        atomic_write(self.redis, fill, self.fence)
 
     def completed_ids(self) -> list[int]:
         return [int(x) for x in self.redis.zrange(f"{self.prefix}:checkpoints", 0, -1)]

@@ -32,6 +32,7 @@ MESSAGE_TYPES: tuple[str, ...] = (
     "SlotRequest", "AllocateSlot", "SlotRequestFailed", "SlotOffer", "FreeSlot",
     "DeployTask", "TaskExecutionState", "CancelTask",
     "TriggerCheckpoint", "AcknowledgeCheckpoint", "DeclineCheckpoint", "NotifyCheckpointComplete",
+    "RequestTaskReports", "TaskReports",
     "StatusRequest", "StatusReply",
 )
 

@@ -34,6 +34,22 @@ class Dispatcher:
         job_master.start()
         return job_graph.job_id
 
+    def recover(self) -> list[JobMaster]:
+        """JobMasters for the jobs a previous leader left unfinished (FINISHED ones never re-run)."""
+        recovered = []
+        for job_id in self.store.job_ids():
+            status = self.store.get(job_id) or {}
+            if status.get("state") in ("FINISHED", "FAILED", "CANCELED") or job_id in self.job_masters:
+                continue
+            artifact = self.store.artifact(job_id)
+            if artifact is None:
+                continue
+            job_master = self.make_job_master(load_artifact(artifact))
+            self.job_masters[job_id] = job_master
+            job_master.recover(status)
+            recovered.append(job_master)
+        return recovered
+
     def job_ended(self, job_master: JobMaster) -> None:
         self.job_masters.pop(job_master.job_id, None)
 

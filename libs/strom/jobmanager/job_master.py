@@ -30,6 +30,7 @@ from strom.graph.execution_graph import (
 
 FAILING = "FAILING"  # job state while its subtasks are being canceled after a failure
 RESTARTING = "RESTARTING"  # waiting out the restart strategy's delay after a failure
+RECONCILING = "RECONCILING"  # a new leader collecting TaskManagers' reports to re-attach
 from strom.graph.job_graph import JobGraph, JobVertex
 from strom.graph.stream_graph import SINK
 from strom.io.kafka import TopicSpec, ensure_topics
@@ -90,7 +91,8 @@ class JobMaster:
         self.restart_strategy = RestartStrategy(job_graph.restart_strategy)
         self.failure_history: list[str] = []
         self.cancel_after_savepoint: str | None = None
-        self.final_checkpoints: set[int] = set()  # triggered after every subtask reached END_OF_DATA
+        self.final_checkpoints: set[int] = set()
+        self._recovered_state: str | None = None  # triggered after every subtask reached END_OF_DATA
         self.coordinator = CheckpointCoordinator(job_graph.checkpoint_config, checkpoints,
                                                  self._trigger_sources, self._notify_complete,
                                                  lambda reason: self.handle_failure(reason))
@@ -307,6 +309,67 @@ class JobMaster:
         return all(s.state in TERMINAL_STATES or s.execution_id not in self.tm_of
                    for s in self.graph.subtasks())
 
+    # -- JobManager failover: re-attach ---------------------------------------------------
+    def recover(self, status: dict[str, Any]) -> None:
+        """Take over a job a previous leader ran (its status from Redis); reports come next."""
+        self.generation = status.get("restarts", 0)
+        self.restored_from = status.get("restored-checkpoint")
+        self.start_time = status.get("start-time", self.start_time)
+        self._source_partitions = status.get("source-partitions", {})
+        self.failure_history = status.get("failures", [])
+        self.graph = ExecutionGraph.from_job_graph(self.job_graph)
+        for subtask in self.graph.subtasks():
+            subtask.attempt = self.generation
+        self._recovered_state = status.get("state")
+        self.state = RECONCILING
+        self._persist()
+
+    def reconcile(self, reports: list[dict[str, Any]]) -> None:
+        """Re-attach to the running subtasks the TaskManagers reported, or restart from a checkpoint."""
+        mine = [r for r in reports if r["job_id"] == self.job_id]
+        current = {s.execution_id: s for s in self.graph.subtasks()}
+        for report in mine:
+            subtask = current.get(report["execution_id"])
+            if subtask is not None:
+                subtask.state, subtask.end_of_data = report["state"], report["end_of_data"]
+                self.tm_of[subtask.execution_id] = report["tm_id"]
+        missing = sorted(e for e, s in current.items() if e not in self.tm_of)
+        broken = sorted(e for e, s in current.items() if s.state not in (RUNNING, FINISHED))
+        self.slots = [SlotGrant(f"{self.job_id[:12]}-g{self.generation}-slot{i}")
+                      for i in range(self.job_graph.slots_needed)]
+        for report in mine:
+            subtask = current.get(report["execution_id"])
+            if subtask is not None and 0 <= subtask.slot_index < len(self.slots):
+                grant = self.slots[subtask.slot_index]
+                grant.allocation_id, grant.tm_id = report["allocation_id"], report["tm_id"]
+                grant.slot_index = report["slot_index"]
+        if not missing and not broken and self._recovered_state == RUNNING:
+            log.info("re-attached to running job", job_id=self.job_id, generation=self.generation,
+                     subtasks=len(current))
+            self.state = RUNNING
+            if all(s.state == FINISHED for s in current.values()):
+                self._end(FINISHED)
+            else:
+                self._persist()
+            return
+        reason = (f"cannot re-attach: job was {self._recovered_state}; missing {missing}; "
+                  f"not running {broken}")
+        log.warning("restarting job after JobManager failover", job_id=self.job_id, reason=reason)
+        self.failure_history.append(reason)
+        for report in mine:  # stale attempts: stop them, free their slots
+            self.channel.send("TASKMANAGER", "FreeSlot", {
+                "tm_id": report["tm_id"], "allocation_id": report["allocation_id"], "job_id": self.job_id},
+                target_id=report["tm_id"], fenced=True)
+        self.slots, self.tm_of = [], {}
+        if self._recovered_state == CANCELING:
+            self._end(CANCELED)
+        elif self._recovered_state == FAILING:
+            self._end(FAILED)
+        else:
+            self.state = RESTARTING
+            self._restart_at = time.monotonic()
+            self._persist()
+
     # -- failover -------------------------------------------------------------------------
     def handle_failure(self, reason: str) -> None:
         """Restart from the latest checkpoint if the restart strategy allows, else fail the job."""
@@ -486,4 +549,5 @@ class JobMaster:
                 "restarts": self.generation, "restored-checkpoint": self.restored_from,
                 "failures": self.failure_history[-10:],
                 "checkpoints": self.coordinator.stats() if self.job_graph.checkpoint_config.enabled else None,
+                "source-partitions": self._source_partitions,
                 "savepoints": self.coordinator.savepoints}

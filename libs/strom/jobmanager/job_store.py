@@ -16,11 +16,20 @@ from typing import Any
 
 import redis
 
+from strom.io.redis import LeaderFence, atomic_write
+
 
 class JobStore:
-    def __init__(self, client: redis.Redis, cluster_id: str) -> None:
+    """Writes go through ``fence`` (a :class:`~strom.io.redis.LeaderFence`) when given:
+    only the leading JobManager changes the job store."""
+
+    def __init__(self, client: redis.Redis, cluster_id: str, fence: LeaderFence | None = None) -> None:
         self.redis = client
         self.prefix = f"strom:{cluster_id}"
+        self.fence = fence
+
+    def _write(self, fill) -> None:
+        atomic_write(self.redis, fill, self.fence)
 
     def _key(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}"
@@ -28,19 +37,20 @@ class JobStore:
     def add(self, job_id: str, artifact: bytes, status: dict[str, Any]) -> None:
         """Store a submitted job atomically (MULTI/EXEC)."""
         now = int(time.time() * 1000)
-        with self.redis.pipeline(transaction=True) as pipe:
+
+        def fill(pipe) -> None:
             pipe.set(f"{self._key(job_id)}:artifact", artifact)
             pipe.hset(self._key(job_id), mapping={k: json.dumps(v) for k, v in
                                                   {**status, "submit-time": now}.items()})
             pipe.zadd(f"{self.prefix}:jobs", {job_id: now})
-            pipe.execute()
+        self._write(fill)
 
     def artifact(self, job_id: str) -> bytes | None:
         return self.redis.get(f"{self._key(job_id)}:artifact")
 
     def update(self, job_id: str, **fields: Any) -> None:
-        self.redis.hset(self._key(job_id), mapping={k.replace("_", "-"): json.dumps(v)
-                                                    for k, v in fields.items()})
+        mapping = {k.replace("_", "-"): json.dumps(v) for k, v in fields.items()}
+        self._write(lambda pipe: pipe.hset(self._key(job_id), mapping=mapping))
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         raw = self.redis.hgetall(self._key(job_id))
@@ -52,7 +62,7 @@ class JobStore:
         return [j.decode() for j in self.redis.zrange(f"{self.prefix}:jobs", 0, -1)]
 
     def add_savepoint(self, savepoint_id: str, pointer: dict[str, Any]) -> None:
-        self.redis.set(f"{self.prefix}:savepoint:{savepoint_id}", json.dumps(pointer))
+        self._write(lambda pipe: pipe.set(f"{self.prefix}:savepoint:{savepoint_id}", json.dumps(pointer)))
 
     def savepoint(self, savepoint_id: str) -> dict[str, Any] | None:
         raw = self.redis.get(f"{self.prefix}:savepoint:{savepoint_id}")

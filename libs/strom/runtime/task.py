@@ -121,6 +121,8 @@ class Task(threading.Thread):
         self.d, self.vertex, self.bootstrap, self.cb = descriptor, vertex, bootstrap, callbacks
         self.store = CheckpointStore(redis_client, descriptor.cluster_id, descriptor.job_id)
         self.redis = redis_client
+        self.state = "DEPLOYING"  # last state reported
+        self.end_of_data = False
         self._canceled = threading.Event()
         self._events: queue.SimpleQueue[tuple[str, int, bool]] = queue.SimpleQueue()
         self._producers: list[Producer] = []
@@ -128,6 +130,13 @@ class Task(threading.Thread):
         self.backend = HeapKeyedStateBackend() if descriptor.key_groups is not None else None
         self.sink_writer: KafkaSinkWriter | ExactlyOnceSinkWriter | None = None
         self.edge_writers: list[EdgeWriter] = []
+
+    def report(self, state: str, error: str | None) -> None:
+        if state == END_OF_DATA:
+            self.end_of_data = True
+        else:
+            self.state = state
+        self.cb.report(state, error)
 
     # -- control, from the TaskManager's thread ---------------------------------------
     def cancel(self) -> None:
@@ -231,7 +240,7 @@ class Task(threading.Thread):
             producer, consumer = self._producer(), self._consumer()
             chain = self._build_chain(producer)
             restored = self._restore()
-            self.cb.report(RUNNING, None)
+            self.report(RUNNING, None)
             if self.vertex.is_source:
                 source = SourceReader(self, consumer, producer, chain, restored)
                 finished = source.run()
@@ -245,14 +254,14 @@ class Task(threading.Thread):
                     writer.end_of_input()
                 self._flush()
                 if self.d.checkpointing:
-                    self.cb.report(END_OF_DATA, None)
+                    self.report(END_OF_DATA, None)
                     finished = linger()
             self._flush()
-            self.cb.report(FINISHED if finished else CANCELED, None)
+            self.report(FINISHED if finished else CANCELED, None)
         except TaskFailure as exc:
-            self.cb.report(FAILED, str(exc))
+            self.report(FAILED, str(exc))
         except Exception as exc:
-            self.cb.report(FAILED, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
+            self.report(FAILED, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
         finally:
             if consumer is not None:
                 consumer.close()
