@@ -34,7 +34,7 @@ class JobManager(ControlEndpoint):
     leader_scoped = True
 
     # Time a new leader waits for TaskReports before re-attaching to running jobs.
-    reconcile_window_s = 2.0
+    reconcile_window_s = 1.0
 
     def __init__(self, config: Configuration, instance_id: str | None = None) -> None:
         super().__init__(config, instance_id)

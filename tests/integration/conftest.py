@@ -18,7 +18,9 @@ import pytest
 
 from strom.cluster.client import ClusterClient, ClusterStatus
 from strom.cluster.local import LocalCluster
-from strom.config import Configuration
+from confluent_kafka.admin import AdminClient
+
+from strom.config import Configuration, KafkaOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,6 +100,13 @@ class TestCluster:
         if self._client is not None:
             self._client.close()
         self.local.down()
+        # Topics of this cluster's jobs and control plane: thousands of partitions left behind
+        # slow every Kafka restart down (a restart-kafka drill among them).
+        admin = AdminClient({"bootstrap.servers": self.config.get(KafkaOptions.BOOTSTRAP)})
+        mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(f"strom.{self.cluster_id}.")]
+        if mine:
+            for future in admin.delete_topics(mine).values():
+                future.result(timeout=30)
 
 
 @pytest.fixture

@@ -1,0 +1,298 @@
+"""Failover drills: run a bounded keyed job, inject one fault mid-job, judge the output.
+
+Each drill runs WordCount (parallelism 2, checkpoints every 500 ms,
+exactly-once sink) over known input on a local cluster with standby
+JobManager and ResourceManager, injects the fault once the job has completed
+a checkpoint, and reports: fault time, time until a new leader (leader
+faults), data-plane stall (longest gap between increases of committed
+output), end-to-end duration against a fault-free run, and the verdict — each
+word's committed running counts must be exactly 1..n (nothing lost, nothing
+twice).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from confluent_kafka import Consumer, TopicPartition
+
+from strom.client.jobs import JobClient
+from strom.client.produce import produce_lines
+from strom.cluster.client import ClusterClient
+from strom.cluster.local import LocalCluster
+from strom.config import (
+    Configuration, HeartbeatOptions, KafkaOptions, RestOptions, ZooKeeperOptions, source_root)
+from strom.coordination.leader_election import current_leader, zookeeper_client
+from strom.io.kafka import end_offset
+
+FAULTS = ("kill-jobmanager", "kill-resourcemanager", "kill-taskmanager", "pause-taskmanager",
+          "restart-redis", "restart-kafka", "partition-zookeeper")
+WORDCOUNT = "examples/wordcount.py"
+
+
+@dataclass
+class DrillResult:
+    fault: str
+    fault_at_s: float | None = None        # since job submission
+    new_leader_s: float | None = None      # fault -> a new leader in ZooKeeper
+    stall_s: float = 0.0                   # longest gap in committed output
+    duration_s: float = 0.0                # submission -> FINISHED
+    state: str = ""
+    restarts: int = 0                      # job restarts (0 = tasks kept running)
+    lost: int = 0                          # words with fewer committed counts than occurrences
+    duplicated: int = 0                    # words with repeated counts
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "FINISHED" and not self.lost and not self.duplicated
+
+    def line(self, baseline_s: float | None) -> str:
+        versus = f" ({self.duration_s / baseline_s:.2f}x fault-free)" if baseline_s else ""
+        leader = f", new leader after {self.new_leader_s:.1f} s" if self.new_leader_s is not None else ""
+        fault = f"fault at {self.fault_at_s:.1f} s{leader}, " if self.fault_at_s is not None else ""
+        verdict = "OK" if self.ok else (f"FAILED: job {self.state}, {self.lost} words lost, "
+                                        f"{self.duplicated} duplicated {self.examples[:3]}")
+        return (f"{self.fault:<22} {fault}stall {self.stall_s:.1f} s, restarts {self.restarts}, "
+                f"duration {self.duration_s:.1f} s{versus}: {verdict}")
+
+
+class CommittedOutputMonitor(threading.Thread):
+    """Samples the committed (read_committed) end offsets of a topic every 50 ms."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__(daemon=True)
+        self.bootstrap, self.topic = bootstrap, topic
+        self.increases: list[float] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "strom-drill",
+                             "isolation.level": "read_committed"})
+        last = 0
+        while not self.stop.is_set():
+            try:
+                total = sum(consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=2,
+                                                           cached=False)[1] for p in (0, 1))
+            except Exception:
+                total = last  # broker restarting: no news
+            if total > last:
+                self.increases.append(time.monotonic())
+                last = total
+            self.stop.wait(0.05)
+        consumer.close()
+
+    def longest_gap(self, fault_at: float | None) -> float:
+        """Longest time without new committed output, from the first output (or the fault) on."""
+        points = sorted(self.increases + ([fault_at] if fault_at is not None else []))
+        return max((b - a for a, b in zip(points, points[1:])), default=0.0)
+
+
+def judge(records, lines: list[bytes], result: DrillResult) -> None:
+    expected = Counter(line.decode() for line in lines)
+    got: dict[str, list[int]] = defaultdict(list)
+    for key, value in records:
+        got[key.decode()].append(int(value))
+    for word in set(expected) | set(got):
+        values = got.get(word, [])
+        if len(values) != len(set(values)):
+            result.duplicated += 1
+            result.examples.append(f"{word}: {len(values) - len(set(values))} duplicated")
+        if set(values) != set(range(1, expected[word] + 1)):
+            missing = len(set(range(1, expected[word] + 1)) - set(values))
+            if missing:
+                result.lost += 1
+                result.examples.append(f"{word}: {missing} lost")
+
+
+def read_committed(bootstrap: str, topic: str) -> list[tuple[bytes, bytes]]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "strom-drill-read",
+                         "isolation.level": "read_committed", "enable.partition.eof": True,
+                         "max.partition.fetch.bytes": 10 * 1024 * 1024})
+    ends = {p: end_offset(consumer, topic, p) for p in (0, 1)}
+    pending = {p for p, end in ends.items() if end > 0}
+    consumer.assign([TopicPartition(topic, p, 0) for p in pending])
+    records = []
+    deadline = time.monotonic() + 120
+    while pending and time.monotonic() < deadline:
+        for message in consumer.consume(10000, timeout=0.2):
+            if message.error():
+                if message.offset() >= ends[message.partition()]:
+                    pending.discard(message.partition())
+            else:
+                records.append((message.key(), message.value()))
+    consumer.close()
+    return records
+
+
+class Drill:
+    """Drives drills on the local cluster of ``local`` (processes named as `strom cluster up` does)."""
+
+    def __init__(self, config: Configuration, local: LocalCluster, lines: list[bytes],
+                 say: Callable[[str], None] = print) -> None:
+        self.config, self.local, self.lines, self.say = config, local, lines, say
+        self.bootstrap = config.get(KafkaOptions.BOOTSTRAP)
+        self.root = source_root() or Path.cwd()
+        self._replacements = 0
+
+    # -- cluster --------------------------------------------------------------------------
+    def ensure_cluster(self) -> None:
+        """Two JobManagers, two ResourceManagers, two TaskManagers with 2 slots; wait until ready."""
+        for i in (1, 2):
+            self.local.start(f"resourcemanager-{i}", "resourcemanager")
+            self._start_jobmanager(f"jobmanager-{i}")
+            self.local.start(f"taskmanager-{i}", "taskmanager", "--slots", "2")
+        deadline = time.monotonic() + 60
+        with ClusterClient(self.config) as client:
+            while True:
+                status = client.status(timeout_s=2.0)
+                if all(status.leaders.values()) and status.registered_slots()[0] >= 4:
+                    return
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"cluster not ready for the drill: {status}")
+                time.sleep(0.3)
+
+    def _task_manager_with_tasks(self, client: JobClient, job_id: str) -> str:
+        details = client.details(job_id)
+        hosts = sorted({s["taskmanager-id"] for v in details["vertices"] for s in v["subtasks"]
+                        if s["taskmanager-id"]})
+        return hosts[-1]
+
+    # -- one drill ------------------------------------------------------------------------
+    def run(self, fault: str | None) -> DrillResult:
+        result = DrillResult(fault or "none (baseline)")
+        self.ensure_cluster()
+        run_id = uuid.uuid4().hex[:8]
+        source, sink = f"drill-in-{run_id}", f"drill-out-{run_id}"
+        produce_lines(self.bootstrap, source, io.BytesIO(b"\n".join(self.lines) + b"\n"), partitions=2)
+        monitor = CommittedOutputMonitor(self.bootstrap, sink)
+        started = time.monotonic()
+        out = subprocess.run(
+            [sys.executable, "-m", "strom", "run", "-d", "-p", "2", str(self.root / WORDCOUNT), "--",
+             "--input", source, "--output", sink, "--dead-letter-topic", f"drill-dlq-{run_id}",
+             "--checkpoint-interval", "500"], check=True, capture_output=True, text=True).stdout
+        job_id = re.search(r"JobID (\w+)", out).group(1)
+        monitor.start()
+        client = JobClient(self.config)
+        fault_at = None
+        if fault is not None:
+            while client.checkpoints(job_id)["counts"].get("completed", 0) < 1:
+                time.sleep(0.05)
+            fault_at = time.monotonic()
+            result.fault_at_s = fault_at - started
+            self.say(f"  injecting {fault} at {result.fault_at_s:.1f} s")
+            result.new_leader_s = self.inject(fault, client, job_id)
+        details = self._wait(client, job_id, timeout_s=240)
+        result.duration_s = time.monotonic() - started
+        result.state = details["state"]
+        time.sleep(0.2)
+        monitor.stop.set()
+        monitor.join()
+        result.stall_s = monitor.longest_gap(fault_at)
+        result.restarts = details.get("restarts", 0)
+        judge(read_committed(self.bootstrap, sink), self.lines, result)
+        client.close()
+        return result
+
+    def _wait(self, client: JobClient, job_id: str, timeout_s: float) -> dict:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                details = client.details(job_id)
+                if details["state"] in ("FINISHED", "FAILED", "CANCELED"):
+                    return details
+            except Exception:
+                client.close()
+                client = JobClient(self.config)  # the leader moved
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} not finished after {timeout_s} s")
+            time.sleep(0.2)
+
+    # -- faults ---------------------------------------------------------------------------
+    def _leader_change(self, role: str, kill: Callable[[str], None]) -> float:
+        zk = zookeeper_client(self.config)
+        try:
+            old = current_leader(zk, self.config, role)
+            fault = time.monotonic()
+            kill(old.id)
+            while True:
+                new = current_leader(zk, self.config, role)
+                if new is not None and new.id != old.id:
+                    return time.monotonic() - fault
+                time.sleep(0.02)
+        finally:
+            zk.stop()
+            zk.close()
+
+    def inject(self, fault: str, client: JobClient, job_id: str) -> float | None:
+        """Inject ``fault``; returns the time to a new leader for leader faults."""
+        session_s = self.config.get(ZooKeeperOptions.SESSION_TIMEOUT) / 1000
+        heartbeat_s = self.config.get(HeartbeatOptions.TIMEOUT) / 1000
+        if fault in ("kill-jobmanager", "kill-resourcemanager"):
+            role = "JOBMANAGER" if fault == "kill-jobmanager" else "RESOURCEMANAGER"
+            killed: list[str] = []
+            elapsed = self._leader_change(role, lambda name: (killed.append(name),
+                                                              self.local.signal(name, signal.SIGKILL)))
+            self._restart(killed[0])
+            return elapsed
+        if fault == "partition-zookeeper":
+            # Freeze the leader past its ZooKeeper session: the session expires, a standby leads,
+            # and the old leader wakes up deposed (an equivalent of a network partition).
+            paused: list[str] = []
+            elapsed = self._leader_change("JOBMANAGER", lambda name: (
+                paused.append(name), self.local.signal(name, signal.SIGSTOP)))
+            time.sleep(max(0.0, session_s + 2 - elapsed))
+            self.local.signal(paused[0], signal.SIGCONT)
+            return elapsed
+        if fault == "kill-taskmanager":
+            victim = self._task_manager_with_tasks(client, job_id)
+            self.local.signal(victim, signal.SIGKILL)
+            self._replacements += 1
+            self.local.start(f"taskmanager-r{self._replacements}", "taskmanager", "--slots", "2")
+            return None
+        if fault == "pause-taskmanager":
+            victim = self._task_manager_with_tasks(client, job_id)
+            self.local.signal(victim, signal.SIGSTOP)
+            time.sleep(heartbeat_s + 2)
+            self.local.signal(victim, signal.SIGCONT)
+            return None
+        if fault in ("restart-redis", "restart-kafka"):
+            component = fault.split("-", 1)[1]
+            subprocess.run([str(self.root / "ops" / "stack"), "restart", component], check=True,
+                           stdout=subprocess.DEVNULL)
+            return None
+        raise ValueError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
+
+    def _start_jobmanager(self, name: str) -> None:
+        base = self.config.get(RestOptions.PORT)
+        port = base + int(name.rsplit("-", 1)[1]) - 1 if base else 0
+        self.local.start(name, "jobmanager", "--rest-port", str(port))
+
+    def _restart(self, name: str) -> None:
+        if name.startswith("jobmanager-"):
+            self._start_jobmanager(name)
+        else:
+            self.local.start(name, name.rsplit("-", 1)[0])
+
+
+def drill_input(words: int) -> list[bytes]:
+    """``words`` words of the King James Bible (Debian's bible-kjv), one per line; repository
+    text when the ``bible`` command is not installed."""
+    try:
+        text = subprocess.run(["bible", "-f", "Gen1:1-Rev22:21"], check=True, capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        root = source_root() or Path.cwd()
+        text = " ".join(p.read_text() for p in sorted(root.glob("libs/**/*.py"))).encode()
+    vocabulary = re.findall(r"[^\W\d_]+", text.decode().lower())
+    return [vocabulary[i % len(vocabulary)].encode() for i in range(words)]
