@@ -181,7 +181,8 @@ class Drill:
         out = subprocess.run(
             [sys.executable, "-m", "strom", "run", "-d", "-p", "2", str(self.root / WORDCOUNT), "--",
              "--input", source, "--output", sink, "--dead-letter-topic", f"drill-dlq-{run_id}",
-             "--checkpoint-interval", "500"], check=True, capture_output=True, text=True).stdout
+             "--checkpoint-interval", "500"], check=True, capture_output=True, text=True,
+            env=self.local.env).stdout
         job_id = re.search(r"JobID (\w+)", out).group(1)
         monitor.start()
         client = JobClient(self.config)
