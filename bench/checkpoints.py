@@ -22,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 from strom.client.jobs import JobClient
 from strom.client.produce import produce_lines

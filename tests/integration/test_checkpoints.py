@@ -87,10 +87,11 @@ def lines() -> list[bytes]:
     return corpus(300_000)
 
 
-@pytest.mark.parametrize("after_checkpoints", [1, 3])
-def test_taskmanager_kill_mid_job_keeps_output_exactly_once(cluster: TestCluster, lines, after_checkpoints):
+@pytest.mark.parametrize("interval_ms, after_checkpoints", [(500, 1), (200, 3)])
+def test_taskmanager_kill_mid_job_keeps_output_exactly_once(cluster: TestCluster, lines, interval_ms,
+                                                            after_checkpoints):
     cluster.start_standard(task_managers=2, slots=2)
-    job = Job(cluster, lines)
+    job = Job(cluster, lines, interval_ms=interval_ms)
     job.wait_checkpoints(after_checkpoints)
     assert job.details()["state"] == "RUNNING"
     cluster.local.signal("taskmanager-2", signal.SIGKILL)

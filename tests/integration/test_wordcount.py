@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import re
-import sys
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from strom.client.jobs import JobClient
 from strom.config import KafkaOptions
-from strom.io.kafka import TopicSpec, end_offset, ensure_topics
+from strom.io.kafka import TopicSpec, ensure_topics, read_to_end
 from strom.runtime.keygroups import key_group_for
 from strom.runtime.operators import produce as produce_record
 
@@ -54,29 +53,7 @@ def produce(bootstrap: str, topic: str, values: list[bytes], partitions: int = 2
 
 
 def read_all(bootstrap: str, topic: str) -> list:
-    """Every committed record of ``topic`` up to its end offsets now.
-
-    Waits for partition EOF rather than counting offsets: transaction markers
-    take offsets but are never delivered as records.
-    """
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{uuid.uuid4().hex}",
-                         "isolation.level": "read_committed", "enable.auto.commit": False,
-                         "enable.partition.eof": True, "max.partition.fetch.bytes": 10 * 1024 * 1024})
-    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-    ends = {p: end_offset(consumer, topic, p) for p in metadata.partitions}
-    pending = {p for p, end in ends.items() if end > 0}
-    consumer.assign([TopicPartition(topic, p, 0) for p in pending])
-    records, deadline = [], time.monotonic() + 60
-    while pending and time.monotonic() < deadline:
-        for message in consumer.consume(10000, timeout=0.2):
-            if message.error():
-                if message.offset() >= ends[message.partition()]:
-                    pending.discard(message.partition())
-            else:
-                records.append(message)
-    consumer.close()
-    assert not pending, f"could not read {topic} to its end"
-    return records
+    return read_to_end(bootstrap, topic, timeout_s=60)
 
 
 def final_counts(records) -> dict[str, int]:

@@ -34,7 +34,7 @@ from strom.cluster.local import LocalCluster
 from strom.config import (
     Configuration, HeartbeatOptions, KafkaOptions, RestOptions, ZooKeeperOptions, source_root)
 from strom.coordination.leader_election import current_leader, zookeeper_client
-from strom.io.kafka import end_offset
+from strom.io.kafka import read_to_end
 
 FAULTS = ("kill-jobmanager", "kill-resourcemanager", "kill-taskmanager", "pause-taskmanager",
           "restart-redis", "restart-kafka", "partition-zookeeper")
@@ -116,26 +116,6 @@ def judge(records, lines: list[bytes], result: DrillResult) -> None:
                 result.examples.append(f"{word}: {missing} lost")
 
 
-def read_committed(bootstrap: str, topic: str) -> list[tuple[bytes, bytes]]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "strom-drill-read",
-                         "isolation.level": "read_committed", "enable.partition.eof": True,
-                         "max.partition.fetch.bytes": 10 * 1024 * 1024})
-    ends = {p: end_offset(consumer, topic, p) for p in (0, 1)}
-    pending = {p for p, end in ends.items() if end > 0}
-    consumer.assign([TopicPartition(topic, p, 0) for p in pending])
-    records = []
-    deadline = time.monotonic() + 120
-    while pending and time.monotonic() < deadline:
-        for message in consumer.consume(10000, timeout=0.2):
-            if message.error():
-                if message.offset() >= ends[message.partition()]:
-                    pending.discard(message.partition())
-            else:
-                records.append((message.key(), message.value()))
-    consumer.close()
-    return records
-
-
 class Drill:
     """Drives drills on the local cluster of ``local`` (processes named as `strom cluster up` does)."""
 
@@ -202,7 +182,7 @@ class Drill:
         monitor.join()
         result.stall_s = monitor.longest_gap(fault_at)
         result.restarts = details.get("restarts", 0)
-        judge(read_committed(self.bootstrap, sink), self.lines, result)
+        judge([(m.key(), m.value()) for m in read_to_end(self.bootstrap, sink)], self.lines, result)
         client.close()
         return result
 
