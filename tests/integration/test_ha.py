@@ -83,3 +83,55 @@ def test_stale_leader_write_to_redis_is_refused(drill_cluster: TestCluster):
         LeaderFence(client, "fence-test", lambda: None).write(lambda pipe: pipe.set("strom:fence-test:probe", "x"))
     assert client.get("strom:fence-test:probe") == b"new"
     client.delete("strom:fence-test:probe", "strom:fence-test:jobmanager-epoch")
+
+
+def test_deposed_leader_can_change_nothing(drill, drill_cluster: TestCluster):
+    """A JobManager that lost leadership (token below the newest) cannot trigger or complete a
+    checkpoint, cancel or deploy a task, or get a slot: every attempt is refused and logged."""
+    from strom.checkpoint.store import CheckpointStore
+    from strom.control.channel import ControlChannel
+    from strom.io.redis import LeaderFence, StaleLeaderError
+    from strom.jobmanager.job_store import JobStore
+
+    drill.ensure_cluster()
+    config = drill_cluster.config
+    newest = current_leader(drill_cluster.client.zk, config, "JOBMANAGER").token
+    stale = newest - 1
+    deposed = ControlChannel(config, "jobmanager-deposed", "JOBMANAGER", token_source=lambda: stale)
+    deposed.start()
+    rows = [r for r in drill_cluster.client.status().slot_table() if r["state"] == "REGISTERED"]
+    for row in rows:
+        tm = row["tm_id"]
+        body = {"tm_id": tm, "job_id": "j", "execution_id": "v1[0]#0"}
+        deposed.send("TASKMANAGER", "TriggerCheckpoint", {**body, "checkpoint_id": 99, "timestamp_ms": 0,
+                                                          "is_savepoint": False}, target_id=tm, fenced=True)
+        deposed.send("TASKMANAGER", "CancelTask", body, target_id=tm, fenced=True)
+        deposed.send("TASKMANAGER", "DeployTask", {**body, "allocation_id": "a", "descriptor_json": "{}"},
+                     target_id=tm, fenced=True)
+    deposed.send("RESOURCEMANAGER", "SlotRequest", {"job_id": "j", "allocation_id": "stale"}, fenced=True)
+    deposed.close()
+
+    client = redis_client(config)
+    fence = LeaderFence(client, drill_cluster.cluster_id, lambda: stale)
+    with pytest.raises(StaleLeaderError):
+        CheckpointStore(client, drill_cluster.cluster_id, "j", fence).complete(99, {"id": 99})
+    with pytest.raises(StaleLeaderError):
+        JobStore(client, drill_cluster.cluster_id, fence).update("j", state="CANCELED")
+    assert client.get(f"strom:{drill_cluster.cluster_id}:job:j:latest-checkpoint") is None
+
+    deadline = time.monotonic() + 10
+    expected = {(row["tm_id"], kind) for row in rows for kind in ("TriggerCheckpoint", "CancelTask", "DeployTask")}
+    while time.monotonic() < deadline:
+        refused = {(row["tm_id"], kind) for row in rows for kind in ("TriggerCheckpoint", "CancelTask", "DeployTask")
+                   if _refused(drill_cluster, row["tm_id"], kind)}
+        if refused == expected and any(_refused(drill_cluster, f"resourcemanager-{i}", "SlotRequest")
+                                       for i in (1, 2)):
+            return
+        time.sleep(0.2)
+    pytest.fail(f"refusals logged: {refused} of {expected}")
+
+
+def _refused(cluster: TestCluster, process: str, kind: str) -> bool:
+    log = cluster.local.log_dir / f"{process}.log"
+    return log.exists() and any('"rejected control message"' in line and f'"type": "{kind}"' in line
+                                and "stale fencing token" in line for line in log.read_text().splitlines())
