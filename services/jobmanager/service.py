@@ -61,6 +61,7 @@ class JobManager(ControlEndpoint):
 
     def start(self) -> None:
         self.rest.start()
+        self.log.info("rest api listening", address=self.rest.address)
         super().start()
 
     def shutdown(self) -> None:

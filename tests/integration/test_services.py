@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
 import time
 import uuid
 
+import httpx
 from confluent_kafka import Consumer, TopicPartition
 
 from strom.config import KafkaOptions
@@ -88,6 +90,14 @@ def test_two_jobmanagers_elect_one_leader_and_fail_over(cluster: TestCluster):
     assert leaders == [status.leaders["JOBMANAGER"].id]
     old = status.leaders["JOBMANAGER"]
     standby = ({"jobmanager-1", "jobmanager-2"} - {old.id}).pop()
+
+    # Any JobManager answers REST: the standby sends clients to the leader.
+    standby_log = (cluster.local.log_dir / f"{standby}.log").read_text()
+    standby_address = json.loads(next(line for line in standby_log.splitlines()
+                                      if "rest api listening" in line))["address"]
+    redirect = httpx.get(f"{standby_address}/jobs", follow_redirects=False)
+    assert redirect.status_code == 307 and redirect.headers["location"] == f"{old.address}/jobs"
+    assert httpx.get(f"{standby_address}/jobs", follow_redirects=True).json() == {"jobs": []}
 
     killed_at = time.monotonic()
     cluster.local.signal(old.id, signal.SIGKILL)

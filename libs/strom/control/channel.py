@@ -26,7 +26,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from strom.config import ClusterOptions, Configuration, ControlPlaneOptions, KafkaOptions
 from strom.control import codec
 from strom.control.codec import ControlMessage, ControlMessageError
-from strom.io.kafka import TopicSpec, end_offset, ensure_topics
+from strom.io.kafka import TopicSpec, end_offset, ensure_topics, log_kafka_errors
 from strom.logs import get_logger
 
 ROLES = ("JOBMANAGER", "RESOURCEMANAGER", "TASKMANAGER", "CLIENT")
@@ -82,6 +82,7 @@ class ControlChannel:
             "enable.idempotence": True,
             "linger.ms": 2,
             "client.id": self.sender_id,
+            "error_cb": log_kafka_errors("control producer"),
         })
         self._consumer = Consumer({
             "bootstrap.servers": self._bootstrap,
@@ -90,6 +91,7 @@ class ControlChannel:
             "enable.auto.offset.store": False,
             "fetch.wait.max.ms": 20,
             "client.id": self.sender_id,
+            "error_cb": log_kafka_errors("control consumer"),
         })
         high = end_offset(self._consumer, self.inbox_topic, 0)
         self._consumer.assign([TopicPartition(self.inbox_topic, 0, high)])

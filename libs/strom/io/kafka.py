@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import time
 import uuid
+from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
+
+from strom.logs import get_logger
+
+log = get_logger("kafka")
 
 
 class KafkaUnavailableError(RuntimeError):
@@ -23,6 +26,17 @@ class TopicSpec:
     name: str
     partitions: int = 1
     config: dict[str, str] = field(default_factory=dict)
+
+
+def log_kafka_errors(component: str):
+    """An ``error_cb`` for confluent-kafka clients: says what the client waits for when brokers
+    are unreachable (librdkafka reconnects by itself, with backoff)."""
+    def on_error(error: KafkaError) -> None:
+        if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+            log.warning("waiting for Kafka", component=component, error=error.str())
+        else:
+            log.error("kafka client error", component=component, error=error.str())
+    return on_error
 
 
 def admin_client(bootstrap: str) -> AdminClient:

@@ -9,12 +9,30 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from strom.config import Configuration, RedisOptions
+from strom.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class _LoggedRetry(Retry):
+    """redis-py's Retry that says what it waits for, once per failed attempt."""
+
+    def __init__(self, url: str) -> None:
+        # 20 attempts with backoff capped at 2 s: rides out a Redis restart of ~30 s.
+        super().__init__(ExponentialBackoff(cap=2.0, base=0.05), 20)
+        self.url = url
+
+    def call_with_retry(self, do, fail, *args, **kwargs):
+        def logged_fail(error, *rest):
+            log.warning("waiting for Redis", url=self.url, error=str(error))
+            return fail(error, *rest)
+        return super().call_with_retry(do, logged_fail, *args, **kwargs)
 
 
 def redis_client(config: Configuration) -> redis.Redis:
-    """A client for ``redis.url`` that retries a dropped connection (redis-py's own Retry)."""
-    return redis.Redis.from_url(config.get(RedisOptions.URL), socket_timeout=10,
-                                retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), 10),
+    """A client for ``redis.url`` that retries a dropped connection with backoff, logging each wait."""
+    url = config.get(RedisOptions.URL)
+    return redis.Redis.from_url(url, socket_timeout=10, retry=_LoggedRetry(url),
                                 retry_on_error=[redis.ConnectionError, redis.TimeoutError])
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from strom.io.kafka import log_kafka_errors
 from strom.runtime.operators import produce
 from strom.runtime.faults import inject
 
@@ -69,6 +70,7 @@ class ExactlyOnceSinkWriter:
             "partitioner": "murmur2_random",
             "linger.ms": 20,
             "transaction.timeout.ms": 120_000,
+            "error_cb": log_kafka_errors(f"sink {transactional_id}"),
         })
         self.producer.init_transactions(60)  # fences older attempts, aborts their open transaction
         self._group = Consumer({"bootstrap.servers": self.bootstrap,

@@ -44,6 +44,7 @@ from strom.checkpoint.store import CheckpointCorruptedError, CheckpointStore
 from strom.graph.execution_graph import CANCELED, END_OF_DATA, FAILED, FINISHED, RUNNING
 from strom.graph.job_graph import JobVertex
 from strom.graph.stream_graph import SINK
+from strom.io.kafka import log_kafka_errors
 from strom.runtime.faults import inject
 from strom.runtime.operators import (
     END_OF_INPUT, GENERATION, MARKER, SUBTASK, Broadcast, EdgeWriter, Output, chain_operator, produce)
@@ -159,6 +160,7 @@ class Task(threading.Thread):
             "queue.buffering.max.messages": 500000,
             "enable.idempotence": True,
             "client.id": f"strom-{self.d.execution_id}",
+            "error_cb": log_kafka_errors(f"task {self.d.execution_id} producer"),
         })
         self._producers.append(producer)
         return producer
@@ -176,6 +178,7 @@ class Task(threading.Thread):
             # librdkafka's 1 MiB default makes reading small records ~10x slower (bench/wordcount.py).
             "max.partition.fetch.bytes": 10 * 1024 * 1024,
             "client.id": f"strom-{self.d.execution_id}",
+            "error_cb": log_kafka_errors(f"task {self.d.execution_id} consumer"),
             **(source.properties if source else {}),
         })
 
