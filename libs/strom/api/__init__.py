@@ -4,6 +4,9 @@ from strom.api.connectors import (
     DeliveryGuarantee, KafkaOffsetsInitializer, KafkaRecordSerializationSchema, KafkaSink, KafkaSource)
 from strom.api.datastream import DataStream, KeyedStream, StreamExecutionEnvironment
 from strom.api.serialization import AvroSchema, BytesSchema, JsonSchema, SimpleStringSchema
+from strom.api.time import Duration, TimestampAssigner, WatermarkStrategy
+from strom.api.windowing import (
+    ProcessWindowFunction, SlidingEventTimeWindows, TimeWindow, TumblingEventTimeWindows)
 from strom.checkpoint.config import CheckpointingMode, RestartStrategies
 from strom.state import (
     AggregateFunction, AggregatingStateDescriptor, FilterFunction, FlatMapFunction, ListStateDescriptor,
@@ -11,6 +14,8 @@ from strom.state import (
     ValueStateDescriptor)
 
 __all__ = [
+    "Duration", "ProcessWindowFunction", "SlidingEventTimeWindows", "TimeWindow", "TimestampAssigner",
+    "TumblingEventTimeWindows", "WatermarkStrategy",
     "AggregateFunction", "AggregatingStateDescriptor", "CheckpointingMode", "FilterFunction",
     "FlatMapFunction", "ListStateDescriptor", "MapFunction", "MapStateDescriptor", "ReduceFunction",
     "ReducingStateDescriptor", "RestartStrategies", "RuntimeContext", "ValueStateDescriptor",

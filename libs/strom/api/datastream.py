@@ -20,7 +20,7 @@ from strom.checkpoint.config import (
     CheckpointConfig, CheckpointingMode, RestartStrategies, RestartStrategyConfiguration)
 from strom.graph.job_graph import InvalidJobGraphError, JobGraph, build_job_graph
 from strom.graph.stream_graph import (
-    FILTER, FLAT_MAP, FORWARD, HASH, MAP, REBALANCE, REDUCE, SINK, SOURCE,
+    FILTER, FLAT_MAP, FORWARD, HASH, MAP, REBALANCE, REDUCE, SINK, SOURCE, WINDOW,
     StreamEdge, StreamGraph, StreamNode)
 
 DEFAULT_MAX_PARALLELISM = 128  # Flink's default for parallelism <= 128
@@ -106,7 +106,7 @@ class StreamExecutionEnvironment:
 
     def from_source(self, source: KafkaSource, watermark_strategy: Any = None,
                     source_name: str = "Kafka Source") -> "DataStream":
-        node = self._add(SOURCE, source_name, [], connector=source)
+        node = self._add(SOURCE, source_name, [], connector=source, watermark_strategy=watermark_strategy)
         return DataStream(self, [node.id])
 
     def _add(self, kind: str, name: str, inputs: list[int], *, partitioner: str | None = None,
@@ -262,3 +262,39 @@ class KeyedStream(DataStream):
 
     def max(self, position: int | str = 0) -> DataStream:
         return self._then(REDUCE, "Max", function=_field_aggregate(position, max))
+
+    def window(self, assigner: Any) -> "WindowedStream":
+        """Group each key's elements into event-time windows, e.g. ``TumblingEventTimeWindows.of(5000)``."""
+        return WindowedStream(self, assigner)
+
+
+class WindowedStream:
+    """A keyed stream cut into windows; a window function turns each window into results.
+
+    Windows fire when the watermark passes their end; elements later than
+    ``allowed_lateness`` behind the watermark are dropped (and counted).
+    """
+
+    def __init__(self, keyed: KeyedStream, assigner: Any) -> None:
+        self._keyed, self._assigner, self._lateness_ms = keyed, assigner, 0
+
+    def allowed_lateness(self, lateness_ms: int) -> "WindowedStream":
+        """Keep window state this long past the window's end; late elements re-fire the window."""
+        self._lateness_ms = int(lateness_ms)
+        return self
+
+    def _function(self, kind: str, name: str, function: Any) -> DataStream:
+        return self._keyed._then(WINDOW, name, function=function, window=self._assigner,
+                                 window_function=kind, allowed_lateness_ms=self._lateness_ms)
+
+    def reduce(self, function: Callable[[Any, Any], Any]) -> DataStream:
+        """One result per key and window: the reduction of its elements."""
+        return self._function("reduce", "Window(Reduce)", function)
+
+    def aggregate(self, function: Any) -> DataStream:
+        """An AggregateFunction (create_accumulator/add/get_result/merge) per key and window."""
+        return self._function("aggregate", "Window(Aggregate)", function)
+
+    def process(self, function: Any) -> DataStream:
+        """A ProcessWindowFunction: ``process(key, context, elements)`` with the whole window."""
+        return self._function("process", "Window(Process)", function)

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 # Operator kinds a StreamNode can hold.
 SOURCE, MAP, FLAT_MAP, FILTER, REDUCE, SINK = "source", "map", "flat_map", "filter", "reduce", "sink"
+WINDOW = "window"
 
 # Edge partitioners (Flink's StreamPartitioner names).
 FORWARD, REBALANCE, HASH = "forward", "rebalance", "hash"
@@ -16,8 +17,9 @@ FORWARD, REBALANCE, HASH = "forward", "rebalance", "hash"
 class StreamNode:
     """One operator: ``kind`` plus its user function (or connector) and settings.
 
-    ``function`` is the user's callable (map/flat_map/filter/reduce); ``connector``
-    is the KafkaSource or KafkaSink; ``key_selector`` is set on a keyed REDUCE.
+    ``function`` is the user's callable (map/flat_map/filter/reduce, or the
+    window function); ``connector`` is the KafkaSource or KafkaSink;
+    ``key_selector`` is set on operators of a keyed stream.
     """
 
     id: int
@@ -30,6 +32,10 @@ class StreamNode:
     uid: str | None = None
     chaining: bool = True
     start_new_chain: bool = False
+    watermark_strategy: Any = None      # SOURCE: a WatermarkStrategy
+    window: Any = None                  # WINDOW: the window assigner
+    window_function: str | None = None  # WINDOW: "reduce", "aggregate" or "process"
+    allowed_lateness_ms: int = 0        # WINDOW
 
 
 @dataclass

@@ -15,11 +15,12 @@ from typing import Any, Callable, Protocol
 
 from confluent_kafka import Producer
 
-from strom.graph.stream_graph import FILTER, FLAT_MAP, FORWARD, HASH, MAP, REDUCE, StreamNode
+from strom.graph.stream_graph import FILTER, FLAT_MAP, FORWARD, HASH, MAP, REDUCE, WINDOW, StreamNode
 from strom.runtime.keygroups import key_bytes
 from strom.state.api import RuntimeContext
 from strom.state.backend import HeapKeyedStateBackend
 from strom.state.functions import RichFunction
+from strom.runtime.windows import RecordClock, WindowOperator
 
 MARKER, SUBTASK, GENERATION = "strom.marker", "strom.subtask", "strom.generation"
 END_OF_INPUT = b"end-of-input"
@@ -53,6 +54,9 @@ class _Keyed:
     def __init__(self, key_selector: Callable[[Any], Any], backend: HeapKeyedStateBackend,
                  inner: Output) -> None:
         self.key_selector, self.backend, self.inner = key_selector, backend, inner
+
+    def __getattr__(self, name: str) -> Any:  # on_watermark, restore_timers of a window operator
+        return getattr(self.inner, name)
 
     def collect(self, element: Any) -> None:
         self.backend.current_key = self.key_selector(element)
@@ -103,9 +107,11 @@ class ReduceOperator:
 
 
 def chain_operator(node: StreamNode, out: Output, backend: HeapKeyedStateBackend | None,
-                   ctx: RuntimeContext) -> Output:
+                   ctx: RuntimeContext, clock: RecordClock) -> Output:
     """The runtime operator for ``node`` (not SOURCE or SINK) in front of ``out``."""
-    if node.kind == MAP:
+    if node.kind == WINDOW:
+        operator: Output = WindowOperator(node, backend, out, clock, ctx)
+    elif node.kind == MAP:
         operator: Output = MapOperator(_resolve(node.function, "map", ctx), out)
     elif node.kind == FLAT_MAP:
         operator = FlatMapOperator(_resolve(node.function, "flat_map", ctx), out)
@@ -116,12 +122,12 @@ def chain_operator(node: StreamNode, out: Output, backend: HeapKeyedStateBackend
     else:
         raise ValueError(f"operator kind {node.kind!r} cannot be chained here")
     if node.key_selector is not None:
-        operator = _Keyed(node.key_selector, backend, operator)
+        return _Keyed(node.key_selector, backend, operator)
     return operator
 
 
 class EdgeWriter:
-    """Writes elements to a Kafka edge topic as pickled ``(generation, subtask, element)``.
+    """Writes elements to a Kafka edge topic as pickled ``(generation, subtask, timestamp, element)``.
 
     HASH: key bytes + librdkafka's murmur2 partitioner => partition = key group.
     FORWARD: partition = own subtask index. REBALANCE: round-robin from it.
@@ -129,14 +135,15 @@ class EdgeWriter:
     """
 
     def __init__(self, producer: Producer, topic: str, partitioner: str, partitions: int,
-                 subtask_index: int, generation: int, key_selector: Callable[[Any], Any] | None) -> None:
-        self.producer, self.topic, self.partitions = producer, topic, partitions
+                 subtask_index: int, generation: int, key_selector: Callable[[Any], Any] | None,
+                 clock: RecordClock) -> None:
+        self.producer, self.topic, self.partitions, self.clock = producer, topic, partitions, clock
         self.partitioner, self.key_selector = partitioner, key_selector
         self.subtask_index, self.generation = subtask_index, generation
         self._round_robin = count(subtask_index)
 
     def collect(self, element: Any) -> None:
-        value = pickle.dumps((self.generation, self.subtask_index, element), protocol=5)
+        value = pickle.dumps((self.generation, self.subtask_index, self.clock.timestamp, element), protocol=5)
         if self.partitioner == HASH:
             produce(self.producer, self.topic, value, key=key_bytes(self.key_selector(element)))
         elif self.partitioner == FORWARD:
@@ -153,6 +160,10 @@ class EdgeWriter:
     def barrier(self, checkpoint_id: int) -> None:
         """Checkpoint barrier ``checkpoint_id`` into every partition."""
         self._marker(b"barrier:%d" % checkpoint_id)
+
+    def watermark(self, watermark: int) -> None:
+        """Event-time watermark ``watermark`` (ms) into every partition."""
+        self._marker(b"wm:%d" % watermark)
 
     def end_of_input(self) -> None:
         """Tell every downstream subtask that this subtask is done."""

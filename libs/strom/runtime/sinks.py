@@ -35,15 +35,16 @@ from strom.runtime.faults import inject
 class KafkaSinkWriter:
     """AT_LEAST_ONCE (``flush_on_barrier``) or NONE."""
 
-    def __init__(self, producer: Producer, sink: Any, flush_on_barrier: bool) -> None:
+    def __init__(self, producer: Producer, sink: Any, flush_on_barrier: bool, clock: Any) -> None:
         schema = sink.record_serializer
+        self.clock = clock
         self.producer, self.topic = producer, schema.topic
         self.key, self.value = schema.key_serializer, schema.value_serializer
         self.flush_on_barrier = flush_on_barrier
 
     def collect(self, element: Any) -> None:
         key = self.key(element) if self.key is not None else None
-        produce(self.producer, self.topic, self.value(element), key=key)
+        produce(self.producer, self.topic, self.value(element), key=key, timestamp=self.clock.timestamp or 0)
 
     def snapshot(self, checkpoint_id: int) -> bytes | None:
         if self.flush_on_barrier and self.producer.flush(60):
@@ -59,8 +60,9 @@ class ExactlyOnceSinkWriter:
     """Write-ahead, transactional Kafka sink of one subtask (see the module docstring)."""
 
     def __init__(self, bootstrap: str, sink: Any, transactional_id: str, marker_topic: str,
-                 marker_group: str) -> None:
+                 marker_group: str, clock: Any) -> None:
         schema = sink.record_serializer
+        self.clock = clock
         self.topic, self.key, self.value = schema.topic, schema.key_serializer, schema.value_serializer
         self.marker_topic, self.transactional_id = marker_topic, transactional_id
         self.bootstrap = sink.bootstrap_servers or bootstrap
@@ -75,11 +77,12 @@ class ExactlyOnceSinkWriter:
         self.producer.init_transactions(60)  # fences older attempts, aborts their open transaction
         self._group = Consumer({"bootstrap.servers": self.bootstrap,
                                 "group.id": marker_group, "enable.auto.commit": False})
-        self.epoch: list[tuple[bytes | None, bytes]] = []
-        self.pending: dict[int, list[tuple[bytes | None, bytes]]] = {}
+        self.epoch: list[tuple[bytes | None, bytes, int]] = []  # key, value, timestamp (0 = now)
+        self.pending: dict[int, list[tuple[bytes | None, bytes, int]]] = {}
 
     def collect(self, element: Any) -> None:
-        self.epoch.append((self.key(element) if self.key is not None else None, self.value(element)))
+        self.epoch.append((self.key(element) if self.key is not None else None, self.value(element),
+                           self.clock.timestamp or 0))
 
     def committed_marker(self, group: str | None = None) -> int:
         """The newest epoch committed to Kafka by ``group`` (default: this sink's), -1 if none."""
@@ -115,11 +118,11 @@ class ExactlyOnceSinkWriter:
         for epoch in sorted(e for e in self.pending if e <= checkpoint_id):
             self._commit(epoch, self.pending.pop(epoch))
 
-    def _commit(self, epoch: int, records: list[tuple[bytes | None, bytes]]) -> None:
+    def _commit(self, epoch: int, records: list[tuple[bytes | None, bytes, int]]) -> None:
         inject("sink-before-commit")
         self.producer.begin_transaction()
-        for key, value in records:
-            produce(self.producer, self.topic, value, key=key)
+        for key, value, timestamp in records:
+            produce(self.producer, self.topic, value, key=key, timestamp=timestamp)
         self.producer.send_offsets_to_transaction([TopicPartition(self.marker_topic, 0, epoch)],
                                                   self._group.consumer_group_metadata(), 60)
         inject("sink-during-commit")

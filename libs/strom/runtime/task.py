@@ -31,6 +31,7 @@ import json
 import pickle
 import queue
 import threading
+import time
 import traceback
 import uuid
 from collections import deque
@@ -43,12 +44,13 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from strom.checkpoint.store import CheckpointCorruptedError, CheckpointStore
 from strom.graph.execution_graph import CANCELED, END_OF_DATA, FAILED, FINISHED, RUNNING
 from strom.graph.job_graph import JobVertex
-from strom.graph.stream_graph import SINK
+from strom.graph.stream_graph import SINK, WINDOW
 from strom.io.kafka import log_kafka_errors
 from strom.runtime.faults import inject
 from strom.runtime.operators import (
     END_OF_INPUT, GENERATION, MARKER, SUBTASK, Broadcast, EdgeWriter, Output, chain_operator, produce)
 from strom.runtime.sinks import ExactlyOnceSinkWriter, KafkaSinkWriter
+from strom.runtime.windows import MAX_WATERMARK, MIN_WATERMARK, RecordClock
 from strom.state.api import RuntimeContext
 from strom.state.backend import HeapKeyedStateBackend
 
@@ -131,6 +133,9 @@ class Task(threading.Thread):
         self.backend = HeapKeyedStateBackend() if descriptor.key_groups is not None else None
         self.sink_writer: KafkaSinkWriter | ExactlyOnceSinkWriter | None = None
         self.edge_writers: list[EdgeWriter] = []
+        self.clock = RecordClock()
+        self.watermark = MIN_WATERMARK
+        self.window_operator: Any = None
 
     def report(self, state: str, error: str | None) -> None:
         if state == END_OF_DATA:
@@ -188,23 +193,37 @@ class Task(threading.Thread):
                              d.max_parallelism, d.attempt)
         operators = self.vertex.operators[1:] if self.vertex.is_source else self.vertex.operators
         self.edge_writers = [EdgeWriter(producer, out["topic"], out["partitioner"], out["partitions"],
-                                        d.subtask_index, d.generation, edge.key_selector)
+                                        d.subtask_index, d.generation, edge.key_selector, self.clock)
                              for out, edge in zip(d.outputs, self.vertex.outputs)]
         if operators and operators[-1].kind == SINK:
             sink = operators[-1].connector
             if d.sink["guarantee"] == "exactly-once":
                 self.sink_writer = ExactlyOnceSinkWriter(self.bootstrap, sink, d.sink["transactional_id"],
-                                                         d.sink["marker_topic"], d.sink["marker_group"])
+                                                         d.sink["marker_topic"], d.sink["marker_group"],
+                                                         self.clock)
             else:
                 target = self._producer(sink.bootstrap_servers) if sink.bootstrap_servers else producer
-                self.sink_writer = KafkaSinkWriter(target, sink, d.sink["guarantee"] == "at-least-once")
+                self.sink_writer = KafkaSinkWriter(target, sink, d.sink["guarantee"] == "at-least-once",
+                                                   self.clock)
             out: Output = self.sink_writer
             operators = operators[:-1]
         else:
             out = self.edge_writers[0] if len(self.edge_writers) == 1 else Broadcast(self.edge_writers)
         for node in reversed(operators):
-            out = chain_operator(node, out, self.backend, ctx)
+            out = chain_operator(node, out, self.backend, ctx, self.clock)
+            if node.kind == WINDOW:
+                self.window_operator = out
         return out
+
+    def advance_watermark(self, watermark: int) -> None:
+        """The task's event time moved to ``watermark``: fire windows, then tell downstream."""
+        if watermark <= self.watermark:
+            return
+        self.watermark = watermark
+        if self.window_operator is not None:
+            self.window_operator.on_watermark(watermark)
+        for writer in self.edge_writers:
+            writer.watermark(watermark)
 
     def _restore(self) -> dict[tuple[str, int], int]:
         """Load state from the restore checkpoint; returns restored input offsets per partition."""
@@ -243,6 +262,8 @@ class Task(threading.Thread):
             producer, consumer = self._producer(), self._consumer()
             chain = self._build_chain(producer)
             restored = self._restore()
+            if self.window_operator is not None:
+                self.window_operator.restore_timers()
             self.report(RUNNING, None)
             if self.vertex.is_source:
                 source = SourceReader(self, consumer, producer, chain, restored)
@@ -253,6 +274,7 @@ class Task(threading.Thread):
                 finished = gate.run()
                 linger = gate.linger
             if finished:
+                self.advance_watermark(MAX_WATERMARK)  # end of input: every window fires
                 for writer in self.edge_writers:
                     writer.end_of_input()
                 self._flush()
@@ -345,6 +367,11 @@ class SourceReader:
         self.task, self.consumer, self.producer, self.chain = task, consumer, producer, chain
         d = task.d
         self.deserialize = task.vertex.operators[0].connector.value_deserializer.deserialize
+        strategy = task.vertex.operators[0].watermark_strategy
+        self.assign_timestamp = strategy.timestamp_assigner if strategy else None
+        self.out_of_orderness = strategy.max_out_of_orderness_ms if strategy else None
+        self.max_timestamp = MIN_WATERMARK
+        self.next_watermark_at = 0.0
         self.ends = {(t, p): end for t, p, _start, end in d.source_partitions}
         self.position = {(t, p): restored.get((t, p), start) for t, p, start, _end in d.source_partitions}
         self.pending = {tp for tp, start in self.position.items()
@@ -379,17 +406,32 @@ class SourceReader:
                     continue  # past the end of a bounded source: not ours
                 try:
                     element = self.deserialize(record.value())
+                    kafka_ts = record.timestamp()[1]
+                    timestamp = (self.assign_timestamp(element, kafka_ts) if self.assign_timestamp
+                                 else kafka_ts if kafka_ts >= 0 else None)
                 except Exception as exc:
                     task.dead_letter(self.producer, record, f"{type(exc).__name__}: {exc}")
                 else:
+                    task.clock.timestamp = timestamp
+                    if timestamp is not None and timestamp > self.max_timestamp:
+                        self.max_timestamp = timestamp
                     task.apply(self.chain, element, record)
                 position[tp] = record.offset() + 1
                 if end is not None and position[tp] >= end:
                     pending.discard(tp)
                     self.consumer.pause([TopicPartition(*tp)])
             task.records_in += len(records)
+            self._emit_watermark()
             self.producer.poll(0)
         return True
+
+    def _emit_watermark(self) -> None:
+        """Periodic watermark (every 200 ms): max timestamp - out-of-orderness - 1."""
+        if self.out_of_orderness is None or time.monotonic() < self.next_watermark_at:
+            return
+        self.next_watermark_at = time.monotonic() + 0.2
+        if self.max_timestamp > MIN_WATERMARK:
+            self.task.advance_watermark(self.max_timestamp - self.out_of_orderness - 1)
 
     def linger(self) -> bool:
         """After the end of data: answer checkpoint triggers until the final one completes."""
@@ -413,6 +455,7 @@ class InputGate:
         self.last_checkpoint = -1
         self.blocked: set = set()
         self.held: deque = deque()
+        self.channel_watermarks: dict = {}
         self.position = {(t, p): restored.get((t, p), 0) for t, p, _u in d.input_partitions}
         consumer.assign([TopicPartition(t, p, self.position[(t, p)]) for t, p, _u in d.input_partitions])
 
@@ -454,8 +497,16 @@ class InputGate:
             if generation < self.generation:
                 return
             channel = (tp, upstream)
+            if kind.startswith(b"wm:"):
+                if self.aligning is not None and channel in self.blocked and self.task.d.aligned:
+                    self.held.append(record)  # after this channel's barrier: wait for alignment
+                    return
+                self.channel_watermarks[channel] = int(kind[3:])
+                self._advance_watermark()
+                return
             if kind == END_OF_INPUT:
                 self.ended.add(channel)
+                self._advance_watermark()
             else:
                 checkpoint_id = int(kind.split(b":")[1])
                 if checkpoint_id <= self.last_checkpoint or (
@@ -468,7 +519,7 @@ class InputGate:
                 self.position[tp] = record.offset() + 1
             self._maybe_checkpoint()
             return
-        generation, upstream, element = pickle.loads(record.value())
+        generation, upstream, timestamp, element = pickle.loads(record.value())
         if generation < self.generation:
             return
         if self.aligning is not None and (tp, upstream) in self.blocked and self.task.d.aligned:
@@ -476,7 +527,15 @@ class InputGate:
             return
         if self.task.backend is not None:
             self.task.backend.current_key_group = tp[1]
+        self.task.clock.timestamp = timestamp
         self.task.apply(self.chain, element, record)
+
+    def _advance_watermark(self) -> None:
+        """Task watermark = the minimum over channels that have not ended."""
+        open_channels = self.channels - self.ended
+        if open_channels:
+            self.task.advance_watermark(min(self.channel_watermarks.get(c, MIN_WATERMARK)
+                                            for c in open_channels))
 
     def _maybe_checkpoint(self) -> None:
         if self.aligning is None or not (self.blocked | self.ended) >= self.channels:
