@@ -5,14 +5,15 @@
 Input: JSON click events ``{"user": "u7", "url": "/a", "ts": 1700000000123}`` (ms),
 out of order by at most ``--out-of-orderness-ms``. Output: key = user, value =
 the window's click count, Kafka timestamp = the window's last ms
-(``end - 1``); with ``--slide-ms`` the windows slide. ``--totals`` gets every
-click's running per-user total, kept in ValueState.
+(``end - 1``); with ``--slide-ms`` the windows slide, with ``--session-gap-ms``
+they are sessions. ``--late`` gets the clicks beyond ``--allowed-lateness-ms``.
+``--totals`` gets every click's running per-user total, kept in ValueState.
 """
 
 import argparse
 
 from strom.api import (
-    AggregateFunction, Duration, JsonSchema, KafkaOffsetsInitializer, KafkaRecordSerializationSchema,
+    AggregateFunction, Duration, EventTimeSessionWindows, JsonSchema, OutputTag, KafkaOffsetsInitializer, KafkaRecordSerializationSchema,
     KafkaSink, KafkaSource, MapFunction, SlidingEventTimeWindows, StreamExecutionEnvironment,
     TumblingEventTimeWindows, ValueStateDescriptor, WatermarkStrategy)
 
@@ -55,6 +56,9 @@ def main(argv):
     parser.add_argument("--totals", help="topic for running per-user totals (off if not given)")
     parser.add_argument("--window-ms", type=int, default=Duration.of_seconds(5))
     parser.add_argument("--slide-ms", type=int, help="slide of sliding windows (tumbling if not given)")
+    parser.add_argument("--session-gap-ms", type=int, help="session windows with this gap instead")
+    parser.add_argument("--allowed-lateness-ms", type=int, default=0)
+    parser.add_argument("--late", help="topic for clicks later than the allowed lateness (dropped if not given)")
     parser.add_argument("--out-of-orderness-ms", type=int, default=Duration.of_seconds(2))
     parser.add_argument("--checkpoint-interval", type=int, default=0, metavar="MS")
     parser.add_argument("--dead-letter-topic", default="clicks-dlq")
@@ -72,13 +76,21 @@ def main(argv):
         source = source.set_bounded(KafkaOffsetsInitializer.latest())
     watermarks = (WatermarkStrategy.for_bounded_out_of_orderness(args.out_of_orderness_ms)
                   .with_timestamp_assigner(lambda click, kafka_ts: click["ts"]))
-    windows = (SlidingEventTimeWindows.of(args.window_ms, args.slide_ms) if args.slide_ms
+    windows = (EventTimeSessionWindows.with_gap(args.session_gap_ms) if args.session_gap_ms
+               else SlidingEventTimeWindows.of(args.window_ms, args.slide_ms) if args.slide_ms
                else TumblingEventTimeWindows.of(args.window_ms))
+    late = OutputTag("late-clicks")
 
     clicks = env.from_source(source.build(), watermarks, "clicks").uid("clicks")
-    (clicks.key_by(lambda click: click["user"])
-        .window(windows).aggregate(CountClicks()).uid("clicks-per-window")
-        .sink_to(sink(args.output, lambda result: result[0].encode(), lambda result: str(result[1]).encode())))
+    windowed = clicks.key_by(lambda click: click["user"]).window(windows) \
+        .allowed_lateness(args.allowed_lateness_ms)
+    if args.late:
+        windowed = windowed.side_output_late_data(late)
+    counts = windowed.aggregate(CountClicks()).uid("clicks-per-window")
+    counts.sink_to(sink(args.output, lambda result: result[0].encode(), lambda result: str(result[1]).encode()))
+    if args.late:
+        counts.get_side_output(late).sink_to(sink(args.late, lambda click: click["user"].encode(),
+                                                  JsonSchema()))
     if args.totals:
         (clicks.key_by(lambda click: click["user"]).map(RunningTotal()).uid("running-total")
             .sink_to(sink(args.totals, lambda total: total[0].encode(), lambda total: str(total[1]).encode())))

@@ -50,15 +50,17 @@ def window_results(records) -> Counter:
 
 
 def run_clicks(cluster: TestCluster, events: list[dict], *args: str, detach: bool = False):
+    """Run examples/clicks.py on ``events``; returns (bootstrap, topics by role, job id)."""
     bootstrap = cluster.config.get(KafkaOptions.BOOTSTRAP)
     run = uuid.uuid4().hex[:8]
-    source, output, totals = f"clicks-{run}", f"clicks-out-{run}", f"clicks-tot-{run}"
-    produce(bootstrap, source, [json.dumps(e).encode() for e in events], partitions=2)
-    result = cluster.strom("run", *(["-d"] if detach else []), "-p", "2", CLICKS, "--", "--input", source,
-                           "--output", output, "--totals", totals, "--dead-letter-topic", f"clicks-dlq-{run}",
+    topics = {role: f"clicks-{role}-{run}" for role in ("in", "out", "totals", "late", "dlq")}
+    produce(bootstrap, topics["in"], [json.dumps(e).encode() for e in events], partitions=2)
+    result = cluster.strom("run", *(["-d"] if detach else []), "-p", "2", CLICKS, "--",
+                           "--input", topics["in"], "--output", topics["out"], "--totals", topics["totals"],
+                           "--late", topics["late"], "--dead-letter-topic", topics["dlq"],
                            "--out-of-orderness-ms", str(BOUND), *args)
     assert result.returncode == 0, result.stdout + result.stderr + cluster.logs()
-    return bootstrap, output, totals, re.search(r"JobID (\w+)", result.stdout).group(1)
+    return bootstrap, topics, re.search(r"JobID (\w+)", result.stdout).group(1)
 
 
 @pytest.fixture
@@ -69,23 +71,25 @@ def running(cluster: TestCluster) -> TestCluster:
 
 def test_tumbling_windows_and_running_totals_equal_the_oracle(running: TestCluster):
     events = click_events()
-    bootstrap, output, totals, _job = run_clicks(running, events)
-    assert window_results(read_all(bootstrap, output)) == oracle(events, 5000)
+    bootstrap, topics, _job = run_clicks(running, events)
+    assert window_results(read_all(bootstrap, topics["out"])) == oracle(events, 5000)
+    assert read_all(bootstrap, topics["late"]) == []  # disorder within the bound: nothing late
     final = {}
-    for record in read_all(bootstrap, totals):
+    for record in read_all(bootstrap, topics["totals"]):
         final[record.key().decode()] = int(record.value())
     assert final == dict(Counter(e["user"] for e in events))
 
 
 def test_sliding_windows_equal_the_oracle(running: TestCluster):
     events = click_events(8000, seed=11)
-    bootstrap, output, _totals, _job = run_clicks(running, events, "--window-ms", "10000", "--slide-ms", "2000")
-    assert window_results(read_all(bootstrap, output)) == oracle(events, 10000, 2000)
+    bootstrap, topics, _job = run_clicks(running, events, "--window-ms", "10000", "--slide-ms", "2000")
+    assert window_results(read_all(bootstrap, topics["out"])) == oracle(events, 10000, 2000)
 
 
 def test_taskmanager_kill_during_windowed_job_fires_every_window_once(running: TestCluster):
     events = click_events(150_000, seed=3)
-    bootstrap, output, _totals, job_id = run_clicks(running, events, "--checkpoint-interval", "300", detach=True)
+    bootstrap, topics, job_id = run_clicks(running, events, "--checkpoint-interval", "300", detach=True)
+    output = topics["out"]
     client = JobClient(running.config)
     while client.checkpoints(job_id)["counts"].get("completed", 0) < 1:
         time.sleep(0.05)
@@ -95,3 +99,52 @@ def test_taskmanager_kill_during_windowed_job_fires_every_window_once(running: T
     records = read_all(bootstrap, output)
     assert len(records) == len(oracle(events, 5000)), "a window fired twice or never"
     assert window_results(records) == oracle(events, 5000)
+
+
+def sessions(events: list[dict], gap: int) -> Counter:
+    """(user, session end - 1) -> clicks: a user's clicks less than ``gap`` apart form one session."""
+    result = Counter()
+    by_user: dict[str, list[int]] = {}
+    for e in events:
+        by_user.setdefault(e["user"], []).append(e["ts"])
+    for user, stamps in by_user.items():
+        stamps.sort()
+        last, count = stamps[0], 0
+        for ts in stamps:
+            if ts > last + gap:
+                result[(user, last + gap - 1)] = count
+                count = 0
+            last, count = ts, count + 1
+        result[(user, last + gap - 1)] = count
+    return result
+
+
+def test_session_windows_equal_the_oracle(running: TestCluster):
+    events = click_events(5000, seed=5)
+    bootstrap, topics, _job = run_clicks(running, events, "--session-gap-ms", "3000")
+    assert window_results(read_all(bootstrap, topics["out"])) == sessions(events, 3000)
+
+
+def test_late_clicks_go_to_the_side_output_counted_exactly(running: TestCluster):
+    early = click_events(3000, seed=9)
+    bootstrap, topics, job_id = run_clicks(running, early, "--unbounded", "--allowed-lateness-ms", "1000",
+                                           detach=True)
+    # Once every early window fired, the watermark is past them: older clicks are late for sure.
+    expected = oracle(early, 5000)
+    last_window_end = max(ts for _user, ts in expected)
+    deadline = time.monotonic() + 60
+    while len(window_results(read_all(bootstrap, topics["out"]))) < len(expected) - 60:
+        assert time.monotonic() < deadline, "early windows did not fire"
+        time.sleep(0.3)
+    late = [{"user": "late-user", "url": "/x", "ts": T0 + i} for i in range(17)]
+    produce(bootstrap, topics["in"], [json.dumps(e).encode() for e in late], partitions=2)
+    deadline = time.monotonic() + 30
+    while len(read_all(bootstrap, topics["late"])) < len(late) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    client = JobClient(running.config)
+    client.cancel(job_id)
+    client.wait(job_id, timeout_s=30)
+    assert sorted(json.loads(r.value())["ts"] for r in read_all(bootstrap, topics["late"])) == \
+        [e["ts"] for e in late]
+    assert not any(user == "late-user" for user, _ts in window_results(read_all(bootstrap, topics["out"])))
+    assert last_window_end > T0 + 17

@@ -101,3 +101,16 @@ def test_restored_state_rebuilds_timers_and_fires_once():
     op2.restore_timers()
     op2.on_watermark(5000)
     assert out.items == [(1, 999)] and out2.items == [(5, 1999)]
+
+
+def test_session_windows_merge_and_late_elements_go_to_the_side_output():
+    from strom.api.windowing import EventTimeSessionWindows
+    late = Collect(RecordClock())
+    op, backend, clock, out = operator(EventTimeSessionWindows.with_gap(100))
+    op.late_output = late
+    for ts in (0, 50, 300, 120):   # 120 bridges [0,150) and nothing else; 300 is its own session
+        feed(op, backend, clock, "k", ts, 1)
+    op.on_watermark(1000)
+    assert out.items == [(3, 219), (1, 399)]
+    feed(op, backend, clock, "k", 10, 1)
+    assert op.late_dropped == 1 and [value for value, _ts in late.items] == [1]

@@ -6,7 +6,8 @@ from strom.api.datastream import DataStream, KeyedStream, StreamExecutionEnviron
 from strom.api.serialization import AvroSchema, BytesSchema, JsonSchema, SimpleStringSchema
 from strom.api.time import Duration, TimestampAssigner, WatermarkStrategy
 from strom.api.windowing import (
-    ProcessWindowFunction, SlidingEventTimeWindows, TimeWindow, TumblingEventTimeWindows)
+    EventTimeSessionWindows, OutputTag, ProcessWindowFunction, SlidingEventTimeWindows, TimeWindow,
+    TumblingEventTimeWindows)
 from strom.checkpoint.config import CheckpointingMode, RestartStrategies
 from strom.state import (
     AggregateFunction, AggregatingStateDescriptor, FilterFunction, FlatMapFunction, ListStateDescriptor,
@@ -14,7 +15,7 @@ from strom.state import (
     ValueStateDescriptor)
 
 __all__ = [
-    "Duration", "ProcessWindowFunction", "SlidingEventTimeWindows", "TimeWindow", "TimestampAssigner",
+    "Duration", "EventTimeSessionWindows", "OutputTag", "ProcessWindowFunction", "SlidingEventTimeWindows", "TimeWindow", "TimestampAssigner",
     "TumblingEventTimeWindows", "WatermarkStrategy",
     "AggregateFunction", "AggregatingStateDescriptor", "CheckpointingMode", "FilterFunction",
     "FlatMapFunction", "ListStateDescriptor", "MapFunction", "MapStateDescriptor", "ReduceFunction",

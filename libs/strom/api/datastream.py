@@ -110,14 +110,15 @@ class StreamExecutionEnvironment:
         return DataStream(self, [node.id])
 
     def _add(self, kind: str, name: str, inputs: list[int], *, partitioner: str | None = None,
-             key_selector: Callable | None = None, **fields: Any) -> StreamNode:
+             key_selector: Callable | None = None, side_output: str | None = None,
+             **fields: Any) -> StreamNode:
         parallelism = self._parallelism
         node = StreamNode(id=len(self._nodes) + 1, kind=kind, name=name, parallelism=parallelism,
                           key_selector=key_selector if partitioner == HASH else None, **fields)
         self._nodes[node.id] = node
         for source_id in inputs:
             self._edges.append(StreamEdge(source_id, node.id, partitioner or FORWARD,
-                                          key_selector if partitioner == HASH else None))
+                                          key_selector if partitioner == HASH else None, side_output))
         return node
 
     def _fix_partitioners(self) -> None:
@@ -157,10 +158,11 @@ class DataStream:
     """A stream of elements; each method adds one operator and returns the new stream."""
 
     def __init__(self, env: StreamExecutionEnvironment, node_ids: list[int],
-                 partitioner: str | None = None) -> None:
+                 partitioner: str | None = None, side_output: str | None = None) -> None:
         self._env = env
         self._node_ids = node_ids
         self._partitioner = partitioner
+        self._side_output = side_output
 
     @property
     def _node(self) -> StreamNode:
@@ -169,8 +171,13 @@ class DataStream:
         return self._env._nodes[self._node_ids[0]]
 
     def _then(self, kind: str, name: str, **fields: Any) -> "DataStream":
-        node = self._env._add(kind, name, self._node_ids, partitioner=self._partitioner, **fields)
+        node = self._env._add(kind, name, self._node_ids, partitioner=self._partitioner,
+                              side_output=self._side_output, **fields)
         return DataStream(self._env, [node.id])
+
+    def get_side_output(self, tag: Any) -> "DataStream":
+        """The elements this operator sent to side output ``tag`` (e.g. a window's late data)."""
+        return DataStream(self._env, self._node_ids, self._partitioner, tag.name)
 
     def map(self, func: Callable[[Any], Any]) -> "DataStream":
         """One output per element. ``ds.map(str.lower)``"""
@@ -277,15 +284,22 @@ class WindowedStream:
 
     def __init__(self, keyed: KeyedStream, assigner: Any) -> None:
         self._keyed, self._assigner, self._lateness_ms = keyed, assigner, 0
+        self._late_tag: str | None = None
 
     def allowed_lateness(self, lateness_ms: int) -> "WindowedStream":
         """Keep window state this long past the window's end; late elements re-fire the window."""
         self._lateness_ms = int(lateness_ms)
         return self
 
+    def side_output_late_data(self, tag: Any) -> "WindowedStream":
+        """Send elements later than the allowed lateness to side output ``tag`` instead of dropping them."""
+        self._late_tag = tag.name
+        return self
+
     def _function(self, kind: str, name: str, function: Any) -> DataStream:
         return self._keyed._then(WINDOW, name, function=function, window=self._assigner,
-                                 window_function=kind, allowed_lateness_ms=self._lateness_ms)
+                                 window_function=kind, allowed_lateness_ms=self._lateness_ms,
+                                 late_output_tag=self._late_tag)
 
     def reduce(self, function: Callable[[Any, Any], Any]) -> DataStream:
         """One result per key and window: the reduction of its elements."""

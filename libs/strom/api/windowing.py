@@ -58,6 +58,30 @@ class SlidingEventTimeWindows:
                 for start in range(last_start, timestamp - self.size_ms, -self.slide_ms)]
 
 
+@dataclass(frozen=True)
+class EventTimeSessionWindows:
+    """Sessions: a key's elements closer than ``gap_ms`` belong to one window (merging windows)."""
+
+    gap_ms: int
+    merging = True
+
+    @staticmethod
+    def with_gap(gap_ms: int) -> "EventTimeSessionWindows":
+        if gap_ms <= 0:
+            raise ValueError(f"session gap must be > 0 ms, got {gap_ms}")
+        return EventTimeSessionWindows(int(gap_ms))
+
+    def assign_windows(self, timestamp: int) -> list[TimeWindow]:
+        return [TimeWindow(timestamp, timestamp + self.gap_ms)]
+
+
+@dataclass(frozen=True)
+class OutputTag:
+    """Names a side output, e.g. late data: ``OutputTag("late-clicks")``."""
+
+    name: str
+
+
 class ProcessWindowFunction:
     """``process(key, context, elements) -> iterable of results``; ``context.window()`` is the TimeWindow."""
 

@@ -36,6 +36,7 @@ class JobEdge:
     partitioner: str
     partitions: int
     key_selector: Callable[[Any], Any] | None = None
+    side_output: str | None = None
 
     def topic(self, cluster_id: str, job_id: str) -> str:
         return f"strom.{cluster_id}.job.{job_id}.{self.id}"
@@ -92,7 +93,8 @@ class JobGraph:
 
 def _chainable(graph: StreamGraph, edge: StreamEdge) -> bool:
     source, target = graph.nodes[edge.source_id], graph.nodes[edge.target_id]
-    return (graph.chaining and source.chaining and target.chaining and not target.start_new_chain
+    return (edge.side_output is None and graph.chaining and source.chaining and target.chaining
+            and not target.start_new_chain
             and edge.partitioner == "forward" and source.parallelism == target.parallelism
             and len(graph.inputs(target.id)) == 1 and len(graph.outputs(source.id)) == 1)
 
@@ -166,7 +168,7 @@ def build_job_graph(graph: StreamGraph, job_id: str | None = None,
             id=f"{source.id}-{target.id}-{len(edges) + 1}", source_vertex=source.id,
             target_vertex=target.id, partitioner=edge.partitioner,
             partitions=graph.max_parallelism if edge.partitioner == HASH else target.parallelism,
-            key_selector=edge.key_selector)
+            key_selector=edge.key_selector, side_output=edge.side_output)
         source.outputs.append(job_edge)
         target.inputs.append(job_edge)
         edges.append(job_edge)

@@ -36,6 +36,7 @@ class StreamNode:
     window: Any = None                  # WINDOW: the window assigner
     window_function: str | None = None  # WINDOW: "reduce", "aggregate" or "process"
     allowed_lateness_ms: int = 0        # WINDOW
+    late_output_tag: str | None = None  # WINDOW: side output of late elements
 
 
 @dataclass
@@ -44,6 +45,7 @@ class StreamEdge:
     target_id: int
     partitioner: str
     key_selector: Callable[[Any], Any] | None = None
+    side_output: str | None = None  # carries the source's side output of this tag, not its main output
 
 
 @dataclass

@@ -107,10 +107,13 @@ class ReduceOperator:
 
 
 def chain_operator(node: StreamNode, out: Output, backend: HeapKeyedStateBackend | None,
-                   ctx: RuntimeContext, clock: RecordClock) -> Output:
-    """The runtime operator for ``node`` (not SOURCE or SINK) in front of ``out``."""
+                   ctx: RuntimeContext, clock: RecordClock, late_output: Output | None = None) -> Output:
+    """The runtime operator for ``node`` (not SOURCE or SINK) in front of ``out``.
+
+    ``late_output``: where a window operator sends elements beyond its allowed lateness.
+    """
     if node.kind == WINDOW:
-        operator: Output = WindowOperator(node, backend, out, clock, ctx)
+        operator: Output = WindowOperator(node, backend, out, clock, ctx, late_output)
     elif node.kind == MAP:
         operator: Output = MapOperator(_resolve(node.function, "map", ctx), out)
     elif node.kind == FLAT_MAP:

@@ -195,6 +195,9 @@ class Task(threading.Thread):
         self.edge_writers = [EdgeWriter(producer, out["topic"], out["partitioner"], out["partitions"],
                                         d.subtask_index, d.generation, edge.key_selector, self.clock)
                              for out, edge in zip(d.outputs, self.vertex.outputs)]
+        main_writers = [w for w, e in zip(self.edge_writers, self.vertex.outputs) if e.side_output is None]
+        side_writers = {e.side_output: w for w, e in zip(self.edge_writers, self.vertex.outputs)
+                        if e.side_output is not None}
         if operators and operators[-1].kind == SINK:
             sink = operators[-1].connector
             if d.sink["guarantee"] == "exactly-once":
@@ -208,9 +211,10 @@ class Task(threading.Thread):
             out: Output = self.sink_writer
             operators = operators[:-1]
         else:
-            out = self.edge_writers[0] if len(self.edge_writers) == 1 else Broadcast(self.edge_writers)
+            out = main_writers[0] if len(main_writers) == 1 else Broadcast(main_writers)
         for node in reversed(operators):
-            out = chain_operator(node, out, self.backend, ctx, self.clock)
+            out = chain_operator(node, out, self.backend, ctx, self.clock,
+                                 side_writers.get(node.late_output_tag))
             if node.kind == WINDOW:
                 self.window_operator = out
         return out

@@ -3,8 +3,9 @@
 Per key, keyed state "window" maps each TimeWindow to ``[accumulator, fired]``.
 A window fires when the watermark reaches its ``max_timestamp`` (Flink's
 EventTimeTrigger); with ``allowed_lateness`` its state is kept that much
-longer and a late element re-fires it; elements later than that are dropped
-and counted in :attr:`WindowOperator.late_dropped`. Timers are rebuilt from
+longer and a late element re-fires it; elements later than that go to the
+late-data side output if there is one, and are counted in
+:attr:`WindowOperator.late_dropped`. Session windows merge on arrival. Timers are rebuilt from
 the window state after a restore, so checkpoints need nothing else.
 """
 
@@ -14,7 +15,7 @@ import heapq
 import itertools
 from typing import Any
 
-from strom.api.windowing import ProcessWindowFunction
+from strom.api.windowing import ProcessWindowFunction, TimeWindow
 from strom.graph.stream_graph import StreamNode
 from strom.state.backend import HeapKeyedStateBackend
 
@@ -31,8 +32,10 @@ class RecordClock:
 
 class WindowOperator:
     def __init__(self, node: StreamNode, backend: HeapKeyedStateBackend, out: Any, clock: RecordClock,
-                 ctx: Any) -> None:
+                 ctx: Any, late_output: Any = None) -> None:
         self.assigner, self.kind, self.lateness = node.window, node.window_function, node.allowed_lateness_ms
+        self.merging = getattr(node.window, "merging", False)
+        self.late_output = late_output
         self.function = node.function
         if hasattr(self.function, "open"):
             self.function.open(ctx)
@@ -51,6 +54,29 @@ class WindowOperator:
             return self.function.add(element, start)
         return ([] if accumulator is _ABSENT else accumulator) + [element]
 
+    def _merge(self, a: Any, b: Any) -> Any:
+        if a is _ABSENT or b is _ABSENT:
+            return b if a is _ABSENT else a
+        if self.kind == "reduce":
+            return self.function(a, b)
+        if self.kind == "aggregate":
+            return self.function.merge(a, b)
+        return a + b
+
+    def _merge_sessions(self, windows: dict, window: Any) -> Any:
+        """Fold every window overlapping ``window`` into one (session windows); returns it."""
+        overlapping = [w for w in windows if w.start <= window.end and window.start <= w.end]
+        if not overlapping:
+            return window
+        merged = TimeWindow(min([window.start] + [w.start for w in overlapping]),
+                            max([window.end] + [w.end for w in overlapping]))
+        accumulator = _ABSENT
+        for w in sorted(overlapping):
+            accumulator = self._merge(accumulator, windows.pop(w)[0])
+        windows[merged] = [accumulator, False]
+        self._schedule(merged.max_timestamp(), merged)  # timers of the merged-away windows go stale
+        return merged
+
     def collect(self, element: Any) -> None:
         timestamp = self.clock.timestamp
         if timestamp is None:
@@ -60,7 +86,11 @@ class WindowOperator:
         for window in self.assigner.assign_windows(timestamp):
             if window.max_timestamp() + self.lateness <= self.watermark:
                 self.late_dropped += 1
+                if self.late_output is not None:
+                    self.late_output.collect(element)
                 continue
+            if self.merging:
+                window = self._merge_sessions(windows, window)
             entry = windows.get(window)
             if entry is None:
                 entry = windows[window] = [_ABSENT, False]
