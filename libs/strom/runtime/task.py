@@ -501,10 +501,12 @@ class InputGate:
             if generation < self.generation:
                 return
             channel = (tp, upstream)
+            if self.aligning is not None and channel in self.blocked and self.task.d.aligned:
+                # Past this channel's barrier: a watermark or end of input must not overtake
+                # the records held back with it (they would fire windows without those records).
+                self.held.append(record)
+                return
             if kind.startswith(b"wm:"):
-                if self.aligning is not None and channel in self.blocked and self.task.d.aligned:
-                    self.held.append(record)  # after this channel's barrier: wait for alignment
-                    return
                 self.channel_watermarks[channel] = int(kind[3:])
                 self._advance_watermark()
                 return
