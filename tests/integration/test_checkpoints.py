@@ -88,7 +88,7 @@ def lines() -> list[bytes]:
     return corpus(300_000)
 
 
-@pytest.mark.parametrize("interval_ms, after_checkpoints", [(500, 1), (200, 3)])
+@pytest.mark.parametrize("interval_ms, after_checkpoints", [(500, 1), (200, 2)])
 def test_taskmanager_kill_mid_job_keeps_output_exactly_once(cluster: TestCluster, lines, interval_ms,
                                                             after_checkpoints):
     cluster.start_standard(task_managers=2, slots=2)
