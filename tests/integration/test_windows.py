@@ -12,12 +12,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Producer
 
 from strom.client.jobs import JobClient
 from strom.config import KafkaOptions
+from strom.io.kafka import TopicSpec, ensure_topics
+from strom.runtime.operators import produce as produce_record
 
 from .conftest import TestCluster
-from .test_wordcount import produce, read_all
+from .test_wordcount import read_all
 
 CLICKS = str(Path(__file__).resolve().parents[2] / "examples" / "clicks.py")
 T0 = 1_700_000_000_000
@@ -49,12 +52,23 @@ def window_results(records) -> Counter:
     return Counter({(r.key().decode(), r.timestamp()[1]): int(r.value()) for r in records})
 
 
+def produce_spread(bootstrap: str, topic: str, events: list[dict]) -> None:
+    """Events round-robin over 2 partitions. A partition left empty would hold every watermark
+    back in an unbounded job (no idleness detection yet), which librdkafka's sticky
+    partitioner can do to a few thousand small records."""
+    ensure_topics(bootstrap, [TopicSpec(topic, 2)])
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    for i, event in enumerate(events):
+        produce_record(producer, topic, json.dumps(event).encode(), partition=i % 2)
+    assert producer.flush(30) == 0
+
+
 def run_clicks(cluster: TestCluster, events: list[dict], *args: str, detach: bool = False):
     """Run examples/clicks.py on ``events``; returns (bootstrap, topics by role, job id)."""
     bootstrap = cluster.config.get(KafkaOptions.BOOTSTRAP)
     run = uuid.uuid4().hex[:8]
     topics = {role: f"clicks-{role}-{run}" for role in ("in", "out", "totals", "late", "dlq")}
-    produce(bootstrap, topics["in"], [json.dumps(e).encode() for e in events], partitions=2)
+    produce_spread(bootstrap, topics["in"], events)
     result = cluster.strom("run", *(["-d"] if detach else []), "-p", "2", CLICKS, "--",
                            "--input", topics["in"], "--output", topics["out"], "--totals", topics["totals"],
                            "--late", topics["late"], "--dead-letter-topic", topics["dlq"],
@@ -137,7 +151,7 @@ def test_late_clicks_go_to_the_side_output_counted_exactly(running: TestCluster)
         assert time.monotonic() < deadline, "early windows did not fire"
         time.sleep(0.3)
     late = [{"user": "late-user", "url": "/x", "ts": T0 + i} for i in range(17)]
-    produce(bootstrap, topics["in"], [json.dumps(e).encode() for e in late], partitions=2)
+    produce_spread(bootstrap, topics["in"], late)
     deadline = time.monotonic() + 30
     while len(read_all(bootstrap, topics["late"])) < len(late) and time.monotonic() < deadline:
         time.sleep(0.3)
