@@ -150,25 +150,23 @@ class JobManager(ControlEndpoint):
                 "tm_id": message.body["tm_id"], "allocation_id": message.body["allocation_id"],
                 "job_id": message.body["job_id"]}, target_id=message.body["tm_id"], fenced=True)
 
-    def on_SlotRequestFailed(self, message: ControlMessage) -> None:
+    def _forward(self, message: ControlMessage, method: str) -> None:
+        """Hand a job-scoped message to its JobMaster (ignored for jobs this leader does not run)."""
         job_master = self._job_master(message.body["job_id"])
         if job_master is not None:
-            job_master.on_slot_request_failed(message.body)
+            getattr(job_master, method)(message.body)
+
+    def on_SlotRequestFailed(self, message: ControlMessage) -> None:
+        self._forward(message, "on_slot_request_failed")
 
     def on_TaskExecutionState(self, message: ControlMessage) -> None:
-        job_master = self._job_master(message.body["job_id"])
-        if job_master is not None:
-            job_master.on_task_state(message.body)
+        self._forward(message, "on_task_state")
 
     def on_AcknowledgeCheckpoint(self, message: ControlMessage) -> None:
-        job_master = self._job_master(message.body["job_id"])
-        if job_master is not None:
-            job_master.on_acknowledge(message.body)
+        self._forward(message, "on_acknowledge")
 
     def on_DeclineCheckpoint(self, message: ControlMessage) -> None:
-        job_master = self._job_master(message.body["job_id"])
-        if job_master is not None:
-            job_master.on_decline(message.body)
+        self._forward(message, "on_decline")
 
     def on_TaskManagerLost(self, message: ControlMessage) -> None:
         if not self.is_leader:

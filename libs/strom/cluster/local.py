@@ -8,6 +8,7 @@ did not start (the pid must still run a ``strom`` command).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -110,8 +111,6 @@ class LocalCluster:
 
 
 def _reap(pid: int) -> None:
-    # A child of this process lingers as a zombie until waited for.
-    try:
+    # A child of this process lingers as a zombie until waited for; others are not ours to wait on.
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
