@@ -2,25 +2,45 @@
 
 from strom.api.connectors import (
     DeliveryGuarantee, KafkaOffsetsInitializer, KafkaRecordSerializationSchema, KafkaSink, KafkaSource)
-from strom.api.datastream import DataStream, KeyedStream, StreamExecutionEnvironment
+from strom.api.datastream import (
+    ConnectedStreams, DataStream, IntervalJoin, JoinedStreams, KeyedStream, StreamExecutionEnvironment,
+    WindowedStream)
+from strom.api.evictors import CountEvictor, DeltaEvictor, Evictor, TimeEvictor, TimestampedValue
 from strom.api.serialization import AvroSchema, BytesSchema, JsonSchema, SimpleStringSchema
 from strom.api.time import Duration, TimestampAssigner, WatermarkStrategy
+from strom.api.triggers import (
+    ContinuousEventTimeTrigger, ContinuousProcessingTimeTrigger, CountTrigger, EventTimeTrigger,
+    NeverTrigger, ProcessingTimeTrigger, PurgingTrigger, Trigger, TriggerResult)
 from strom.api.windowing import (
-    EventTimeSessionWindows, OutputTag, ProcessWindowFunction, SlidingEventTimeWindows, TimeWindow,
-    TumblingEventTimeWindows)
+    EventTimeSessionWindows, GlobalWindow, GlobalWindows, OutputTag, ProcessingTimeSessionWindows,
+    ProcessWindowFunction, SlidingEventTimeWindows, SlidingProcessingTimeWindows, TimeWindow,
+    TumblingEventTimeWindows, TumblingProcessingTimeWindows, WindowAssigner, WindowFunction)
 from strom.checkpoint.config import CheckpointingMode, RestartStrategies
 from strom.state import (
-    AggregateFunction, AggregatingStateDescriptor, FilterFunction, FlatMapFunction, ListStateDescriptor,
-    MapFunction, MapStateDescriptor, ReduceFunction, ReducingStateDescriptor, RuntimeContext,
-    ValueStateDescriptor)
+    AggregateFunction, AggregatingStateDescriptor, CoProcessFunction, FilterFunction, FlatMapFunction,
+    JoinFunction, KeyedCoProcessFunction, KeyedProcessFunction, ListStateDescriptor, MapFunction,
+    MapStateDescriptor, ProcessFunction, ProcessJoinFunction, ReduceFunction, ReducingStateDescriptor,
+    RuntimeContext, StateTtlConfig, TimeDomain, ValueStateDescriptor)
 
 __all__ = [
-    "Duration", "EventTimeSessionWindows", "OutputTag", "ProcessWindowFunction", "SlidingEventTimeWindows", "TimeWindow", "TimestampAssigner",
-    "TumblingEventTimeWindows", "WatermarkStrategy",
-    "AggregateFunction", "AggregatingStateDescriptor", "CheckpointingMode", "FilterFunction",
-    "FlatMapFunction", "ListStateDescriptor", "MapFunction", "MapStateDescriptor", "ReduceFunction",
-    "ReducingStateDescriptor", "RestartStrategies", "RuntimeContext", "ValueStateDescriptor",
-    "AvroSchema", "BytesSchema", "DataStream", "DeliveryGuarantee", "JsonSchema",
-    "KafkaOffsetsInitializer", "KafkaRecordSerializationSchema", "KafkaSink", "KafkaSource",
-    "KeyedStream", "SimpleStringSchema", "StreamExecutionEnvironment",
+    # connectors and formats
+    "AvroSchema", "BytesSchema", "DeliveryGuarantee", "JsonSchema", "KafkaOffsetsInitializer",
+    "KafkaRecordSerializationSchema", "KafkaSink", "KafkaSource", "SimpleStringSchema",
+    # streams
+    "ConnectedStreams", "DataStream", "IntervalJoin", "JoinedStreams", "KeyedStream",
+    "StreamExecutionEnvironment", "WindowedStream", "CheckpointingMode", "RestartStrategies",
+    # time and windows
+    "Duration", "TimestampAssigner", "WatermarkStrategy", "OutputTag",
+    "EventTimeSessionWindows", "GlobalWindow", "GlobalWindows", "ProcessingTimeSessionWindows",
+    "SlidingEventTimeWindows", "SlidingProcessingTimeWindows", "TimeWindow", "TumblingEventTimeWindows",
+    "TumblingProcessingTimeWindows", "WindowAssigner", "ProcessWindowFunction", "WindowFunction",
+    "ContinuousEventTimeTrigger", "ContinuousProcessingTimeTrigger", "CountTrigger", "EventTimeTrigger",
+    "NeverTrigger", "ProcessingTimeTrigger", "PurgingTrigger", "Trigger", "TriggerResult",
+    "CountEvictor", "DeltaEvictor", "Evictor", "TimeEvictor", "TimestampedValue",
+    # functions and state
+    "AggregateFunction", "CoProcessFunction", "FilterFunction", "FlatMapFunction", "JoinFunction",
+    "KeyedCoProcessFunction", "KeyedProcessFunction", "MapFunction", "ProcessFunction",
+    "ProcessJoinFunction", "ReduceFunction", "RuntimeContext", "TimeDomain",
+    "AggregatingStateDescriptor", "ListStateDescriptor", "MapStateDescriptor", "ReducingStateDescriptor",
+    "StateTtlConfig", "ValueStateDescriptor",
 ]

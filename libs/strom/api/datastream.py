@@ -1,7 +1,7 @@
 """The DataStream API: Flink's names and shapes, recorded into a StreamGraph.
 
 >>> env = StreamExecutionEnvironment.get_execution_environment()
->>> env.set_parallelism(2)
+>>> env = env.set_parallelism(2)
 >>> lines = env.from_source(source, source_name="lines")          # doctest: +SKIP
 >>> counts = (lines.flat_map(lambda line: [(w, 1) for w in line.split()])
 ...                .key_by(lambda wc: wc[0])
@@ -19,9 +19,14 @@ from strom.api.connectors import DeliveryGuarantee, KafkaSink, KafkaSource
 from strom.checkpoint.config import (
     CheckpointConfig, CheckpointingMode, RestartStrategies, RestartStrategyConfiguration)
 from strom.graph.job_graph import InvalidJobGraphError, JobGraph, build_job_graph
+from strom.api.evictors import CountEvictor, Evictor
+from strom.api.joins import IntervalJoinFunction, WindowJoinFunction, tag_input, tagged_key
+from strom.api.triggers import CountTrigger, PurgingTrigger, Trigger
+from strom.api.windowing import GlobalWindows, WindowAssigner
 from strom.graph.stream_graph import (
-    FILTER, FLAT_MAP, FORWARD, HASH, MAP, REBALANCE, REDUCE, SINK, SOURCE, WINDOW,
+    CO_PROCESS, FILTER, FLAT_MAP, FORWARD, HASH, MAP, PROCESS, REBALANCE, REDUCE, SINK, SOURCE, WINDOW,
     StreamEdge, StreamGraph, StreamNode)
+from strom.state.functions import CoProcessFunction, KeyedCoProcessFunction, KeyedProcessFunction
 
 DEFAULT_MAX_PARALLELISM = 128  # Flink's default for parallelism <= 128
 
@@ -116,9 +121,26 @@ class StreamExecutionEnvironment:
         node = StreamNode(id=len(self._nodes) + 1, kind=kind, name=name, parallelism=parallelism,
                           key_selector=key_selector if partitioner == HASH else None, **fields)
         self._nodes[node.id] = node
+        self._connect(inputs, node, partitioner, key_selector, side_output, 0)
+        return node
+
+    def _connect(self, inputs: list[int], node: StreamNode, partitioner: str | None,
+                 key_selector: Callable | None, side_output: str | None, type_number: int) -> None:
         for source_id in inputs:
             self._edges.append(StreamEdge(source_id, node.id, partitioner or FORWARD,
-                                          key_selector if partitioner == HASH else None, side_output))
+                                          key_selector if partitioner == HASH else None, side_output,
+                                          type_number))
+
+    def _add_two_input(self, name: str, first: "DataStream", second: "DataStream", function: Any,
+                       key_selectors: tuple[Callable, Callable] | None) -> StreamNode:
+        """A CO_PROCESS node; keyed (both inputs HASH-partitioned) when ``key_selectors`` is given."""
+        k1, k2 = key_selectors or (None, None)
+        node = StreamNode(id=len(self._nodes) + 1, kind=CO_PROCESS, name=name, parallelism=self._parallelism,
+                          function=function, key_selector=k1, key_selector2=k2)
+        self._nodes[node.id] = node
+        for number, stream, key in ((1, first, k1), (2, second, k2)):
+            partitioner = HASH if key is not None else stream._partitioner
+            self._connect(stream._node_ids, node, partitioner, key, stream._side_output, number)
         return node
 
     def _fix_partitioners(self) -> None:
@@ -203,6 +225,24 @@ class DataStream:
         """Elements of this and ``streams``, unordered between inputs."""
         return DataStream(self._env, self._node_ids + [i for s in streams for i in s._node_ids])
 
+    def process(self, function: Any) -> "DataStream":
+        """A ProcessFunction: ``process_element(value, ctx)`` yields outputs; ``ctx.output(tag, v)``
+        for side outputs. Timers need a keyed stream (``key_by(...).process(...)``)."""
+        if isinstance(function, KeyedProcessFunction):
+            raise InvalidJobGraphError(f"{type(function).__name__} is a KeyedProcessFunction: "
+                                       f"call key_by(...) before process(...)")
+        return self._then(PROCESS, "Process", function=function)
+
+    def connect(self, other: "DataStream") -> "ConnectedStreams":
+        """Two streams into one operator with two inputs: ``a.connect(b).process(CoProcessFunction)``;
+        key both (``.key_by(ka, kb)``, or connect two KeyedStreams) for shared keyed state and timers."""
+        return ConnectedStreams(self, other)
+
+    def join(self, other: "DataStream") -> "JoinedStreams":
+        """Window join: ``a.join(b).where(ka).equal_to(kb).window(assigner).apply(join_function)``
+        emits ``join_function(x, y)`` for every pair of a key's elements in the same window."""
+        return JoinedStreams(self, other)
+
     def sink_to(self, sink: KafkaSink) -> "DataStream":
         return self._then(SINK, "Kafka Sink", connector=sink)
 
@@ -270,9 +310,31 @@ class KeyedStream(DataStream):
     def max(self, position: int | str = 0) -> DataStream:
         return self._then(REDUCE, "Max", function=_field_aggregate(position, max))
 
-    def window(self, assigner: Any) -> "WindowedStream":
-        """Group each key's elements into event-time windows, e.g. ``TumblingEventTimeWindows.of(5000)``."""
+    def window(self, assigner: WindowAssigner) -> "WindowedStream":
+        """Group each key's elements into windows, e.g. ``TumblingEventTimeWindows.of(5000)``."""
+        if not isinstance(assigner, WindowAssigner):
+            raise InvalidJobGraphError(f"window(...) needs a WindowAssigner such as "
+                                       f"TumblingEventTimeWindows.of(ms), got {assigner!r}")
         return WindowedStream(self, assigner)
+
+    def count_window(self, size: int, slide: int | None = None) -> "WindowedStream":
+        """Windows of ``size`` elements per key (fired and purged when full); with ``slide``, the last
+        ``size`` elements every ``slide`` elements. GlobalWindows with a CountTrigger, as Flink."""
+        if slide is None:
+            return self.window(GlobalWindows.create()).trigger(PurgingTrigger.of(CountTrigger.of(size)))
+        return (self.window(GlobalWindows.create()).evictor(CountEvictor.of(size))
+                .trigger(CountTrigger.of(slide)))
+
+    def process(self, function: Any) -> DataStream:
+        """A KeyedProcessFunction (or ProcessFunction) per key, with keyed state and timers."""
+        return self._then(PROCESS, "KeyedProcess", function=function)
+
+    def interval_join(self, other: "KeyedStream") -> "IntervalJoin":
+        """Join each element of this stream with ``other``'s elements of the same key whose
+        timestamps lie in ``[ts + lower, ts + upper]``: ``.between(lower_ms, upper_ms).process(f)``."""
+        if not isinstance(other, KeyedStream):
+            raise InvalidJobGraphError("interval_join needs a KeyedStream: other.key_by(...)")
+        return IntervalJoin(self, other)
 
 
 class WindowedStream:
@@ -282,9 +344,23 @@ class WindowedStream:
     ``allowed_lateness`` behind the watermark are dropped (and counted).
     """
 
-    def __init__(self, keyed: KeyedStream, assigner: Any) -> None:
+    def __init__(self, keyed: KeyedStream, assigner: WindowAssigner) -> None:
         self._keyed, self._assigner, self._lateness_ms = keyed, assigner, 0
         self._late_tag: str | None = None
+        self._trigger: Trigger | None = None
+        self._evictor: Evictor | None = None
+
+    def trigger(self, trigger: Trigger) -> "WindowedStream":
+        """Replace the assigner's default trigger (e.g. ``CountTrigger.of(100)``)."""
+        if getattr(self._assigner, "merging", False) and not trigger.can_merge():
+            raise InvalidJobGraphError(f"{trigger!r} cannot be used with merging windows ({self._assigner!r})")
+        self._trigger = trigger
+        return self
+
+    def evictor(self, evictor: Evictor) -> "WindowedStream":
+        """Remove elements before/after the window function runs (keeps all elements in state)."""
+        self._evictor = evictor
+        return self
 
     def allowed_lateness(self, lateness_ms: int) -> "WindowedStream":
         """Keep window state this long past the window's end; late elements re-fire the window."""
@@ -296,19 +372,135 @@ class WindowedStream:
         self._late_tag = tag.name
         return self
 
-    def _function(self, kind: str, name: str, function: Any) -> DataStream:
+    def _function(self, kind: str, name: str, function: Any, window_function: Any = None) -> DataStream:
+        if getattr(self._assigner, "event_time", True) is False and self._lateness_ms:
+            raise InvalidJobGraphError("allowed_lateness applies to event-time windows only")
         return self._keyed._then(WINDOW, name, function=function, window=self._assigner,
-                                 window_function=kind, allowed_lateness_ms=self._lateness_ms,
-                                 late_output_tag=self._late_tag)
+                                 window_function=kind, window_process=window_function,
+                                 allowed_lateness_ms=self._lateness_ms, late_output_tag=self._late_tag,
+                                 trigger=self._trigger, evictor=self._evictor)
 
-    def reduce(self, function: Callable[[Any, Any], Any]) -> DataStream:
-        """One result per key and window: the reduction of its elements."""
-        return self._function("reduce", "Window(Reduce)", function)
+    def reduce(self, function: Callable[[Any, Any], Any], window_function: Any = None) -> DataStream:
+        """One result per key and window: the reduction of its elements (incremental). With
+        ``window_function`` (a ProcessWindowFunction), that gets ``[reduced]`` plus the window."""
+        return self._function("reduce", "Window(Reduce)", function, window_function)
 
-    def aggregate(self, function: Any) -> DataStream:
-        """An AggregateFunction (create_accumulator/add/get_result/merge) per key and window."""
-        return self._function("aggregate", "Window(Aggregate)", function)
+    def aggregate(self, function: Any, window_function: Any = None) -> DataStream:
+        """An AggregateFunction (create_accumulator/add/get_result/merge) per key and window; with
+        ``window_function``, a ProcessWindowFunction gets ``[result]`` plus the window."""
+        return self._function("aggregate", "Window(Aggregate)", function, window_function)
 
     def process(self, function: Any) -> DataStream:
         """A ProcessWindowFunction: ``process(key, context, elements)`` with the whole window."""
         return self._function("process", "Window(Process)", function)
+
+    def apply(self, function: Any) -> DataStream:
+        """A WindowFunction: ``apply(key, window, elements)`` with the whole window."""
+        return self._function("process", "Window(Apply)", function)
+
+
+class ConnectedStreams:
+    """Two streams feeding one two-input operator (``first.connect(second)``)."""
+
+    def __init__(self, first: DataStream, second: DataStream) -> None:
+        self.first, self.second = first, second
+
+    def key_by(self, key_selector1: Callable[[Any], Any], key_selector2: Callable[[Any], Any]
+               ) -> "ConnectedStreams":
+        """Partition both inputs by key, so one key's elements of both meet in one subtask."""
+        return ConnectedStreams(self.first.key_by(key_selector1), self.second.key_by(key_selector2))
+
+    def _keys(self) -> tuple[Callable, Callable] | None:
+        keyed = [isinstance(s, KeyedStream) for s in (self.first, self.second)]
+        if keyed[0] != keyed[1]:
+            raise InvalidJobGraphError("connect: key both streams or neither (ConnectedStreams.key_by(k1, k2))")
+        return (self.first._key_selector, self.second._key_selector) if keyed[0] else None
+
+    def process(self, function: CoProcessFunction) -> DataStream:
+        """A CoProcessFunction, or on keyed inputs a KeyedCoProcessFunction (keyed state, timers)."""
+        keys = self._keys()
+        if keys is None and isinstance(function, KeyedCoProcessFunction):
+            raise InvalidJobGraphError(f"{type(function).__name__} is a KeyedCoProcessFunction: "
+                                       f"connect two KeyedStreams or call key_by(k1, k2) first")
+        name = "KeyedCoProcess" if keys else "CoProcess"
+        node = self.first._env._add_two_input(name, self.first, self.second, function, keys)
+        return DataStream(self.first._env, [node.id])
+
+
+class JoinedStreams:
+    """``a.join(b).where(ka).equal_to(kb).window(assigner).apply(f)``: Flink's window join, built
+    as Flink builds it (both inputs tagged, unioned, keyed and windowed; pairs made per window)."""
+
+    def __init__(self, first: DataStream, second: DataStream) -> None:
+        self.first, self.second = first, second
+        self._keys: list[Callable[[Any], Any]] = []
+        self._assigner: WindowAssigner | None = None
+
+    def where(self, key_selector: Callable[[Any], Any]) -> "JoinedStreams":
+        self._keys = [key_selector]
+        return self
+
+    def equal_to(self, key_selector: Callable[[Any], Any]) -> "JoinedStreams":
+        if len(self._keys) != 1:
+            raise InvalidJobGraphError("join: call where(key_selector) before equal_to(key_selector)")
+        self._keys.append(key_selector)
+        return self
+
+    def window(self, assigner: WindowAssigner) -> "JoinedStreams":
+        if len(self._keys) != 2:
+            raise InvalidJobGraphError("join: call where(...).equal_to(...) before window(...)")
+        self._assigner = assigner
+        return self
+
+    def apply(self, join_function: Any) -> DataStream:
+        """``join_function(first, second)`` (or a JoinFunction) for every pair in a window."""
+        if self._assigner is None:
+            raise InvalidJobGraphError("join: call window(assigner) before apply(...)")
+        first = self.first.map(tag_input(1)).name("Join(tag input 1)")
+        second = self.second.map(tag_input(2)).name("Join(tag input 2)")
+        return (first.union(second).key_by(tagged_key(*self._keys)).window(self._assigner)
+                .process(WindowJoinFunction(join_function)).name("Window(Join)"))
+
+
+class IntervalJoin:
+    """``a.key_by(ka).interval_join(b.key_by(kb)).between(lower_ms, upper_ms).process(f)``."""
+
+    def __init__(self, first: KeyedStream, second: KeyedStream) -> None:
+        self.first, self.second = first, second
+        self._bounds: tuple[int, int] | None = None
+        self._exclusive = [False, False]
+        self._late_tags: list[Any] = [None, None]
+
+    def between(self, lower_ms: int, upper_ms: int) -> "IntervalJoin":
+        """Pair ``a`` at ts with ``b`` at ``ts + lower_ms <= b_ts <= ts + upper_ms``."""
+        if lower_ms > upper_ms:
+            raise InvalidJobGraphError(f"interval join: lower bound {lower_ms} ms > upper bound {upper_ms} ms")
+        self._bounds = (int(lower_ms), int(upper_ms))
+        return self
+
+    def side_output_left_late_data(self, tag: Any) -> "IntervalJoin":
+        """Left elements behind the watermark go to side output ``tag`` instead of being dropped."""
+        self._late_tags[0] = tag
+        return self
+
+    def side_output_right_late_data(self, tag: Any) -> "IntervalJoin":
+        self._late_tags[1] = tag
+        return self
+
+    def lower_bound_exclusive(self) -> "IntervalJoin":
+        self._exclusive[0] = True
+        return self
+
+    def upper_bound_exclusive(self) -> "IntervalJoin":
+        self._exclusive[1] = True
+        return self
+
+    def process(self, function: Any) -> DataStream:
+        """A ProcessJoinFunction: ``process_element(left, right, ctx)`` yields outputs per pair."""
+        if self._bounds is None:
+            raise InvalidJobGraphError("interval_join: call between(lower_ms, upper_ms) before process(...)")
+        lower, upper = self._bounds
+        lower += self._exclusive[0]
+        upper -= self._exclusive[1]
+        return (ConnectedStreams(self.first, self.second)
+                .process(IntervalJoinFunction(lower, upper, function, tuple(self._late_tags))).name("IntervalJoin"))

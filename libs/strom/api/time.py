@@ -48,10 +48,16 @@ class WatermarkStrategy:
     writes, every 200 ms (Flink's auto-watermark interval), and the maximum
     watermark at the end of bounded input. Without an assigner the Kafka
     record timestamp is the event time.
+
+    The watermark is the minimum over the subtask's partitions, so an empty
+    partition holds it back; ``with_idleness(ms)`` leaves out partitions
+    without records for that long, and a subtask whose partitions are all
+    idle tells downstream to leave it out too, until records come again.
     """
 
     max_out_of_orderness_ms: int | None = None
     timestamp_assigner: Callable[[Any, int], int] | None = None
+    idle_timeout_ms: int | None = None
 
     @staticmethod
     def for_bounded_out_of_orderness(max_out_of_orderness_ms: int) -> "WatermarkStrategy":
@@ -64,6 +70,12 @@ class WatermarkStrategy:
     @staticmethod
     def no_watermarks() -> "WatermarkStrategy":
         return WatermarkStrategy(None)
+
+    def with_idleness(self, idle_timeout_ms: int) -> "WatermarkStrategy":
+        """A partition without records for ``idle_timeout_ms`` no longer holds the watermark back."""
+        if idle_timeout_ms <= 0:
+            raise ValueError(f"idle timeout must be > 0 ms, got {idle_timeout_ms}")
+        return replace(self, idle_timeout_ms=int(idle_timeout_ms))
 
     def with_timestamp_assigner(self, assigner: TimestampAssigner | Callable[[Any, int], int]
                                 ) -> "WatermarkStrategy":

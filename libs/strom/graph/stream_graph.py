@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 # Operator kinds a StreamNode can hold.
 SOURCE, MAP, FLAT_MAP, FILTER, REDUCE, SINK = "source", "map", "flat_map", "filter", "reduce", "sink"
-WINDOW = "window"
+WINDOW, PROCESS, CO_PROCESS = "window", "process", "co_process"
 
 # Edge partitioners (Flink's StreamPartitioner names).
 FORWARD, REBALANCE, HASH = "forward", "rebalance", "hash"
@@ -35,8 +35,12 @@ class StreamNode:
     watermark_strategy: Any = None      # SOURCE: a WatermarkStrategy
     window: Any = None                  # WINDOW: the window assigner
     window_function: str | None = None  # WINDOW: "reduce", "aggregate" or "process"
+    window_process: Any = None          # WINDOW: a ProcessWindowFunction after reduce/aggregate
+    trigger: Any = None                 # WINDOW: None = the assigner's default trigger
+    evictor: Any = None                 # WINDOW
     allowed_lateness_ms: int = 0        # WINDOW
     late_output_tag: str | None = None  # WINDOW: side output of late elements
+    key_selector2: Callable[[Any], Any] | None = None  # CO_PROCESS: key of input 2 (key_selector: input 1)
 
 
 @dataclass
@@ -46,6 +50,7 @@ class StreamEdge:
     partitioner: str
     key_selector: Callable[[Any], Any] | None = None
     side_output: str | None = None  # carries the source's side output of this tag, not its main output
+    type_number: int = 0  # a two-input target's input (1 or 2); 0 for one-input targets
 
 
 @dataclass

@@ -15,15 +15,18 @@ from typing import Any, Callable, Protocol
 
 from confluent_kafka import Producer
 
-from strom.graph.stream_graph import FILTER, FLAT_MAP, FORWARD, HASH, MAP, REDUCE, WINDOW, StreamNode
+from strom.graph.stream_graph import (
+    CO_PROCESS, FILTER, FLAT_MAP, FORWARD, HASH, MAP, PROCESS, REDUCE, WINDOW, StreamNode)
 from strom.runtime.keygroups import key_bytes
 from strom.state.api import RuntimeContext
 from strom.state.backend import HeapKeyedStateBackend
 from strom.state.functions import RichFunction
+from strom.runtime.process import ProcessOperator
+from strom.runtime.timers import InternalTimerService
 from strom.runtime.windows import RecordClock, WindowOperator
 
 MARKER, SUBTASK, GENERATION = "strom.marker", "strom.subtask", "strom.generation"
-END_OF_INPUT = b"end-of-input"
+END_OF_INPUT, IDLE = b"end-of-input", b"idle"
 
 
 class Output(Protocol):
@@ -55,7 +58,7 @@ class _Keyed:
                  inner: Output) -> None:
         self.key_selector, self.backend, self.inner = key_selector, backend, inner
 
-    def __getattr__(self, name: str) -> Any:  # on_watermark, restore_timers of a window operator
+    def __getattr__(self, name: str) -> Any:  # on_watermark, on_processing_time of a timed operator
         return getattr(self.inner, name)
 
     def collect(self, element: Any) -> None:
@@ -107,15 +110,26 @@ class ReduceOperator:
 
 
 def chain_operator(node: StreamNode, out: Output, backend: HeapKeyedStateBackend | None,
-                   ctx: RuntimeContext, clock: RecordClock, late_output: Output | None = None) -> Output:
+                   timers: InternalTimerService | None, ctx: RuntimeContext, clock: RecordClock,
+                   side_outputs: dict[str, Output]) -> Output:
     """The runtime operator for ``node`` (not SOURCE or SINK) in front of ``out``.
 
-    ``late_output``: where a window operator sends elements beyond its allowed lateness.
+    ``side_outputs``: output tag name -> where that side output goes (late
+    window data, a process function's ``ctx.output``).
     """
     if node.kind == WINDOW:
-        operator: Output = WindowOperator(node, backend, out, clock, ctx, late_output)
+        operator: Output = WindowOperator(node, backend, timers, out, clock, ctx,
+                                          side_outputs.get(node.late_output_tag))
+    elif node.kind in (PROCESS, CO_PROCESS):
+        function = node.function
+        if isinstance(function, RichFunction):
+            function.open(ctx)
+        keys = (node.key_selector, node.key_selector2) if node.kind == CO_PROCESS else (None, None)
+        operator = ProcessOperator(function, backend, timers, out, clock, side_outputs, keys)
+        if node.kind == CO_PROCESS:
+            return operator  # sets the key itself, per input
     elif node.kind == MAP:
-        operator: Output = MapOperator(_resolve(node.function, "map", ctx), out)
+        operator = MapOperator(_resolve(node.function, "map", ctx), out)
     elif node.kind == FLAT_MAP:
         operator = FlatMapOperator(_resolve(node.function, "flat_map", ctx), out)
     elif node.kind == FILTER:
@@ -167,6 +181,10 @@ class EdgeWriter:
     def watermark(self, watermark: int) -> None:
         """Event-time watermark ``watermark`` (ms) into every partition."""
         self._marker(b"wm:%d" % watermark)
+
+    def idle(self) -> None:
+        """Every input of this subtask is idle: leave it out of downstream watermarks until its next one."""
+        self._marker(IDLE)
 
     def end_of_input(self) -> None:
         """Tell every downstream subtask that this subtask is done."""

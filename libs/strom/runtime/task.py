@@ -44,12 +44,14 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from strom.checkpoint.store import CheckpointCorruptedError, CheckpointStore
 from strom.graph.execution_graph import CANCELED, END_OF_DATA, FAILED, FINISHED, RUNNING
 from strom.graph.job_graph import JobVertex
-from strom.graph.stream_graph import SINK, WINDOW
+from strom.graph.stream_graph import CO_PROCESS, PROCESS, SINK, WINDOW
 from strom.io.kafka import log_kafka_errors
 from strom.runtime.faults import inject
 from strom.runtime.operators import (
-    END_OF_INPUT, GENERATION, MARKER, SUBTASK, Broadcast, EdgeWriter, Output, chain_operator, produce)
+    END_OF_INPUT, GENERATION, IDLE, MARKER, SUBTASK, Broadcast, EdgeWriter, Output, chain_operator, produce)
 from strom.runtime.sinks import ExactlyOnceSinkWriter, KafkaSinkWriter
+from strom.runtime.timers import PROCESSING_TIME, InternalTimerService, processing_time_ms
+from strom.runtime.watermarks import SourceWatermarks
 from strom.runtime.windows import MAX_WATERMARK, MIN_WATERMARK, RecordClock
 from strom.state.api import RuntimeContext
 from strom.state.backend import HeapKeyedStateBackend
@@ -135,7 +137,9 @@ class Task(threading.Thread):
         self.edge_writers: list[EdgeWriter] = []
         self.clock = RecordClock()
         self.watermark = MIN_WATERMARK
-        self.window_operator: Any = None
+        self.idle = False  # told downstream that all its inputs are idle
+        self.timers = InternalTimerService(self.backend) if self.backend is not None else None
+        self.timed_operator: Any = None  # the keyed head operator with timers (window, process)
 
     def report(self, state: str, error: str | None) -> None:
         if state == END_OF_DATA:
@@ -213,21 +217,32 @@ class Task(threading.Thread):
         else:
             out = main_writers[0] if len(main_writers) == 1 else Broadcast(main_writers)
         for node in reversed(operators):
-            out = chain_operator(node, out, self.backend, ctx, self.clock,
-                                 side_writers.get(node.late_output_tag))
-            if node.kind == WINDOW:
-                self.window_operator = out
+            out = chain_operator(node, out, self.backend, self.timers, ctx, self.clock, side_writers)
+            if node.kind in (WINDOW, PROCESS, CO_PROCESS) and self.timers is not None:
+                self.timed_operator = out
         return out
 
     def advance_watermark(self, watermark: int) -> None:
-        """The task's event time moved to ``watermark``: fire windows, then tell downstream."""
-        if watermark <= self.watermark:
+        """The task's event time moved to ``watermark``: fire timers, then tell downstream.
+
+        An idle task becomes active again: it re-announces its watermark even if unchanged.
+        """
+        if watermark <= self.watermark and not self.idle:
             return
-        self.watermark = watermark
-        if self.window_operator is not None:
-            self.window_operator.on_watermark(watermark)
+        self.idle = False
+        if watermark > self.watermark:
+            self.watermark = watermark
+            if self.timed_operator is not None:
+                self.timed_operator.on_watermark(watermark)
         for writer in self.edge_writers:
-            writer.watermark(watermark)
+            writer.watermark(self.watermark)
+
+    def mark_idle(self) -> None:
+        """Every input of this task is idle: downstream leaves its channels out of their watermark."""
+        if not self.idle:
+            self.idle = True
+            for writer in self.edge_writers:
+                writer.idle()
 
     def _restore(self) -> dict[tuple[str, int], int]:
         """Load state from the restore checkpoint; returns restored input offsets per partition."""
@@ -266,8 +281,8 @@ class Task(threading.Thread):
             producer, consumer = self._producer(), self._consumer()
             chain = self._build_chain(producer)
             restored = self._restore()
-            if self.window_operator is not None:
-                self.window_operator.restore_timers()
+            if self.timers is not None:
+                self.timers.restore()
             self.report(RUNNING, None)
             if self.vertex.is_source:
                 source = SourceReader(self, consumer, producer, chain, restored)
@@ -278,7 +293,9 @@ class Task(threading.Thread):
                 finished = gate.run()
                 linger = gate.linger
             if finished:
-                self.advance_watermark(MAX_WATERMARK)  # end of input: every window fires
+                # End of input: every event-time timer fires, and (as batch would) every processing-time one.
+                self.advance_watermark(MAX_WATERMARK)
+                self.advance_processing_time(MAX_WATERMARK)
                 for writer in self.edge_writers:
                     writer.end_of_input()
                 self._flush()
@@ -346,9 +363,14 @@ class Task(threading.Thread):
         self.cb.acknowledge(checkpoint_id, size)
         inject("after-ack")
 
-    def apply(self, chain: Output, element: Any, record: Any) -> None:
+    def advance_processing_time(self, now: int) -> None:
+        """Fire processing-time timers due at ``now`` (ms since the epoch)."""
+        if self.timed_operator is not None and self.timers.has_timers(PROCESSING_TIME):
+            self.timed_operator.on_processing_time(now)
+
+    def apply(self, collect: Callable[[Any], None], element: Any, record: Any) -> None:
         try:
-            chain.collect(element)
+            collect(element)
         except Exception as exc:
             raise TaskFailure(
                 f"{type(exc).__name__}: {exc} in '{self.vertex.name}' "
@@ -373,13 +395,14 @@ class SourceReader:
         self.deserialize = task.vertex.operators[0].connector.value_deserializer.deserialize
         strategy = task.vertex.operators[0].watermark_strategy
         self.assign_timestamp = strategy.timestamp_assigner if strategy else None
-        self.out_of_orderness = strategy.max_out_of_orderness_ms if strategy else None
-        self.max_timestamp = MIN_WATERMARK
         self.next_watermark_at = 0.0
         self.ends = {(t, p): end for t, p, _start, end in d.source_partitions}
         self.position = {(t, p): restored.get((t, p), start) for t, p, start, _end in d.source_partitions}
         self.pending = {tp for tp, start in self.position.items()
                         if self.ends[tp] is None or start < 0 or start < self.ends[tp]}
+        self.watermarks = (SourceWatermarks(self.pending, strategy.max_out_of_orderness_ms,
+                                            strategy.idle_timeout_ms, time.monotonic() * 1000)
+                           if strategy and strategy.max_out_of_orderness_ms is not None else None)
         consumer.assign([TopicPartition(t, p, self.position[(t, p)]) for t, p in self.pending])
 
     def offsets(self) -> dict[str, int]:
@@ -393,6 +416,7 @@ class SourceReader:
             if task._canceled.is_set():
                 return False
             records = self.consumer.consume(500, timeout=0.1)
+            watermarks, now_ms = self.watermarks, time.monotonic() * 1000
             for record in records:
                 tp = (record.topic(), record.partition())
                 if record.error():
@@ -400,13 +424,13 @@ class SourceReader:
                     if (record.error().code() == KafkaError._PARTITION_EOF and ends[tp] is not None
                             and record.offset() >= ends[tp]):
                         position[tp] = max(position[tp], ends[tp])
-                        pending.discard(tp)
+                        self._end(tp)
                     elif record.error().code() != KafkaError._PARTITION_EOF:
                         raise RuntimeError(f"Kafka error on {tp[0]}/{tp[1]}: {record.error()}")
                     continue
                 end = ends[tp]
                 if end is not None and record.offset() >= end:
-                    pending.discard(tp)
+                    self._end(tp)
                     continue  # past the end of a bounded source: not ours
                 try:
                     element = self.deserialize(record.value())
@@ -417,25 +441,33 @@ class SourceReader:
                     task.dead_letter(self.producer, record, f"{type(exc).__name__}: {exc}")
                 else:
                     task.clock.timestamp = timestamp
-                    if timestamp is not None and timestamp > self.max_timestamp:
-                        self.max_timestamp = timestamp
-                    task.apply(self.chain, element, record)
+                    if watermarks is not None:
+                        watermarks.on_record(tp, timestamp, now_ms)
+                    task.apply(self.chain.collect, element, record)
                 position[tp] = record.offset() + 1
                 if end is not None and position[tp] >= end:
-                    pending.discard(tp)
+                    self._end(tp)
                     self.consumer.pause([TopicPartition(*tp)])
             task.records_in += len(records)
             self._emit_watermark()
             self.producer.poll(0)
         return True
 
+    def _end(self, tp: tuple[str, int]) -> None:
+        self.pending.discard(tp)
+        if self.watermarks is not None:
+            self.watermarks.end(tp)
+
     def _emit_watermark(self) -> None:
-        """Periodic watermark (every 200 ms): max timestamp - out-of-orderness - 1."""
-        if self.out_of_orderness is None or time.monotonic() < self.next_watermark_at:
+        """Periodic watermark (every 200 ms, Flink's auto-watermark interval), or idleness."""
+        if self.watermarks is None or time.monotonic() < self.next_watermark_at:
             return
         self.next_watermark_at = time.monotonic() + 0.2
-        if self.max_timestamp > MIN_WATERMARK:
-            self.task.advance_watermark(self.max_timestamp - self.out_of_orderness - 1)
+        watermark = self.watermarks.current(time.monotonic() * 1000)
+        if watermark is None:
+            self.task.mark_idle()
+        elif watermark > MIN_WATERMARK or self.task.idle:
+            self.task.advance_watermark(watermark)
 
     def linger(self) -> bool:
         """After the end of data: answer checkpoint triggers until the final one completes."""
@@ -450,8 +482,11 @@ class InputGate:
 
     def __init__(self, task: Task, consumer: Consumer, producer: Producer, chain: Output,
                  restored: dict[tuple[str, int], int]) -> None:
-        self.task, self.consumer, self.producer, self.chain = task, consumer, producer, chain
+        self.task, self.consumer, self.producer = task, consumer, producer
         d = task.d
+        # Topic -> the head operator's entry for that input (collect2: input 2 of a two-input operator).
+        self.inputs = {edge.topic(d.cluster_id, d.job_id): chain.collect2 if edge.type_number == 2 else chain.collect
+                       for edge in task.vertex.inputs}
         self.generation = d.generation
         self.channels = {((t, p), u) for t, p, upstream in d.input_partitions for u in range(upstream)}
         self.ended: set = set()
@@ -460,6 +495,7 @@ class InputGate:
         self.blocked: set = set()
         self.held: deque = deque()
         self.channel_watermarks: dict = {}
+        self.idle_channels: set = set()
         self.position = {(t, p): restored.get((t, p), 0) for t, p, _u in d.input_partitions}
         consumer.assign([TopicPartition(t, p, self.position[(t, p)]) for t, p, _u in d.input_partitions])
 
@@ -487,6 +523,7 @@ class InputGate:
                     continue
                 self.handle(record)
             task.records_in += len(records)
+            task.advance_processing_time(processing_time_ms())
             self.producer.poll(0)
         return True
 
@@ -508,6 +545,11 @@ class InputGate:
                 return
             if kind.startswith(b"wm:"):
                 self.channel_watermarks[channel] = int(kind[3:])
+                self.idle_channels.discard(channel)
+                self._advance_watermark()
+                return
+            if kind == IDLE:
+                self.idle_channels.add(channel)
                 self._advance_watermark()
                 return
             if kind == END_OF_INPUT:
@@ -534,14 +576,19 @@ class InputGate:
         if self.task.backend is not None:
             self.task.backend.current_key_group = tp[1]
         self.task.clock.timestamp = timestamp
-        self.task.apply(self.chain, element, record)
+        self.task.apply(self.inputs[tp[0]], element, record)
 
     def _advance_watermark(self) -> None:
-        """Task watermark = the minimum over channels that have not ended."""
+        """Task watermark = the minimum over channels that have not ended and are not idle;
+        with every open channel idle, the task is idle."""
         open_channels = self.channels - self.ended
-        if open_channels:
-            self.task.advance_watermark(min(self.channel_watermarks.get(c, MIN_WATERMARK)
-                                            for c in open_channels))
+        if not open_channels:
+            return
+        active = open_channels - self.idle_channels
+        if not active:
+            self.task.mark_idle()
+        else:
+            self.task.advance_watermark(min(self.channel_watermarks.get(c, MIN_WATERMARK) for c in active))
 
     def _maybe_checkpoint(self) -> None:
         if self.aligning is None or not (self.blocked | self.ended) >= self.channels:

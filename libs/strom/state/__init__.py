@@ -11,10 +11,15 @@
 from strom.state.api import (
     AggregateFunction, AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor,
     ReducingStateDescriptor, RuntimeContext, ValueStateDescriptor)
-from strom.state.functions import FilterFunction, FlatMapFunction, MapFunction, ReduceFunction
+from strom.state.functions import (
+    CoProcessFunction, FilterFunction, FlatMapFunction, JoinFunction, KeyedCoProcessFunction,
+    KeyedProcessFunction, MapFunction, ProcessFunction, ProcessJoinFunction, ReduceFunction, TimeDomain)
+from strom.state.ttl import StateTtlConfig
 
 __all__ = [
-    "AggregateFunction", "AggregatingStateDescriptor", "FilterFunction", "FlatMapFunction",
-    "ListStateDescriptor", "MapFunction", "MapStateDescriptor", "ReduceFunction",
-    "ReducingStateDescriptor", "RuntimeContext", "ValueStateDescriptor",
+    "AggregateFunction", "AggregatingStateDescriptor", "CoProcessFunction", "FilterFunction",
+    "FlatMapFunction", "JoinFunction", "KeyedCoProcessFunction", "KeyedProcessFunction",
+    "ListStateDescriptor", "MapFunction", "MapStateDescriptor", "ProcessFunction", "ProcessJoinFunction",
+    "ReduceFunction", "ReducingStateDescriptor", "RuntimeContext", "StateTtlConfig", "TimeDomain",
+    "ValueStateDescriptor",
 ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
+from strom.state import ttl
+
 T = TypeVar("T")
 
 
@@ -29,30 +31,38 @@ class AggregateFunction(Generic[T]):
         raise TypeError("AggregateFunction must define merge(a, b)")
 
 
-@dataclass(frozen=True)
-class ValueStateDescriptor:
+class _Descriptor:
+    ttl_config: Any = None
+
+    def enable_time_to_live(self, ttl_config: Any) -> None:
+        """Let this state's values expire: a :class:`~strom.state.ttl.StateTtlConfig`."""
+        self.ttl_config = ttl_config
+
+
+@dataclass
+class ValueStateDescriptor(_Descriptor):
     name: str
     default: Any = None
 
 
-@dataclass(frozen=True)
-class ListStateDescriptor:
+@dataclass
+class ListStateDescriptor(_Descriptor):
     name: str
 
 
-@dataclass(frozen=True)
-class MapStateDescriptor:
+@dataclass
+class MapStateDescriptor(_Descriptor):
     name: str
 
 
-@dataclass(frozen=True)
-class ReducingStateDescriptor:
+@dataclass
+class ReducingStateDescriptor(_Descriptor):
     name: str
     reduce_function: Callable[[Any, Any], Any]
 
 
-@dataclass(frozen=True)
-class AggregatingStateDescriptor:
+@dataclass
+class AggregatingStateDescriptor(_Descriptor):
     name: str
     aggregate_function: AggregateFunction
 
@@ -61,14 +71,30 @@ _ABSENT = object()
 
 
 class _State:
-    def __init__(self, backend: Any, name: str) -> None:
-        self._backend, self._name = backend, name
+    def __init__(self, backend: Any, descriptor: Any) -> None:
+        self._backend, self._name, self._ttl = backend, descriptor.name, descriptor.ttl_config
 
     def _get(self, default: Any = _ABSENT) -> Any:
-        return self._backend.get(self._name, default)
+        stored = self._backend.get(self._name, _ABSENT)
+        if stored is _ABSENT:
+            return default
+        if self._ttl is None:
+            return stored
+        value, last_access = stored
+        now = ttl.current_time_ms()
+        if self._ttl.is_expired(last_access, now):
+            if self._ttl.state_visibility is ttl.StateVisibility.NeverReturnExpired:
+                self._backend.remove(self._name)
+                return default
+        elif self._ttl.update_type is ttl.UpdateType.OnReadAndWrite:
+            self._backend.put(self._name, (value, now))
+        return value
 
     def _set(self, value: Any) -> None:
-        self._backend.put(self._name, value)
+        if self._ttl is None:
+            self._backend.put(self._name, value)
+        else:
+            self._backend.put(self._name, (value, ttl.current_time_ms()))
 
     def clear(self) -> None:
         """Remove the current key's value."""
@@ -77,7 +103,7 @@ class _State:
 
 class ValueState(_State):
     def __init__(self, backend: Any, descriptor: ValueStateDescriptor) -> None:
-        super().__init__(backend, descriptor.name)
+        super().__init__(backend, descriptor)
         self._default = descriptor.default
 
     def value(self) -> Any:
@@ -121,7 +147,11 @@ class MapState(_State):
         return key in self._map()
 
     def remove(self, key: Any) -> None:
-        self._set({k: v for k, v in self._map().items() if k != key})
+        rest = {k: v for k, v in self._map().items() if k != key}
+        if rest:
+            self._set(rest)
+        else:
+            self.clear()  # an empty map takes no state
 
     def keys(self) -> Iterator[Any]:
         return iter(list(self._map()))
@@ -138,7 +168,7 @@ class MapState(_State):
 
 class ReducingState(_State):
     def __init__(self, backend: Any, descriptor: ReducingStateDescriptor) -> None:
-        super().__init__(backend, descriptor.name)
+        super().__init__(backend, descriptor)
         self._reduce = descriptor.reduce_function
 
     def get(self) -> Any:
@@ -152,7 +182,7 @@ class ReducingState(_State):
 
 class AggregatingState(_State):
     def __init__(self, backend: Any, descriptor: AggregatingStateDescriptor) -> None:
-        super().__init__(backend, descriptor.name)
+        super().__init__(backend, descriptor)
         self._function = descriptor.aggregate_function
 
     def get(self) -> Any:
@@ -199,10 +229,10 @@ class RuntimeContext:
         return ValueState(self._keyed(), descriptor)
 
     def get_list_state(self, descriptor: ListStateDescriptor) -> ListState:
-        return ListState(self._keyed(), descriptor.name)
+        return ListState(self._keyed(), descriptor)
 
     def get_map_state(self, descriptor: MapStateDescriptor) -> MapState:
-        return MapState(self._keyed(), descriptor.name)
+        return MapState(self._keyed(), descriptor)
 
     def get_reducing_state(self, descriptor: ReducingStateDescriptor) -> ReducingState:
         return ReducingState(self._keyed(), descriptor)

@@ -54,3 +54,27 @@ class HeapKeyedStateBackend:
 
     def num_keys(self) -> int:
         return sum(len(t) for groups in self.tables.values() for t in groups.values())
+
+
+class NamespacedBackend:
+    """One namespace (e.g. a window) of the backend's current key: what a Trigger's
+    ``get_partitioned_state`` reads. Stored as ``{namespace: value}`` under the state's name."""
+
+    def __init__(self, backend: HeapKeyedStateBackend, namespace: Any) -> None:
+        self.backend, self.namespace = backend, namespace
+
+    def get(self, name: str, default: Any = _ABSENT) -> Any:
+        return (self.backend.get(name, None) or {}).get(self.namespace, default)
+
+    def put(self, name: str, value: Any) -> None:
+        values = self.backend.get(name, None) or {}
+        values[self.namespace] = value
+        self.backend.put(name, values)
+
+    def remove(self, name: str) -> None:
+        values = self.backend.get(name, None) or {}
+        values.pop(self.namespace, None)
+        if values:
+            self.backend.put(name, values)
+        else:
+            self.backend.remove(name)
