@@ -90,8 +90,12 @@ class ZooKeeperOptions:
         lambda env: f"127.0.0.1:{env.get('STROM_ZK_PORT', '2181')}",
         "ZooKeeper connect string (host:port[,host:port]).")
     SESSION_TIMEOUT = ConfigOption(
-        "zookeeper.session-timeout", _positive_int, 4000,
-        "ZooKeeper session timeout: how long a dead leader keeps its leadership.", "ms")
+        "zookeeper.session-timeout", _positive_int, 2000,
+        "ZooKeeper session timeout: how long a dead leader keeps its leadership, and so the "
+        "largest term of a JobManager failover's output stall. ZooKeeper clamps it to "
+        "[2, 20] x tickTime unless min/maxSessionTimeout say otherwise (ops/stack: tickTime "
+        "500 ms, 1000..60000 ms). kazoo pings every third of it and suspends the session "
+        "(the leader steps down) after two thirds without an answer.", "ms")
 
 
 class RedisOptions:
@@ -107,11 +111,13 @@ class HeartbeatOptions:
     """TaskManager -> ResourceManager heartbeats (Flink: heartbeat.interval/timeout)."""
 
     INTERVAL = ConfigOption(
-        "heartbeat.interval", _positive_int, 1000,
+        "heartbeat.interval", _positive_int, 400,
         "Time between two heartbeats of a TaskManager.", "ms")
     TIMEOUT = ConfigOption(
-        "heartbeat.timeout", _positive_int, 5000,
-        "A TaskManager silent for this long is marked lost (Flink's default is 50 s).", "ms")
+        "heartbeat.timeout", _positive_int, 2000,
+        "A TaskManager silent for this long is marked lost and its jobs restart: the largest "
+        "term of the output stall after a TaskManager dies (Flink's default is 50 s; five "
+        "missed heartbeats here).", "ms")
 
 
 class TaskManagerOptions:
@@ -139,6 +145,11 @@ class JobManagerOptions:
     SLOT_REQUEST_TIMEOUT = ConfigOption(
         "slot.request.timeout", _positive_int, 10_000,
         "How long a job waits for all its slots before failing with 'not enough slots'.", "ms")
+    RECONCILE_TIMEOUT = ConfigOption(
+        "jobmanager.reconcile-timeout", _positive_int, 1000,
+        "How long a new JobManager leader waits for the TaskManagers' task reports before it "
+        "re-attaches to (or restarts) a running job; a job whose every subtask was reported "
+        "is re-attached at once, without waiting.", "ms")
 
 
 class ControlPlaneOptions:

@@ -33,9 +33,6 @@ class JobManager(ControlEndpoint):
     role = "JOBMANAGER"
     leader_scoped = True
 
-    # Time a new leader waits for TaskReports before re-attaching to running jobs.
-    reconcile_window_s = 1.0
-
     def __init__(self, config: Configuration, instance_id: str | None = None) -> None:
         super().__init__(config, instance_id)
         cluster_id = config.get(ClusterOptions.CLUSTER_ID)
@@ -46,6 +43,7 @@ class JobManager(ControlEndpoint):
         self._reports: list[dict] = []
         self._reports_request: str | None = None
         self._reconcile_at: float | None = None
+        self.reconcile_timeout_s = config.get(JobManagerOptions.RECONCILE_TIMEOUT) / 1000.0
         self.rest = RestServer(
             create_app(self.call, lambda: self._leader_address(), lambda: self.is_leader,
                        self._require_dispatcher),
@@ -95,7 +93,7 @@ class JobManager(ControlEndpoint):
             return
         if recovered:
             self._reports, self._reports_request = [], uuid.uuid4().hex
-            self._reconcile_at = time.monotonic() + self.reconcile_window_s
+            self._reconcile_at = time.monotonic() + self.reconcile_timeout_s
             self.log.info("asking TaskManagers for their tasks to re-attach", jobs=len(recovered))
             self.channel.send("TASKMANAGER", "RequestTaskReports", {"request_id": self._reports_request},
                               fenced=True)
@@ -128,17 +126,27 @@ class JobManager(ControlEndpoint):
         try:
             if self._reconcile_at is not None and time.monotonic() >= self._reconcile_at:
                 self._reconcile_at = None
-                for job_master in list(self.dispatcher.job_masters.values()):
-                    if job_master.state == "RECONCILING":
-                        job_master.reconcile(self._reports)
+                self._reconcile(everything=True)
             for job_master in list(self.dispatcher.job_masters.values()):
                 job_master.tick()
         except StaleLeaderError as exc:
             self.log.warning("rejected by fencing: this JobManager no longer leads", error=str(exc))
 
+    def _reconcile(self, everything: bool) -> None:
+        """Re-attach (or restart) RECONCILING jobs: those whose every subtask was reported, or all
+        of them once ``jobmanager.reconcile-timeout`` is up."""
+        for job_master in list(self.dispatcher.job_masters.values()):
+            if job_master.state == "RECONCILING" and (everything or job_master.reported_all(self._reports)):
+                job_master.reconcile(self._reports)
+
     def on_TaskReports(self, message: ControlMessage) -> None:
-        if message.body["request_id"] == self._reports_request:
-            self._reports += [{**task, "tm_id": message.body["tm_id"]} for task in message.body["tasks"]]
+        if message.body["request_id"] != self._reports_request or not self.dispatcher:
+            return
+        self._reports += [{**task, "tm_id": message.body["tm_id"]} for task in message.body["tasks"]]
+        try:
+            self._reconcile(everything=False)
+        except StaleLeaderError as exc:
+            self.log.warning("rejected by fencing: this JobManager no longer leads", error=str(exc))
 
     # -- control messages -----------------------------------------------------------------
     def on_SlotOffer(self, message: ControlMessage) -> None:

@@ -8,7 +8,7 @@ def test_env_var_names_and_precedence():
     config = Configuration(env={"STROM_HEARTBEAT_TIMEOUT": "7000"})
     assert config.get(HeartbeatOptions.TIMEOUT) == 7000
     assert config.with_overrides({"heartbeat.timeout": 9000}).get(HeartbeatOptions.TIMEOUT) == 9000
-    assert Configuration(env={}).get(HeartbeatOptions.INTERVAL) == 1000
+    assert Configuration(env={}).get(HeartbeatOptions.INTERVAL) == 400
 
 
 def test_derived_default_follows_ops_stack_port():

@@ -22,14 +22,19 @@ from kazoo.client import KazooClient
 
 from strom import logs
 from strom.config import Configuration
-from strom.control.channel import ControlChannel, new_instance_id
+from strom.control.channel import ControlChannel, NotLeaderError, new_instance_id
 from strom.control.codec import ControlMessage
 from strom.control.fencing import FencingGuard
+from strom.io.redis import StaleLeaderError
 from strom.coordination.leader_election import (
     LeaderElectionService, LeaderInfo, LeaderRetriever, ZooKeeperLeaderElectionDriver,
     zookeeper_client)
 
 LEADER_ROLES = ("JOBMANAGER", "RESOURCEMANAGER")
+
+# What a deposed leader's main thread meets when it acts on leadership it just lost: the control
+# channel refuses to stamp a token, Redis refuses a write with an old epoch. Logged, not fatal.
+FENCED = (NotLeaderError, StaleLeaderError)
 
 
 class ControlEndpoint:
@@ -145,13 +150,20 @@ class ControlEndpoint:
                 self._mailbox.get_nowait()()
             except queue.Empty:
                 break
+            except FENCED as exc:
+                self.log.warning("rejected by fencing: no longer leader", error=str(exc))
         for message in self.channel.poll(self.poll_interval_s):
             self.dispatch(message)
         now = time.monotonic()
         for timer in self._timers:
             if now >= timer[1]:
                 timer[1] = now + timer[0]
-                timer[2]()
+                try:
+                    timer[2]()
+                except FENCED as exc:
+                    # Leadership was revoked (kazoo thread) while the main thread still acted on
+                    # it: the channel refused to stamp a token, or Redis refused the stale epoch.
+                    self.log.warning("rejected by fencing: no longer leader", error=str(exc))
 
     def dispatch(self, message: ControlMessage) -> None:
         """Fence, then hand ``message`` to ``on_<type>``; unknown types are logged and skipped."""
@@ -166,6 +178,8 @@ class ControlEndpoint:
             return
         try:
             handler(message)
+        except FENCED as exc:
+            self.log.warning("rejected by fencing: no longer leader", type=message.type, error=str(exc))
         except Exception:
             self.log.exception("control message handler failed", type=message.type,
                                sender=message.sender_id)

@@ -294,6 +294,8 @@ class JobMaster:
             self._end(CANCELED if self.state == CANCELING else FAILED)
         else:
             self._persist()
+            if subtask.state == RUNNING and self.state == RUNNING:
+                self.tick()  # the last subtask came up (after a restart): checkpoint when due, now
 
     def on_task_manager_lost(self, tm_id: str, reason: str) -> None:
         lost = [s for s in self.graph.subtasks()
@@ -324,6 +326,12 @@ class JobMaster:
         self.state = RECONCILING
         self._persist()
 
+    def reported_all(self, reports: list[dict[str, Any]]) -> bool:
+        """True once ``reports`` name every subtask of the current attempt: waiting longer
+        cannot change what :meth:`reconcile` decides, so the new leader re-attaches now."""
+        reported = {r["execution_id"] for r in reports if r["job_id"] == self.job_id}
+        return all(s.execution_id in reported for s in self.graph.subtasks())
+
     def reconcile(self, reports: list[dict[str, Any]]) -> None:
         """Re-attach to the running subtasks the TaskManagers reported, or restart from a checkpoint."""
         mine = [r for r in reports if r["job_id"] == self.job_id]
@@ -351,6 +359,9 @@ class JobMaster:
                 self._end(FINISHED)
             else:
                 self._persist()
+                # Exactly-once output waits for a completed checkpoint; the previous leader's
+                # pending one died with it, so start the next one now rather than on a tick.
+                self.tick()
             return
         reason = (f"cannot re-attach: job was {self._recovered_state}; missing {missing}; "
                   f"not running {broken}")
