@@ -32,8 +32,10 @@ class TaskManager(ControlEndpoint):
         self.registered_token: int | None = None  # RM leader epoch that accepted us
         self.redis = redis_client(config)
         self.store = JobStore(self.redis, config.get(ClusterOptions.CLUSTER_ID))
-        self.tasks: dict[str, tuple[str, Task]] = {}  # execution id -> (allocation id, task)
-        self._job_graphs: dict[str, JobGraph] = {}
+        # (job id, execution id) -> (allocation id, task). Execution ids (v1[0]#0) repeat across
+        # jobs, so two jobs sharing this TaskManager must not be keyed by execution id alone.
+        self.tasks: dict[tuple[str, str], tuple[str, Task]] = {}
+        self._artifacts: dict[str, bytes] = {}  # job id -> cloudpickled JobGraph
         self.every(config.get(HeartbeatOptions.INTERVAL) / 1000.0, self.heartbeat)
         self.every(0.5, self._reap_tasks)
 
@@ -91,10 +93,10 @@ class TaskManager(ControlEndpoint):
         self.heartbeat()  # report the allocation now, not in up to one interval
 
     def on_FreeSlot(self, message: ControlMessage) -> None:
-        for execution_id, (allocation_id, task) in list(self.tasks.items()):
+        for key, (allocation_id, task) in list(self.tasks.items()):
             if allocation_id == message.body["allocation_id"]:
                 task.cancel()
-                del self.tasks[execution_id]
+                del self.tasks[key]
         for slot in self.slots:
             if slot.allocation_id == message.body["allocation_id"]:
                 self.log.info("slot freed", slot_index=slot.slot_index, job_id=slot.job_id)
@@ -103,12 +105,14 @@ class TaskManager(ControlEndpoint):
 
     # -- tasks ----------------------------------------------------------------------------
     def _job_graph(self, job_id: str) -> JobGraph:
-        if job_id not in self._job_graphs:
+        """A fresh copy of the job's graph: every task gets its own user function objects (as Flink
+        deserializes them per task); subtasks sharing one would share the state handles ``open`` sets."""
+        if job_id not in self._artifacts:
             artifact = self.store.artifact(job_id)
             if artifact is None:
                 raise LookupError(f"no artifact for job {job_id} in Redis")
-            self._job_graphs[job_id] = load_artifact(artifact)
-        return self._job_graphs[job_id]
+            self._artifacts[job_id] = artifact
+        return load_artifact(self._artifacts[job_id])
 
     def _report(self, job_id: str, execution_id: str, state: str, error: str | None,
                 records_in: int = 0) -> None:
@@ -145,13 +149,13 @@ class TaskManager(ControlEndpoint):
         task = Task(descriptor, vertex, self.config.get(KafkaOptions.BOOTSTRAP), self.redis, TaskCallbacks(
             report=lambda state, error: self._report(job_id, execution_id, state, error, task.records_in),
             acknowledge=acknowledge, decline=decline))
-        self.tasks[execution_id] = (body["allocation_id"], task)
+        self.tasks[(job_id, execution_id)] = (body["allocation_id"], task)
         self.log.info("deploying task", job_id=job_id, execution_id=execution_id, name=vertex.name)
         task.start()
 
     def on_TriggerCheckpoint(self, message: ControlMessage) -> None:
         body = message.body
-        entry = self.tasks.get(body["execution_id"])
+        entry = self.tasks.get((body["job_id"], body["execution_id"]))
         if entry is None or not entry[1].is_alive():
             self.channel.send("JOBMANAGER", "DeclineCheckpoint", {
                 "job_id": body["job_id"], "execution_id": body["execution_id"], "tm_id": self.id,
@@ -161,34 +165,34 @@ class TaskManager(ControlEndpoint):
 
     def on_NotifyCheckpointComplete(self, message: ControlMessage) -> None:
         prefix = message.body["job_id"]
-        for execution_id, (_allocation, task) in self.tasks.items():
-            if task.d.job_id == prefix:
+        for (job_id, _execution_id), (_allocation, task) in self.tasks.items():
+            if job_id == prefix:
                 task.notify_checkpoint_complete(message.body["checkpoint_id"], message.body["final"])
 
     def on_RequestTaskReports(self, message: ControlMessage) -> None:
         slot_of = {s.allocation_id: s.slot_index for s in self.slots if s.allocation_id}
         self.channel.send("JOBMANAGER", "TaskReports", {
             "request_id": message.body["request_id"], "tm_id": self.id,
-            "tasks": [{"job_id": task.d.job_id, "execution_id": execution_id, "allocation_id": allocation_id,
+            "tasks": [{"job_id": job_id, "execution_id": execution_id, "allocation_id": allocation_id,
                        "slot_index": slot_of.get(allocation_id, -1), "state": task.state,
                        "end_of_data": task.end_of_data}
-                      for execution_id, (allocation_id, task) in self.tasks.items()]})
+                      for (job_id, execution_id), (allocation_id, task) in self.tasks.items()]})
 
     def on_CancelTask(self, message: ControlMessage) -> None:
-        entry = self.tasks.get(message.body["execution_id"])
+        entry = self.tasks.get((message.body["job_id"], message.body["execution_id"]))
         if entry is not None:
             entry[1].cancel()
 
     def _reap_tasks(self) -> None:
         # Ended tasks stay listed (for TaskReports to a new JobManager) until their slot is freed.
         held = {s.allocation_id for s in self.slots if s.allocation_id}
-        for execution_id, (allocation_id, task) in list(self.tasks.items()):
+        for key, (allocation_id, task) in list(self.tasks.items()):
             if allocation_id not in held and not task.is_alive():
-                del self.tasks[execution_id]
+                del self.tasks[key]
         live_jobs = {s.job_id for s in self.slots if s.job_id}
-        for job_id in list(self._job_graphs):
+        for job_id in list(self._artifacts):
             if job_id not in live_jobs:
-                del self._job_graphs[job_id]
+                del self._artifacts[job_id]
 
     def shutdown(self) -> None:
         for _allocation, task in self.tasks.values():

@@ -84,8 +84,17 @@ def test_taskmanager_faults(drill, fault):
 
 
 @pytest.mark.parametrize("fault", ["restart-redis", "restart-kafka"])
-def test_storage_restarts_lose_nothing(drill, fault):
+def test_storage_restarts_lose_nothing(drill, drill_cluster: TestCluster, fault):
+    waiting = "waiting for Redis" if fault == "restart-redis" else "waiting for Kafka"
+    before = _count_in_logs(drill_cluster, waiting)
     run(drill, fault)
+    # The services said what they waited for (and retried with backoff) while it was down.
+    assert _count_in_logs(drill_cluster, waiting) > before
+
+
+def _count_in_logs(cluster: TestCluster, text: str) -> int:
+    return sum(log.read_text(errors="replace").count(f'"{text}"')
+               for log in cluster.local.log_dir.glob("*.log"))
 
 
 def test_stale_leader_write_to_redis_is_refused(drill_cluster: TestCluster):
@@ -112,29 +121,42 @@ def test_deposed_leader_can_change_nothing(drill, drill_cluster: TestCluster):
 
     drill.ensure_cluster()
     config = drill_cluster.config
+    client = redis_client(config)
+    cluster_id = drill_cluster.cluster_id
+    if not JobStore(client, cluster_id).job_ids():
+        run(drill, "kill-jobmanager")  # a real deposed leader and a real job (when run alone)
+    # A job the cluster ran, as Redis holds it: the deposed leader must not change any of this.
+    job = sorted(JobStore(client, cluster_id).job_ids())[0]
+    prefix = f"strom:{cluster_id}:job:{job}"
+    before = (client.hgetall(prefix), client.get(f"{prefix}:latest-checkpoint"),
+              client.zrange(f"{prefix}:checkpoints", 0, -1))
+    assert before[1] is not None, "the drill job completed checkpoints"
     newest = current_leader(drill_cluster.client.zk, config, "JOBMANAGER").token
-    stale = newest - 1
+    stale = newest - 1  # the epoch of the leader the drills deposed
     deposed = ControlChannel(config, "jobmanager-deposed", "JOBMANAGER", token_source=lambda: stale)
     deposed.start()
     rows = [r for r in drill_cluster.client.status().slot_table() if r["state"] == "REGISTERED"]
     for row in rows:
         tm = row["tm_id"]
-        body = {"tm_id": tm, "job_id": "j", "execution_id": "v1[0]#0"}
+        body = {"tm_id": tm, "job_id": job, "execution_id": "v1[0]#0"}
         deposed.send("TASKMANAGER", "TriggerCheckpoint", {**body, "checkpoint_id": 99, "timestamp_ms": 0,
                                                           "is_savepoint": False}, target_id=tm, fenced=True)
         deposed.send("TASKMANAGER", "CancelTask", body, target_id=tm, fenced=True)
         deposed.send("TASKMANAGER", "DeployTask", {**body, "allocation_id": "a", "descriptor_json": "{}"},
                      target_id=tm, fenced=True)
-    deposed.send("RESOURCEMANAGER", "SlotRequest", {"job_id": "j", "allocation_id": "stale"}, fenced=True)
+    deposed.send("RESOURCEMANAGER", "SlotRequest", {"job_id": job, "allocation_id": "stale"}, fenced=True)
     deposed.close()
 
-    client = redis_client(config)
-    fence = LeaderFence(client, drill_cluster.cluster_id, lambda: stale)
-    with pytest.raises(StaleLeaderError):
-        CheckpointStore(client, drill_cluster.cluster_id, "j", fence).complete(99, {"id": 99})
-    with pytest.raises(StaleLeaderError):
-        JobStore(client, drill_cluster.cluster_id, fence).update("j", state="CANCELED")
-    assert client.get(f"strom:{drill_cluster.cluster_id}:job:j:latest-checkpoint") is None
+    # Completing a checkpoint and cancelling the job are Redis writes under the leader's epoch.
+    fence = LeaderFence(client, cluster_id, lambda: stale)
+    with pytest.raises(StaleLeaderError, match=f"epoch {stale} is older than {newest}"):
+        CheckpointStore(client, cluster_id, job, fence).complete(99, {"id": 99})
+    with pytest.raises(StaleLeaderError, match=f"epoch {stale} is older than {newest}"):
+        JobStore(client, cluster_id, fence).update(job, state="CANCELED")
+    after = (client.hgetall(prefix), client.get(f"{prefix}:latest-checkpoint"),
+             client.zrange(f"{prefix}:checkpoints", 0, -1))
+    assert after == before
+    assert client.get(f"{prefix}:checkpoint:99") is None
 
     deadline = time.monotonic() + 10
     expected = {(row["tm_id"], kind) for row in rows for kind in ("TriggerCheckpoint", "CancelTask", "DeployTask")}
