@@ -27,3 +27,12 @@ def test_stall_counts_from_the_fault_to_the_next_output():
     assert monitor.longest_gap(11.0) == 6.0
     monitor.increases = [20.0]
     assert monitor.longest_gap(12.0) == 8.0
+    assert monitor.longest_gap(12.0, end_at=25.0) == 8.0
+
+
+def test_no_output_after_the_fault_stalls_until_the_end():
+    monitor = CommittedOutputMonitor("unused:9092", "t")
+    monitor.increases = [10.0, 10.5]
+    assert monitor.longest_gap(11.0, end_at=30.0) == 19.0
+    monitor.increases = []
+    assert monitor.longest_gap(11.0, end_at=30.0) == 19.0

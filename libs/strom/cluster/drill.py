@@ -93,9 +93,15 @@ class CommittedOutputMonitor(threading.Thread):
             self.stop.wait(0.05)
         consumer.close()
 
-    def longest_gap(self, fault_at: float | None) -> float:
-        """Longest time without new committed output, from the first output (or the fault) on."""
+    def longest_gap(self, fault_at: float | None, end_at: float | None = None) -> float:
+        """Longest time without new committed output, from the first output (or the fault) on.
+
+        ``end_at`` (the job's end) closes the last gap when no output was seen after the fault:
+        a monitor that saw nothing must not report a stall of 0 s.
+        """
         points = sorted(self.increases + ([fault_at] if fault_at is not None else []))
+        if end_at is not None and (not points or points[-1] == fault_at):
+            points.append(end_at)
         return max((b - a for a, b in zip(points, points[1:])), default=0.0)
 
 
@@ -180,7 +186,7 @@ class Drill:
         time.sleep(0.2)
         monitor.stop.set()
         monitor.join()
-        result.stall_s = monitor.longest_gap(fault_at)
+        result.stall_s = monitor.longest_gap(fault_at, end_at=started + result.duration_s)
         result.restarts = details.get("restarts", 0)
         judge([(m.key(), m.value()) for m in read_to_end(self.bootstrap, sink)], self.lines, result)
         client.close()

@@ -28,12 +28,26 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
-def log_kafka_errors(component: str):
+# librdkafka reports every failed reconnect (tens per second while a broker is down): say
+# "waiting for Kafka" at once, then at most once per this many seconds, with the count since.
+WAITING_LOG_INTERVAL_S = 5.0
+
+
+def log_kafka_errors(component: str, clock=time.monotonic):
     """An ``error_cb`` for confluent-kafka clients: says what the client waits for when brokers
-    are unreachable (librdkafka reconnects by itself, with backoff)."""
+    are unreachable (librdkafka reconnects by itself, with backoff), without flooding the log."""
+    last_logged = [float("-inf")]
+    unlogged = [0]
+
     def on_error(error: KafkaError) -> None:
         if error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
-            log.warning("waiting for Kafka", component=component, error=error.str())
+            now = clock()
+            if now - last_logged[0] < WAITING_LOG_INTERVAL_S:
+                unlogged[0] += 1
+                return
+            log.warning("waiting for Kafka", component=component, error=error.str(),
+                        failures_since_last_line=unlogged[0])
+            last_logged[0], unlogged[0] = now, 0
         else:
             log.error("kafka client error", component=component, error=error.str())
     return on_error
