@@ -579,13 +579,17 @@ class InputGate:
         self.task.apply(self.inputs[tp[0]], element, record)
 
     def _advance_watermark(self) -> None:
-        """Task watermark = the minimum over channels that have not ended and are not idle;
-        with every open channel idle, the task is idle."""
+        """Task watermark = the minimum over channels that have not ended and are not idle.
+        With every open channel idle the task is idle, after advancing to the maximum of their
+        watermarks (Flink's StatusWatermarkValve: no active channel can hold it back)."""
         open_channels = self.channels - self.ended
         if not open_channels:
             return
         active = open_channels - self.idle_channels
         if not active:
+            highest = max(self.channel_watermarks.get(c, MIN_WATERMARK) for c in open_channels)
+            if highest > self.task.watermark:
+                self.task.advance_watermark(highest)
             self.task.mark_idle()
         else:
             self.task.advance_watermark(min(self.channel_watermarks.get(c, MIN_WATERMARK) for c in active))
