@@ -9,8 +9,9 @@ partition of its output edges, stores its snapshot in Redis and acks. A
 downstream subtask reads channels = (input partition, upstream subtask);
 after barrier n arrives on a channel, later records of that channel are held
 back (alignment) until every channel delivered barrier n or ended; then it
-snapshots keyed state + input offsets just past the barriers, forwards the
-barrier, acks and replays what it held back.
+snapshots keyed state (timers included) + input offsets just past the
+barriers + its watermark, forwards the barrier, acks and replays what it
+held back.
 
 Generation fencing: every record carries the producing attempt's
 generation; after a restore at generation g, records of generations < g are
@@ -257,6 +258,11 @@ class Task(threading.Thread):
                 for name, offset in json.loads(snapshot.get(b"offsets", b"{}")).items():
                     topic, _, partition = name.rpartition(":")
                     offsets[(topic, int(partition))] = offset
+            # The event time the checkpoint was taken at: replayed elements are judged late or not
+            # against it, as they were before the failure (the lowest one if subtasks are merged).
+            self.watermark = min(int(s.get(b"watermark", MIN_WATERMARK)) for s in snapshots)
+            if self.timers is not None:
+                self.timers.watermark = self.watermark
             if self.backend is not None:
                 start, stop = self.d.key_groups
                 self.backend.restore((int(k[3:]), v) for s in snapshots for k, v in
@@ -348,7 +354,8 @@ class Task(threading.Thread):
             for writer in self.edge_writers:
                 writer.barrier(checkpoint_id)
             inject("after-barrier")
-            fields: dict[str, bytes] = {"offsets": json.dumps(offsets).encode()}
+            fields: dict[str, bytes] = {"offsets": json.dumps(offsets).encode(),
+                                        "watermark": b"%d" % self.watermark}
             if self.backend is not None:
                 fields.update({f"kg:{kg}": data for kg, data in self.backend.snapshot().items()})
             if self.sink_writer is not None:
