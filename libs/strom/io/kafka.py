@@ -68,8 +68,13 @@ def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.
         existing = set(admin.list_topics(timeout=timeout_s).topics)
     except KafkaException as exc:
         raise KafkaUnavailableError(f"Kafka at {bootstrap} did not answer in {timeout_s:.0f} s: {exc}") from exc
+    wanted: dict[str, TopicSpec] = {}
+    for spec in specs:  # two sinks may write one topic; librdkafka crashes on a name given twice
+        if wanted.setdefault(spec.name, spec).partitions != spec.partitions:
+            raise ValueError(f"topic {spec.name!r} wanted with {wanted[spec.name].partitions} and "
+                             f"{spec.partitions} partitions")
     missing = [NewTopic(s.name, num_partitions=s.partitions, replication_factor=-1, config=s.config)
-               for s in specs if s.name not in existing]
+               for s in wanted.values() if s.name not in existing]
     if not missing:
         return
     for name, future in admin.create_topics(missing, operation_timeout=timeout_s).items():
