@@ -9,14 +9,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from strom.api.triggers import EventTimeTrigger, NeverTrigger, ProcessingTimeTrigger, Trigger
 
 
-@dataclass(frozen=True, order=True)
-class TimeWindow:
-    """``[start, end)`` in ms; ``max_timestamp`` = end - 1 is when it fires."""
+class TimeWindow(NamedTuple):
+    """``[start, end)`` in ms; ``max_timestamp`` = end - 1 is when it fires.
+
+    A tuple: windows are dict keys of every element's hot path, and a tuple hashes in C.
+    """
 
     start: int
     end: int

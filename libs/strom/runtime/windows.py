@@ -21,7 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 from strom.api.evictors import TimestampedValue
-from strom.api.windowing import GlobalWindow, ProcessWindowFunction, TimeWindow
+from strom.api.triggers import EventTimeTrigger
+from strom.api.windowing import GlobalWindow, GlobalWindows, ProcessWindowFunction, TimeWindow
 from strom.graph.stream_graph import StreamNode
 from strom.runtime.timers import (
     EVENT_TIME, MAX_TIME, MIN_TIME, PROCESSING_TIME, InternalTimerService, processing_time_ms)
@@ -94,6 +95,8 @@ class WindowOperator:
         if self.merging and not self.trigger.can_merge():
             raise ValueError(f"{self.trigger!r} cannot be used with merging windows ({self.assigner!r})")
         self.evictor = node.evictor
+        self.plain_event_time = type(self.trigger) is EventTimeTrigger
+        self.global_windows = isinstance(self.assigner, GlobalWindows)
         self.function, self.window_function = node.function, node.window_process
         for function in (self.function, self.window_function):
             if hasattr(function, "open"):
@@ -129,9 +132,6 @@ class WindowOperator:
         if isinstance(window, GlobalWindow):
             return MAX_TIME
         return window.max_timestamp() + (self.lateness if self.event_time else 0)
-
-    def _is_late(self, window: Any) -> bool:
-        return self.event_time and self._cleanup_time(window) <= self.timers.watermark
 
     def _register_cleanup(self, window: Any) -> None:
         time = self._cleanup_time(window)
@@ -170,16 +170,26 @@ class WindowOperator:
         assign_time = timestamp if self.event_time else processing_time_ms()
         windows = self.backend.get(CONTENTS, None) or {}
         skipped = True
+        # A window is late once its cleanup time (end - 1 + lateness) is behind the watermark.
+        late_before = (self.timers.watermark - self.lateness + 1 if self.event_time and not self.global_windows
+                       else MIN_TIME)
         for window in self.assigner.assign_windows(element, assign_time, self.trigger_ctx):
-            if self._is_late(window):
+            if late_before != MIN_TIME and window.end <= late_before:
                 continue
             skipped = False
             if self.merging:
                 window = self._merge_sessions(windows, window)
             contents = windows.get(window, _ABSENT)
-            if contents is _ABSENT:
+            new = contents is _ABSENT
+            if new:
                 self._register_cleanup(window)
             windows[window] = contents = self._add(contents, element, timestamp)
+            if self.plain_event_time and not new:
+                # EventTimeTrigger on a window it has seen: its timer is registered; only a late
+                # (allowed) element fires. Skipping the call saves a timer lookup per element.
+                if window.max_timestamp() <= self.timers.watermark:
+                    self._emit(window, contents)
+                continue
             self.trigger_ctx.window = window
             result = self.trigger.on_element(element, assign_time, window, self.trigger_ctx)
             self._act(result, window, contents, windows)
