@@ -107,3 +107,45 @@ def test_keyed_sum_on_tuples_and_dicts():
     add = _field_aggregate(1, lambda a, b: a + b)
     assert add(("god", 2), ("god", 1)) == ("god", 3)
     assert _field_aggregate("n", max)({"k": 1, "n": 2}, {"k": 1, "n": 5}) == {"k": 1, "n": 5}
+
+
+def test_connect_makes_a_two_input_vertex_with_numbered_keyed_inputs():
+    from strom.api import KeyedCoProcessFunction
+
+    class Match(KeyedCoProcessFunction):
+        def process_element1(self, value, ctx):
+            yield value
+
+        def process_element2(self, value, ctx):
+            yield value
+
+    e = env()
+    a = e.from_source(source("a"), source_name="a")
+    b = e.from_source(source("b"), source_name="b")
+    a.connect(b).key_by(lambda x: x[0], lambda y: y[1]).process(Match()).sink_to(sink())
+    job = e.get_job_graph("co")
+    assert names(job) == [["a"], ["b"], ["KeyedCoProcess", "Kafka Sink"]]
+    inputs = job.vertices[2].inputs
+    assert [(edge.source_vertex, edge.type_number, edge.partitioner) for edge in inputs] == [
+        ("v1", 1, "hash"), ("v2", 2, "hash")]
+    node = job.vertices[2].operators[0]
+    assert node.key_selector(("k", "z")) == "k" and node.key_selector2(("k", "z")) == "z"
+
+
+def test_misused_multi_stream_and_window_apis_fail_with_a_named_cause():
+    from strom.api import KeyedCoProcessFunction, KeyedProcessFunction
+    e = env()
+    a = e.from_source(source("a"))
+    b = e.from_source(source("b"))
+    with pytest.raises(InvalidJobGraphError, match="KeyedCoProcessFunction: connect two KeyedStreams"):
+        a.connect(b).process(KeyedCoProcessFunction())
+    with pytest.raises(InvalidJobGraphError, match="key both streams or neither"):
+        a.key_by(lambda x: x).connect(b).process(KeyedCoProcessFunction())
+    with pytest.raises(InvalidJobGraphError, match="call key_by"):
+        a.process(KeyedProcessFunction())
+    with pytest.raises(InvalidJobGraphError, match="needs a WindowAssigner"):
+        a.key_by(lambda x: x).window(5000)
+    with pytest.raises(InvalidJobGraphError, match="lower bound 5 ms > upper bound 1 ms"):
+        a.key_by(lambda x: x).interval_join(b.key_by(lambda y: y)).between(5, 1)
+    with pytest.raises(InvalidJobGraphError, match="before window"):
+        a.join(b).where(lambda x: x).window(None)

@@ -161,3 +161,25 @@ def test_state_ttl_expires_values(monkeypatch):
         assert state.value() == "y"  # each read keeps it alive
     with pytest.raises(ValueError, match="TTL must be > 0 ms"):
         ttl.StateTtlConfig.new_builder(0)
+
+
+def test_a_non_keyed_co_process_function_takes_each_input_through_its_own_method():
+    from strom.state.functions import CoProcessFunction
+
+    class Tag(CoProcessFunction):
+        def process_element1(self, value, ctx):
+            yield "first", value
+
+        def process_element2(self, value, ctx):
+            yield "second", value
+            ctx.output(OutputTag("copies"), value)
+
+    clock = RecordClock()
+    out, copies = Collect(clock), Collect(clock)
+    op = ProcessOperator(Tag(), None, None, out, clock, {"copies": copies})
+    op.collect(1)
+    op.collect2(2)
+    assert [value for value, _ts in out.items] == [("first", 1), ("second", 2)]
+    assert [value for value, _ts in copies.items] == [2]
+    with pytest.raises(RuntimeError, match="timers need a keyed stream"):
+        op.ctx.timer_service().register_event_time_timer(5)
