@@ -61,9 +61,18 @@ Input records (what ``produce`` writes, one JSON object per flight)::
 order), keeps the first ``--limit``, and writes them in arrival order: event time
 plus a random delay in ``[0, --disorder-minutes)``, round-robin over the topic's
 ``--partitions`` partitions (so each partition is out of order by less than the
-bound). Run the job with ``-p`` equal to the number of partitions: a source subtask
-keeps one watermark for all partitions it reads, so a subtask reading two
-partitions could see more disorder than the bound.
+bound). Source watermarks are kept per partition (a subtask's is the minimum over
+its partitions), so any ``-p`` works; ``-p`` = partitions gives each source
+subtask one partition.
+
+The job
+    ``Route`` (a ProcessFunction chained to the source) sends ``(origin,
+    dep_delay)`` of every flight to (a) and the flights themselves to side outputs
+    for (b), (c) and ``--cancelled``. Each window aggregates incrementally
+    (``aggregate(DelayStats(), window_function=...)``: a few numbers per window, not
+    its elements); the ProcessWindowFunction adds the key and the window's bounds.
+    (b) ranks the carrier windows in a second, 1-day window. The three late-data
+    side outputs are unioned into one sink.
 """
 
 from __future__ import annotations
@@ -77,7 +86,7 @@ import time
 
 from strom.api import (
     AggregateFunction, Duration, EventTimeSessionWindows, JsonSchema, KafkaOffsetsInitializer,
-    KafkaRecordSerializationSchema, KafkaSink, KafkaSource, OutputTag, ProcessWindowFunction,
+    KafkaRecordSerializationSchema, KafkaSink, KafkaSource, OutputTag, ProcessFunction, ProcessWindowFunction,
     SlidingEventTimeWindows, StreamExecutionEnvironment, TumblingEventTimeWindows, WatermarkStrategy)
 
 HOUR_MS = Duration.of_hours(1)
@@ -103,38 +112,88 @@ def iso(ms: int) -> str:
     return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M")
 
 
+# -- routing: one pass over each flight, chained to the source ---------------------------------------
+
+DEPARTED, DELAYED, CANCELLED = OutputTag("departed"), OutputTag("delayed"), OutputTag("cancelled")
+
+
+class Route(ProcessFunction):
+    """Sends each flight where it is needed, in one operator chained to the source.
+
+    Main output: ``(origin, dep_delay or None)`` of every flight, for (a). Side
+    outputs, the flight as read: ``DEPARTED`` (has a ``dep_delay``) for (b),
+    ``DELAYED`` (``dep_delay > 0``) for (c), ``CANCELLED`` (no ``dep_delay``) for
+    ``--cancelled``. An operator with several consumers is not chained to them
+    and writes each its own Kafka topic: filters and maps on the source wrote
+    three full copies of the input before any keyed edge; here the source has one
+    consumer, and each side output carries only the flights its consumer needs.
+    """
+
+    def process_element(self, flight, ctx):
+        delay = flight["dep_delay"]
+        if delay is None:
+            ctx.output(CANCELLED, flight)
+        else:
+            ctx.output(DEPARTED, flight)
+            if delay > 0:
+                ctx.output(DELAYED, flight)
+        yield flight["origin"], delay
+
+
+class DelayStats(AggregateFunction):
+    """Delay figures of a window's elements, whose last field is ``dep_delay`` (None: cancelled).
+
+    Accumulator and result: ``(departed, cancelled, delay sum, max delay or None)``,
+    so a window keeps four numbers instead of its elements.
+    """
+
+    def create_accumulator(self):
+        return 0, 0, 0, None
+
+    def add(self, element, acc):
+        departed, cancelled, total, worst = acc
+        delay = element[-1]
+        if delay is None:
+            return departed, cancelled + 1, total, worst
+        return departed + 1, cancelled, total + delay, delay if worst is None else max(worst, delay)
+
+    def merge(self, a, b):  # session windows merge
+        worst = [w for w in (a[3], b[3]) if w is not None]
+        return a[0] + b[0], a[1] + b[1], a[2] + b[2], max(worst) if worst else None
+
+    def get_result(self, acc):
+        return acc
+
+
 # -- (a) per origin airport and hour ----------------------------------------------------------------
 
 class AirportHour(ProcessWindowFunction):
-    """Elements: (origin, dep_delay in minutes or None if cancelled) of one origin's flights in one hour."""
+    """The DelayStats of one origin's hour, with the window."""
 
-    def process(self, origin, context, flights):
+    def process(self, origin, context, stats):
+        (departed, cancelled, total, _worst), = stats
         window = context.window()
-        delays = [delay for _origin, delay in flights]
-        departed = [d for d in delays if d is not None]
         yield {"origin": origin, "hour": iso(window.start), "window_start": window.start,
-               "window_end": window.end, "departures": len(departed), "cancelled": len(delays) - len(departed),
-               "mean_dep_delay": sum(departed) / len(departed) if departed else None}
+               "window_end": window.end, "departures": departed, "cancelled": cancelled,
+               "mean_dep_delay": total / departed if departed else None}
 
 
 # -- (b) top-3 carriers per day over sliding 24 h windows -----------------------------------------
 
 class CarrierWindow(ProcessWindowFunction):
-    """Elements: (carrier, dep_delay in minutes) of one carrier's departures in one 24 h sliding window.
+    """The DelayStats of one carrier's 24 h sliding window, with the window's bounds (the ranking
+    needs its end)."""
 
-    Emits the window with its sums (a ProcessWindowFunction because the ranking needs
-    the window's end, which an AggregateFunction does not see).
-    """
-
-    def process(self, carrier, context, flights):
+    def process(self, carrier, context, stats):
+        (departed, _cancelled, total, _worst), = stats
         window = context.window()
-        delays = [delay for _carrier, delay in flights]
         yield {"carrier": carrier, "window_start": window.start, "window_end": window.end,
-               "departures": len(delays), "delay_sum": sum(delays)}
+               "departures": departed, "delay_sum": total}
 
 
 class TopCarriersOfDay(ProcessWindowFunction):
-    """Elements: CarrierWindow results whose window ends during the day (key = the day's first ms)."""
+    """Elements: CarrierWindow results whose window ends during the day (key = the day's first ms);
+    at most 24 h / slide of them per carrier, so the window keeps them all."""
 
     def __init__(self, min_departures: int, top: int = 3) -> None:
         self.min_departures, self.top = min_departures, top
@@ -156,29 +215,18 @@ class TopCarriersOfDay(ProcessWindowFunction):
 
 # -- (c) sessions of delayed departures per carrier ---------------------------------------------
 
-class DelaySession(AggregateFunction):
-    """Accumulator (carrier, delayed, delay sum, max delay, first ts, last ts) of (carrier, ts, delay)."""
+class DelaySession(ProcessWindowFunction):
+    """The DelayStats of one carrier's session window ``[first, last + gap)``."""
 
     def __init__(self, gap_ms: int) -> None:
         self.gap_ms = gap_ms
 
-    def create_accumulator(self):
-        return None, 0, 0, None, None, None
-
-    def add(self, flight, acc):
-        carrier, ts, delay = flight
-        return (carrier, acc[1] + 1, acc[2] + delay, delay if acc[3] is None else max(acc[3], delay),
-                ts if acc[4] is None else min(acc[4], ts), ts if acc[5] is None else max(acc[5], ts))
-
-    def merge(self, a, b):
-        if a[0] is None or b[0] is None:
-            return b if a[0] is None else a
-        return (a[0], a[1] + b[1], a[2] + b[2], max(a[3], b[3]), min(a[4], b[4]), max(a[5], b[5]))
-
-    def get_result(self, acc):
-        carrier, delayed, total, worst, first, last = acc
-        return {"carrier": carrier, "start": first, "end": last + self.gap_ms, "first": iso(first),
-                "last": iso(last), "delayed": delayed, "mean_dep_delay": total / delayed, "max_dep_delay": worst}
+    def process(self, carrier, context, stats):
+        (delayed, _cancelled, total, worst), = stats
+        window = context.window()
+        yield {"carrier": carrier, "start": window.start, "end": window.end, "first": iso(window.start),
+               "last": iso(window.end - self.gap_ms), "delayed": delayed, "mean_dep_delay": total / delayed,
+               "max_dep_delay": worst}
 
 
 def json_sink(topic: str, key) -> KafkaSink:
@@ -232,32 +280,37 @@ def main(argv: list[str]) -> None:
     watermarks = (WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_minutes(args.out_of_orderness_minutes))
                   .with_timestamp_assigner(lambda flight, kafka_ts: event_time(flight)))
     flights = env.from_source(source, watermarks, "flights").uid("flights")
+    routed = flights.process(Route()).uid("route")
     late = {name: OutputTag(f"late-{name}") for name in ("per-airport", "carrier-window", "delay-session")}
 
     def windowed(keyed, assigner, name):
         stream = keyed.window(assigner)
         return stream.side_output_late_data(late[name]) if args.late else stream
 
-    late_streams = []  # one sink for all three: several sinks of one topic crash topic creation
+    late_streams = []  # the three late side outputs go to one sink: one sink per topic
 
     def late_to_sink(stream, name):
         if args.late:
             late_streams.append(stream.get_side_output(late[name])
                                 .map(lambda element, name=name: {"late_for": name, "element": element}))
 
-    # (a) Elements are (origin, dep_delay or None): the window keeps its elements, so keep them small.
-    per_airport = windowed(flights.map(lambda f: (f["origin"], f["dep_delay"])).key_by(lambda od: od[0]),
-                           TumblingEventTimeWindows.of(HOUR_MS), "per-airport") \
-        .process(AirportHour()).uid("per-airport")
+    # Each window aggregates its elements into DelayStats as they come; a ProcessWindowFunction
+    # adds the key and the window to the result. Window elements keep only what the window needs
+    # (they are what --late receives). The side outputs pass a map before key_by: key_by (as union
+    # and rebalance) on get_side_output(tag) itself would read the operator's main output.
+
+    # (a) Elements are (origin, dep_delay or None), every flight.
+    per_airport = windowed(routed.key_by(lambda od: od[0]), TumblingEventTimeWindows.of(HOUR_MS), "per-airport") \
+        .aggregate(DelayStats(), window_function=AirportHour()).uid("per-airport")
     per_airport.sink_to(json_sink(args.per_airport, lambda v: v["origin"]))
     late_to_sink(per_airport, "per-airport")
 
-    # (b) 24 h windows per carrier, then a 1-day window per day over the windows that end in it:
-    # a CarrierWindow result carries the timestamp window_end - 1, so it lands in that day.
-    departed = flights.filter(lambda f: f["dep_delay"] is not None)
-    carrier_windows = windowed(departed.map(lambda f: (f["carrier"], f["dep_delay"])).key_by(lambda cd: cd[0]),
+    # (b) Elements are (carrier, dep_delay). 24 h windows per carrier, then a 1-day window per day over
+    # the windows that end in it: a CarrierWindow result carries the timestamp window_end - 1.
+    carrier_windows = windowed(routed.get_side_output(DEPARTED).map(lambda f: (f["carrier"], f["dep_delay"]))
+                               .key_by(lambda cd: cd[0]),
                                SlidingEventTimeWindows.of(DAY_MS, slide_ms), "carrier-window") \
-        .process(CarrierWindow()).uid("carrier-windows")
+        .aggregate(DelayStats(), window_function=CarrierWindow()).uid("carrier-windows")
     late_to_sink(carrier_windows, "carrier-window")
     (carrier_windows.key_by(lambda w: (w["window_end"] - 1) // DAY_MS * DAY_MS)
         .window(TumblingEventTimeWindows.of(DAY_MS))
@@ -265,18 +318,17 @@ def main(argv: list[str]) -> None:
         .sink_to(json_sink(args.top_carriers, lambda v: v["day"])))
 
     # (c) Elements are (carrier, scheduled departure ms, dep_delay).
-    sessions = windowed(departed.filter(lambda f: f["dep_delay"] > 0)
+    sessions = windowed(routed.get_side_output(DELAYED)
                         .map(lambda f: (f["carrier"], event_time(f), f["dep_delay"])).key_by(lambda c: c[0]),
                         EventTimeSessionWindows.with_gap(gap_ms), "delay-session") \
-        .aggregate(DelaySession(gap_ms)).uid("delay-sessions")
+        .aggregate(DelayStats(), window_function=DelaySession(gap_ms)).uid("delay-sessions")
     sessions.sink_to(json_sink(args.delay_sessions, lambda v: v["carrier"]))
     late_to_sink(sessions, "delay-session")
 
     if late_streams:
         late_streams[0].union(*late_streams[1:]).sink_to(json_sink(args.late, lambda v: v["late_for"]))
     if args.cancelled:
-        (flights.filter(lambda f: f["dep_delay"] is None)
-            .sink_to(json_sink(args.cancelled, lambda f: f["carrier"])))
+        routed.get_side_output(CANCELLED).sink_to(json_sink(args.cancelled, lambda f: f["carrier"]))
     env.execute("FlightDelays")
 
 
