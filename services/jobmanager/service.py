@@ -13,8 +13,10 @@ from concurrent.futures import Future
 from typing import Any, Callable
 
 from strom.checkpoint.store import CheckpointStore
+from strom.coordination.leader_election import LeaderInfo, role_path
 from strom.cluster.endpoint import ControlEndpoint
 from strom.config import ClusterOptions, Configuration, JobManagerOptions, KafkaOptions, RestOptions
+from strom.control.channel import NotLeaderError as ChannelNotLeaderError
 from strom.control.codec import ControlMessage
 from strom.graph.artifact import InvalidArtifactError
 from strom.graph.job_graph import JobGraph
@@ -25,7 +27,7 @@ from strom.jobmanager.job_store import JobStore
 from strom.jobmanager.rest import RestServer, create_app
 
 
-class NotLeaderError(RuntimeError):
+class NotLeaderError(ChannelNotLeaderError):
     """A leader-only request reached a JobManager that does not lead (any more)."""
 
 
@@ -46,7 +48,7 @@ class JobManager(ControlEndpoint):
         self.reconcile_timeout_s = config.get(JobManagerOptions.RECONCILE_TIMEOUT) / 1000.0
         self.rest = RestServer(
             create_app(self.call, lambda: self._leader_address(), lambda: self.is_leader,
-                       self._require_dispatcher),
+                       self._require_dispatcher, self.confirm_leadership),
             config.get(RestOptions.ADDRESS), config.get(RestOptions.PORT))
         self.every(0.2, self._tick)
 
@@ -77,6 +79,21 @@ class JobManager(ControlEndpoint):
                 future.set_exception(exc)
         self.post(run)
         return future.result(timeout_s)
+
+    def confirm_leadership(self, timeout_s: float = 2.0) -> bool:
+        """Ask ZooKeeper, through this process's own session, whether it still leads with its
+        token. False when the session is gone (a leader frozen past it) or another leads."""
+        token = self.leadership.token
+        if token is None or self._zk is None:
+            return False
+        try:
+            data, _stat = self._zk.get_async(
+                f"{role_path(self.config.get(ClusterOptions.CLUSTER_ID), self.role)}/leader"
+            ).get(timeout=timeout_s)
+        except Exception:  # session expired, connection lost, no leader node, timeout
+            return False
+        leader = LeaderInfo.from_json(data)
+        return leader.id == self.id and leader.token == token == self.leadership.token
 
     def _require_dispatcher(self) -> Dispatcher:
         if self.dispatcher is None:

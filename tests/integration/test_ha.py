@@ -7,8 +7,11 @@ strom.cluster.drill); here each verdict must be OK.
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 
+import httpx
 import pytest
 
 from strom.cluster.drill import Drill, DrillResult
@@ -68,10 +71,53 @@ def test_deposed_jobmanager_is_fenced(drill, drill_cluster: TestCluster):
     assert epoch == leader.token  # the newest leader wrote last; nobody older can
 
 
+def test_resumed_deposed_leader_cannot_cancel_or_checkpoint(drill, drill_cluster: TestCluster):
+    """A real leader frozen (SIGSTOP) past its session, with a cancel and a savepoint (cancel-job)
+    request waiting in its REST socket when it resumes: neither touches the job, which the new
+    leader runs to the end with exact output and no restart."""
+    answers: list[tuple[str, object]] = []
+    threads: list[threading.Thread] = []
+
+    def queue_requests(name: str, job_id: str) -> None:
+        log = (drill_cluster.local.log_dir / f"{name}.log").read_text()
+        address = [json.loads(line)["address"] for line in log.splitlines()
+                   if '"rest api listening"' in line][-1]
+
+        def request(method: str, path: str, **kwargs) -> None:
+            try:
+                answer = httpx.request(method, address + path, timeout=30, follow_redirects=False,
+                                       **kwargs)
+                answers.append((path, answer.status_code))
+            except httpx.HTTPError as exc:
+                answers.append((path, repr(exc)))
+        for method, path, kwargs in (("PATCH", f"/jobs/{job_id}", {"params": {"mode": "cancel"}}),
+                                     ("POST", f"/jobs/{job_id}/savepoints", {"json": {"cancel-job": True}})):
+            threads.append(threading.Thread(target=request, args=(method, path), kwargs=kwargs))
+            threads[-1].start()
+        time.sleep(0.5)  # the requests now wait in the frozen JobManager's socket
+
+    drill.before_resume = queue_requests
+    try:
+        result = run(drill, "partition-zookeeper")  # FINISHED, every count exactly once
+    finally:
+        drill.before_resume = None
+    for thread in threads:
+        thread.join(timeout=35)
+    assert result.restarts == 0
+    # Each request was refused: redirected (it already knew it no longer leads), or refused
+    # with 503 (ZooKeeper names another leader, or the action was fenced), and logged.
+    assert len(answers) == 2 and all(status in (307, 503) for _path, status in answers), answers
+    if any(status == 503 for _path, status in answers):
+        logs = "".join(p.read_text() for p in drill_cluster.local.log_dir.glob("jobmanager-*.log"))
+        assert '"rejected by fencing: no longer leader"' in logs
+
+
 def test_resourcemanager_leader_kill_disturbs_no_task(drill):
     result = run(drill, "kill-resourcemanager")
     assert result.new_leader_s <= session_s(drill) + 2.0 and result.restarts == 0
-    assert result.stall_s <= 2.0, result.line(None)  # checkpoints need no ResourceManager
+    # Checkpoints need no ResourceManager: nothing beyond the jitter of checkpoint durations
+    # under load (a dependency would add the session timeout and a checkpoint, 3 s or more).
+    assert result.stall_s <= 3.0, result.line(None)
 
 
 @pytest.mark.parametrize("fault", ["kill-taskmanager", "pause-taskmanager"])

@@ -131,6 +131,9 @@ class Drill:
         self.bootstrap = config.get(KafkaOptions.BOOTSTRAP)
         self.root = source_root() or Path.cwd()
         self._replacements = 0
+        # partition-zookeeper: called with (paused JobManager's name, job id) once a new leader
+        # took over, before the old one resumes (tests queue work for the deposed leader here).
+        self.before_resume: Callable[[str, str], None] | None = None
 
     # -- cluster --------------------------------------------------------------------------
     def ensure_cluster(self) -> None:
@@ -240,6 +243,8 @@ class Drill:
             elapsed = self._leader_change("JOBMANAGER", lambda name: (
                 paused.append(name), self.local.signal(name, signal.SIGSTOP)))
             time.sleep(max(0.0, session_s + 2 - elapsed))
+            if self.before_resume is not None:
+                self.before_resume(paused[0], job_id)
             self.local.signal(paused[0], signal.SIGCONT)
             return elapsed
         if fault == "kill-taskmanager":

@@ -10,11 +10,14 @@
     GET   /jobs/{id}/savepoints/{request-id}  {"status": {"id"}, "operation": {"location"}}
 
 Errors are ``{"errors": [message]}`` with 400/404/503. A standby JobManager
-answers 307 to the leader's address, which clients follow.
+answers 307 to the leader's address, which clients follow. A JobManager that
+lost leadership while serving a request (a resumed, deposed leader) answers 503:
+its control messages and Redis writes were refused by fencing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from typing import Any, Callable
@@ -23,8 +26,13 @@ import uvicorn
 from fastapi import Body, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from strom.control.channel import NotLeaderError
 from strom.graph.artifact import InvalidArtifactError
+from strom.io.redis import StaleLeaderError
 from strom.jobmanager.dispatcher import UnknownJobError
+from strom.logs import get_logger
+
+log = get_logger("jobmanager")
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -32,13 +40,31 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def create_app(call: Callable[[Callable[[], Any]], Any], leader_address: Callable[[], str | None],
-               is_leader: Callable[[], bool], dispatcher: Callable[[], Any]) -> FastAPI:
-    """``call(fn)`` runs ``fn`` on the JobManager's main thread and returns its result."""
+               is_leader: Callable[[], bool], dispatcher: Callable[[], Any],
+               confirm_leadership: Callable[[], bool] = lambda: True) -> FastAPI:
+    """``call(fn)`` runs ``fn`` on the JobManager's main thread and returns its result.
+
+    ``confirm_leadership()`` asks ZooKeeper (blocking) whether this process still leads; it
+    guards requests that change something, so a leader that was frozen past its session and
+    has not noticed yet answers 503 instead of acting.
+    """
     app = FastAPI(title="Strom JobManager", version="1")
+
+    async def fenced(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("rejected by fencing: no longer leader", method=request.method,
+                    path=request.url.path, error=str(exc))
+        return _error(503, f"this JobManager no longer leads ({exc}); ask the leader")
+
+    app.add_exception_handler(StaleLeaderError, fenced)
+    app.add_exception_handler(NotLeaderError, fenced)
 
     @app.middleware("http")
     async def follow_the_leader(request: Request, call_next):
         if is_leader():
+            if request.method != "GET" and not await asyncio.to_thread(confirm_leadership):
+                log.warning("rejected by fencing: no longer leader", method=request.method,
+                            path=request.url.path, error="ZooKeeper names another leader")
+                return _error(503, "this JobManager no longer leads; ask the leader")
             return await call_next(request)
         address = leader_address()
         if not address:
