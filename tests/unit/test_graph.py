@@ -149,3 +149,19 @@ def test_misused_multi_stream_and_window_apis_fail_with_a_named_cause():
         a.key_by(lambda x: x).interval_join(b.key_by(lambda y: y)).between(5, 1)
     with pytest.raises(InvalidJobGraphError, match="before window"):
         a.join(b).where(lambda x: x).window(None)
+
+
+def test_key_by_union_and_rebalance_of_a_side_output_read_that_side_output():
+    from strom.api import OutputTag, ProcessFunction
+    tag = OutputTag("odd")
+    e = env()
+    main = e.from_source(source(), source_name="src").process(ProcessFunction()).name("split")
+    main.get_side_output(tag).key_by(lambda v: v).reduce(lambda a, b: a + b).name("keyed").sink_to(sink())
+    main.get_side_output(tag).union(main).map(str).name("union").sink_to(sink())
+    main.get_side_output(tag).rebalance().map(str).name("rebalanced").sink_to(sink())
+    graph = e.get_stream_graph("side")
+    into = {}
+    for edge in graph.edges:
+        if graph.nodes[edge.source_id].name == "split":
+            into.setdefault(graph.nodes[edge.target_id].name, []).append(edge.side_output)
+    assert into == {"keyed": ["odd"], "union": ["odd", None], "rebalanced": ["odd"]}

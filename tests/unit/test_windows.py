@@ -215,3 +215,13 @@ def test_a_late_element_goes_to_the_side_output_once_even_for_sliding_windows():
     feed(op, backend, clock, "k", 4200, 1)  # windows up to [4200, 5200) are still open: not late
     feed(op, backend, clock, "k", 3000, 2)  # every window of it ended: late
     assert op.late_dropped == 1 and [value for value, _ts in late.items] == [2]
+
+
+def test_a_global_window_fired_by_a_timer_does_not_take_another_keys_timestamp():
+    from strom.api.triggers import ContinuousProcessingTimeTrigger
+    from strom.api.windowing import GlobalWindows
+    op, backend, clock, out = operator(GlobalWindows.create(), trigger=ContinuousProcessingTimeTrigger.of(1000))
+    feed(op, backend, clock, "a", 5, 1)
+    feed(op, backend, clock, "b", 100, 2)
+    op.on_processing_time(2**63 - 1)  # end of input: each key's timer fires once
+    assert sorted(out.items) == [(1, None), (2, None)]  # processing-time results carry no event time

@@ -112,21 +112,22 @@ class StreamExecutionEnvironment:
     def from_source(self, source: KafkaSource, watermark_strategy: Any = None,
                     source_name: str = "Kafka Source") -> "DataStream":
         node = self._add(SOURCE, source_name, [], connector=source, watermark_strategy=watermark_strategy)
-        return DataStream(self, [node.id])
+        return DataStream(self, [(node.id, None)])
 
-    def _add(self, kind: str, name: str, inputs: list[int], *, partitioner: str | None = None,
-             key_selector: Callable | None = None, side_output: str | None = None,
+    def _add(self, kind: str, name: str, inputs: list[tuple[int, str | None]], *,
+             partitioner: str | None = None, key_selector: Callable | None = None,
              **fields: Any) -> StreamNode:
         parallelism = self._parallelism
         node = StreamNode(id=len(self._nodes) + 1, kind=kind, name=name, parallelism=parallelism,
                           key_selector=key_selector if partitioner == HASH else None, **fields)
         self._nodes[node.id] = node
-        self._connect(inputs, node, partitioner, key_selector, side_output, 0)
+        self._connect(inputs, node, partitioner, key_selector, 0)
         return node
 
-    def _connect(self, inputs: list[int], node: StreamNode, partitioner: str | None,
-                 key_selector: Callable | None, side_output: str | None, type_number: int) -> None:
-        for source_id in inputs:
+    def _connect(self, inputs: list[tuple[int, str | None]], node: StreamNode, partitioner: str | None,
+                 key_selector: Callable | None, type_number: int) -> None:
+        """One edge per input: (upstream node id, side output tag or None for its main output)."""
+        for source_id, side_output in inputs:
             self._edges.append(StreamEdge(source_id, node.id, partitioner or FORWARD,
                                           key_selector if partitioner == HASH else None, side_output,
                                           type_number))
@@ -140,7 +141,7 @@ class StreamExecutionEnvironment:
         self._nodes[node.id] = node
         for number, stream, key in ((1, first, k1), (2, second, k2)):
             partitioner = HASH if key is not None else stream._partitioner
-            self._connect(stream._node_ids, node, partitioner, key, stream._side_output, number)
+            self._connect(stream._inputs, node, partitioner, key, number)
         return node
 
     def _fix_partitioners(self) -> None:
@@ -179,27 +180,26 @@ class StreamExecutionEnvironment:
 class DataStream:
     """A stream of elements; each method adds one operator and returns the new stream."""
 
-    def __init__(self, env: StreamExecutionEnvironment, node_ids: list[int],
-                 partitioner: str | None = None, side_output: str | None = None) -> None:
+    def __init__(self, env: StreamExecutionEnvironment, inputs: list[tuple[int, str | None]],
+                 partitioner: str | None = None) -> None:
+        """``inputs``: (operator id, side output tag or None) of each stream this one is a union of."""
         self._env = env
-        self._node_ids = node_ids
+        self._inputs = inputs
         self._partitioner = partitioner
-        self._side_output = side_output
 
     @property
     def _node(self) -> StreamNode:
-        if len(self._node_ids) != 1:
+        if len(self._inputs) != 1:
             raise ValueError("a union of streams has no single operator to configure")
-        return self._env._nodes[self._node_ids[0]]
+        return self._env._nodes[self._inputs[0][0]]
 
     def _then(self, kind: str, name: str, **fields: Any) -> "DataStream":
-        node = self._env._add(kind, name, self._node_ids, partitioner=self._partitioner,
-                              side_output=self._side_output, **fields)
-        return DataStream(self._env, [node.id])
+        node = self._env._add(kind, name, self._inputs, partitioner=self._partitioner, **fields)
+        return DataStream(self._env, [(node.id, None)])
 
     def get_side_output(self, tag: Any) -> "DataStream":
         """The elements this operator sent to side output ``tag`` (e.g. a window's late data)."""
-        return DataStream(self._env, self._node_ids, self._partitioner, tag.name)
+        return DataStream(self._env, [(self._node.id, tag.name)], self._partitioner)
 
     def map(self, func: Callable[[Any], Any]) -> "DataStream":
         """One output per element. ``ds.map(str.lower)``"""
@@ -215,15 +215,15 @@ class DataStream:
 
     def key_by(self, key_selector: Callable[[Any], Any]) -> "KeyedStream":
         """Partition by key: the next operator's edge is a topic of max_parallelism key groups."""
-        return KeyedStream(self._env, self._node_ids, key_selector)
+        return KeyedStream(self._env, self._inputs, key_selector)
 
     def rebalance(self) -> "DataStream":
         """Spread elements round-robin over the next operator's subtasks."""
-        return DataStream(self._env, self._node_ids, REBALANCE)
+        return DataStream(self._env, self._inputs, REBALANCE)
 
     def union(self, *streams: "DataStream") -> "DataStream":
         """Elements of this and ``streams``, unordered between inputs."""
-        return DataStream(self._env, self._node_ids + [i for s in streams for i in s._node_ids])
+        return DataStream(self._env, self._inputs + [i for s in streams for i in s._inputs])
 
     def process(self, function: Any) -> "DataStream":
         """A ProcessFunction: ``process_element(value, ctx)`` yields outputs; ``ctx.output(tag, v)``
@@ -286,15 +286,15 @@ def _field_aggregate(position: int | str, combine: Callable[[Any, Any], Any]) ->
 class KeyedStream(DataStream):
     """A stream partitioned by key; reduce-style operators keep one state value per key."""
 
-    def __init__(self, env: StreamExecutionEnvironment, node_ids: list[int],
+    def __init__(self, env: StreamExecutionEnvironment, inputs: list[tuple[int, str | None]],
                  key_selector: Callable[[Any], Any]) -> None:
-        super().__init__(env, node_ids, HASH)
+        super().__init__(env, inputs, HASH)
         self._key_selector = key_selector
 
     def _then(self, kind: str, name: str, **fields: Any) -> DataStream:
-        node = self._env._add(kind, name, self._node_ids, partitioner=HASH,
+        node = self._env._add(kind, name, self._inputs, partitioner=HASH,
                               key_selector=self._key_selector, **fields)
-        return DataStream(self._env, [node.id])
+        return DataStream(self._env, [(node.id, None)])
 
     def reduce(self, func: Callable[[Any, Any], Any]) -> DataStream:
         """Emit the running reduction per key for every element: ``func(acc, element)``."""
@@ -424,7 +424,7 @@ class ConnectedStreams:
                                        f"connect two KeyedStreams or call key_by(k1, k2) first")
         name = "KeyedCoProcess" if keys else "CoProcess"
         node = self.first._env._add_two_input(name, self.first, self.second, function, keys)
-        return DataStream(self.first._env, [node.id])
+        return DataStream(self.first._env, [(node.id, None)])
 
 
 class JoinedStreams:

@@ -218,9 +218,11 @@ class WindowOperator:
         self.timers.advance(PROCESSING_TIME, now, self._on_processing_time)
 
     def _on_event_time(self, time: int, window: Any) -> None:
+        self.clock.timestamp = time  # what a global window's result carries (a time window: its end)
         self._on_timer(time, window, self.trigger.on_event_time, self.event_time)
 
     def _on_processing_time(self, time: int, window: Any) -> None:
+        self.clock.timestamp = None
         self._on_timer(time, window, self.trigger.on_processing_time, not self.event_time)
 
     def _on_timer(self, time: int, window: Any, trigger_method: Any, cleanup_domain: bool) -> None:
@@ -240,7 +242,7 @@ class WindowOperator:
 
     # -- output ---------------------------------------------------------------------------
     def _emit(self, window: Any, contents: Any) -> None:
-        if not isinstance(window, GlobalWindow):  # a global window's results keep the element's time
+        if not isinstance(window, GlobalWindow):  # a global one: the element's, or event timer's, time
             self.clock.timestamp = window.max_timestamp()
         if self.evictor is not None:
             elements = list(contents)
