@@ -296,8 +296,7 @@ def main(argv: list[str]) -> None:
 
     # Each window aggregates its elements into DelayStats as they come; a ProcessWindowFunction
     # adds the key and the window to the result. Window elements keep only what the window needs
-    # (they are what --late receives). The side outputs pass a map before key_by: key_by (as union
-    # and rebalance) on get_side_output(tag) itself would read the operator's main output.
+    # (they are what --late receives), so each side output is projected by a map before key_by.
 
     # (a) Elements are (origin, dep_delay or None), every flight.
     per_airport = windowed(routed.key_by(lambda od: od[0]), TumblingEventTimeWindows.of(HOUR_MS), "per-airport") \
