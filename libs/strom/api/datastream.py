@@ -159,7 +159,7 @@ class StreamExecutionEnvironment:
     def get_job_graph(self, job_name: str) -> JobGraph:
         """Raises :class:`~strom.graph.job_graph.InvalidJobGraphError`."""
         restart = self._restart_strategy or (
-            RestartStrategies.exponential_delay_restart(initial_backoff_ms=500, max_backoff_ms=10_000)
+            RestartStrategies.exponential_delay_restart(initial_backoff_ms=100, max_backoff_ms=10_000)
             if self._checkpoint_config.enabled else RestartStrategies.no_restart())
         stream_graph = self.get_stream_graph(job_name)
         _resolve_sink_guarantees(stream_graph, self._checkpoint_config)
