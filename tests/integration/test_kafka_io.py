@@ -18,3 +18,15 @@ def test_ensure_topics_takes_a_topic_named_twice_once(stack):
     assert len(topics[name].partitions) == 3
     with pytest.raises(ValueError, match="wanted with 3 and 4 partitions"):
         ensure_topics(bootstrap, [TopicSpec(name, 3), TopicSpec(name, 4)])
+
+
+def test_the_stack_keeps_records_with_historical_timestamps(stack):
+    """Tests and examples replay 2013 and 2023 event time as Kafka timestamps; time-based retention
+    deleted whole output topics at its next check (every 5 min), so ops/stack turns it off."""
+    from confluent_kafka.admin import ConfigResource
+    bootstrap = Configuration().get(KafkaOptions.BOOTSTRAP)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    broker = next(iter(admin.list_topics(timeout=10).brokers))
+    resource = ConfigResource(ConfigResource.Type.BROKER, str(broker))
+    config = admin.describe_configs([resource])[resource].result(timeout=10)
+    assert config["log.retention.ms"].value == "-1"
