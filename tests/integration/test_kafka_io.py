@@ -14,7 +14,7 @@ def test_ensure_topics_takes_a_topic_named_twice_once(stack):
     bootstrap = Configuration().get(KafkaOptions.BOOTSTRAP)
     name = f"twice-{uuid.uuid4().hex[:8]}"
     ensure_topics(bootstrap, [TopicSpec(name, 3), TopicSpec(name, 3)])
-    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
+    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(name, timeout=10).topics
     assert len(topics[name].partitions) == 3
     with pytest.raises(ValueError, match="wanted with 3 and 4 partitions"):
         ensure_topics(bootstrap, [TopicSpec(name, 3), TopicSpec(name, 4)])

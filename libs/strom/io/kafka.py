@@ -58,10 +58,13 @@ def admin_client(bootstrap: str) -> AdminClient:
 
 
 def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0) -> None:
-    """Create the topics of ``specs`` that do not exist yet; existing ones are left alone.
+    """Create the topics of ``specs`` that do not exist yet and wait until the broker serves them;
+    existing ones are left alone.
 
     Raises :class:`KafkaUnavailableError` when the broker does not answer
-    within ``timeout_s`` and :class:`KafkaException` for any other failure.
+    within ``timeout_s``, :class:`TopicNotReadyError` when a created topic
+    has no leaders after 30 s, :class:`ValueError` for one name wanted with
+    two partition counts and :class:`KafkaException` for any other failure.
     """
     admin = admin_client(bootstrap)
     try:
@@ -83,6 +86,24 @@ def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
+    for topic in missing:
+        _await_leaders(admin, topic.topic, topic.num_partitions)
+
+
+class TopicNotReadyError(RuntimeError):
+    """A created topic's partitions have no leader in the broker's metadata yet."""
+
+
+@retry(retry=retry_if_exception(lambda exc: isinstance(exc, TopicNotReadyError)), stop=stop_after_delay(30),
+       wait=wait_exponential(multiplier=0.02, max=1.0), reraise=True)
+def _await_leaders(admin: AdminClient, topic: str, partitions: int) -> None:
+    """Return once the broker serves ``topic`` with ``partitions`` led partitions: the controller
+    answers CreateTopics before the broker's metadata has the topic (seconds when it holds many)."""
+    metadata = admin.list_topics(topic, timeout=10).topics.get(topic)
+    ready = 0 if metadata is None or metadata.error else sum(
+        1 for p in metadata.partitions.values() if p.leader >= 0)
+    if ready < partitions:
+        raise TopicNotReadyError(f"{topic}: {ready} of {partitions} partitions have a leader")
 
 
 def _is_retriable(exc: BaseException) -> bool:
