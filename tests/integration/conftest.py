@@ -7,6 +7,7 @@ are its own, and its own service processes, stopped when it ends.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -92,6 +93,20 @@ class TestCluster:
                 pytest.fail(f"{what} not reached in {timeout_s} s; last status: {status}\n"
                             + self.logs())
             time.sleep(0.1)
+
+    def kill_taskmanager_mid_job(self, job_id: str, name: str = "taskmanager-2") -> dict:
+        """kill -9 ``name`` once the job completed a checkpoint; returns the job's final details
+        after asserting it FINISHED through at least one restart."""
+        from strom.client.jobs import JobClient
+        client = JobClient(self.config)
+        deadline = time.monotonic() + 60
+        while client.checkpoints(job_id)["counts"].get("completed", 0) < 1:
+            assert time.monotonic() < deadline, "no checkpoint completed in 60 s\n" + self.logs()
+            time.sleep(0.05)
+        self.local.signal(name, signal.SIGKILL)
+        details = client.wait(job_id, timeout_s=120)
+        assert details["state"] == "FINISHED" and details["restarts"] >= 1, details
+        return details
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n" + p.log.read_text()[-3000:]

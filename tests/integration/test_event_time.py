@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import signal
 import time
 import uuid
 from collections import Counter
@@ -100,12 +99,7 @@ def test_timers_fire_in_order_once_after_a_taskmanager_kill(cluster: TestCluster
     cluster.start_standard(task_managers=2, slots=2)
     events = click_events(150_000, seed=23)
     bootstrap, topics, job_id = run_job(cluster, "timers", events, "--checkpoint-interval", "300", detach=True)
-    client = JobClient(cluster.config)
-    while client.checkpoints(job_id)["counts"].get("completed", 0) < 1:
-        time.sleep(0.05)
-    cluster.local.signal("taskmanager-2", signal.SIGKILL)
-    details = client.wait(job_id, timeout_s=120)
-    assert details["state"] == "FINISHED" and details["restarts"] >= 1
+    cluster.kill_taskmanager_mid_job(job_id)
     records = read_all(bootstrap, topics["out"])
     assert_in_timer_order(records)
     expected = ten_second_counts(events)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import signal
 import time
 import uuid
 from collections import Counter
@@ -104,12 +103,7 @@ def test_taskmanager_kill_during_windowed_job_fires_every_window_once(running: T
     events = click_events(150_000, seed=3)
     bootstrap, topics, job_id = run_clicks(running, events, "--checkpoint-interval", "300", detach=True)
     output = topics["out"]
-    client = JobClient(running.config)
-    while client.checkpoints(job_id)["counts"].get("completed", 0) < 1:
-        time.sleep(0.05)
-    running.local.signal("taskmanager-2", signal.SIGKILL)
-    details = client.wait(job_id, timeout_s=120)
-    assert details["state"] == "FINISHED" and details["restarts"] >= 1
+    running.kill_taskmanager_mid_job(job_id)
     records = read_all(bootstrap, output)
     assert len(records) == len(oracle(events, 5000)), "a window fired twice or never"
     assert window_results(records) == oracle(events, 5000)
