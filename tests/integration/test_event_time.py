@@ -172,3 +172,13 @@ def test_an_idle_partition_holds_the_watermark_back_only_without_idleness(shared
         client.cancel(job_id)
         client.wait(job_id, timeout_s=30)
     assert held_back == [], "without idleness the empty partition must hold the watermark back"
+
+
+def test_a_side_output_read_twice_reaches_both_readers(shared: TestCluster):
+    events = click_events(3000, seed=29)
+    bootstrap, topics, _job = run_job(shared, "side-outputs", events)
+    odd = Counter(json.dumps(e, sort_keys=True) for e in events if e["ts"] % 2)
+    even = Counter(json.dumps(e, sort_keys=True) for e in events if not e["ts"] % 2)
+    assert Counter(r.value().decode() for r in read_all(bootstrap, topics["out"])) == even
+    for copy in ("side1", "side2"):
+        assert Counter(r.value().decode() for r in read_all(bootstrap, f"{topics['out']}-{copy}")) == odd, copy

@@ -183,3 +183,34 @@ def test_a_non_keyed_co_process_function_takes_each_input_through_its_own_method
     assert [value for value, _ts in copies.items] == [2]
     with pytest.raises(RuntimeError, match="timers need a keyed stream"):
         op.ctx.timer_service().register_event_time_timer(5)
+
+
+def test_interval_join_keeps_an_element_until_its_own_time_with_a_positive_lower_bound():
+    """between(10, 20): a right element at 100 pairs with left elements in [80, 90]; a left element
+    at 90 is on time while the watermark is 90, so the right one must still be buffered."""
+    join = IntervalJoinFunction(10, 20, lambda left, right: (left, right))
+    op, out = keyed_operator(join, key_selectors=(lambda e: e[0], lambda e: e[0]))
+    op.clock.timestamp = 100
+    op.collect2(("k", "R100"))
+    op.on_watermark(89)
+    op.clock.timestamp = 90
+    op.collect(("k", "L90"))
+    assert [value for value, _ts in out.items] == [(("k", "L90"), ("k", "R100"))]
+
+
+def test_a_non_keyed_process_function_chained_behind_a_keyed_one_cannot_use_its_timers():
+    from strom.graph.stream_graph import PROCESS, StreamNode
+    from strom.runtime.operators import chain_operator
+    from strom.state.functions import ProcessFunction
+
+    class Tick(ProcessFunction):
+        def process_element(self, value, ctx):
+            ctx.timer_service().register_event_time_timer(5)
+
+    backend = HeapKeyedStateBackend()
+    clock = RecordClock()
+    node = StreamNode(2, PROCESS, "tick", 1, function=Tick())
+    op = chain_operator(node, Collect(clock), backend, InternalTimerService(backend),
+                        RuntimeContext(None, "t", 0, 1, 128, 0), clock, {})
+    with pytest.raises(RuntimeError, match="timers need a keyed stream"):
+        op.collect("x")

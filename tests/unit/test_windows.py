@@ -225,3 +225,23 @@ def test_a_global_window_fired_by_a_timer_does_not_take_another_keys_timestamp()
     feed(op, backend, clock, "b", 100, 2)
     op.on_processing_time(2**63 - 1)  # end of input: each key's timer fires once
     assert sorted(out.items) == [(1, None), (2, None)]  # processing-time results carry no event time
+
+
+def test_count_windows_need_no_event_time():
+    from strom.api.triggers import CountTrigger, PurgingTrigger
+    from strom.api.windowing import GlobalWindows
+    op, backend, clock, out = operator(GlobalWindows.create(), trigger=PurgingTrigger.of(CountTrigger.of(2)))
+    feed(op, backend, clock, "k", None, 1)  # e.g. the output of a processing-time window
+    feed(op, backend, clock, "k", None, 2)
+    assert out.items == [(3, None)]
+
+
+def test_an_element_extending_a_live_session_is_not_late():
+    """Flink merges first, then asks whether the merged window is late."""
+    from strom.api.windowing import EventTimeSessionWindows
+    op, backend, clock, out = operator(EventTimeSessionWindows.with_gap(100))
+    feed(op, backend, clock, "k", 100, 1)    # session [100, 200)
+    op.on_watermark(150)
+    feed(op, backend, clock, "k", 40, 10)    # [40, 140) alone would be late; merged: [40, 200)
+    op.on_watermark(10_000)
+    assert out.items == [(11, 199)] and op.late_dropped == 0

@@ -113,8 +113,7 @@ class IntervalJoinFunction(KeyedCoProcessFunction):
                     else:
                         yield from self._pairs(partner, value, ctx, other_ts, timestamp)
         # Once the watermark passes this, no partner for ``value`` can arrive any more.
-        ctx.timer_service().register_event_time_timer(
-            timestamp + self.upper if side == 0 else timestamp - self.lower)
+        ctx.timer_service().register_event_time_timer(self._cleanup_time(side, timestamp))
 
     def process_element1(self, value: Any, ctx: Any) -> Iterable[Any]:
         return self._process(0, value, ctx)
@@ -122,9 +121,12 @@ class IntervalJoinFunction(KeyedCoProcessFunction):
     def process_element2(self, value: Any, ctx: Any) -> Iterable[Any]:
         return self._process(1, value, ctx)
 
+    def _cleanup_time(self, side: int, timestamp: int) -> int:
+        """When a buffered element can go (ms): a partner must be later than the watermark, and an
+        element is never dropped before its own time (Flink's IntervalJoinOperator)."""
+        return timestamp + max(self.upper, 0) if side == 0 else timestamp - min(self.lower, 0)
+
     def on_timer(self, timestamp: int, ctx: Any) -> None:
-        left, right = self.buffers
-        for ts in [ts for ts in left.keys() if ts + self.upper <= timestamp]:
-            left.remove(ts)
-        for ts in [ts for ts in right.keys() if ts - self.lower <= timestamp]:
-            right.remove(ts)
+        for side, buffer in enumerate(self.buffers):
+            for ts in [ts for ts in buffer.keys() if self._cleanup_time(side, ts) <= timestamp]:
+                buffer.remove(ts)

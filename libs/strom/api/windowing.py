@@ -175,6 +175,8 @@ class GlobalWindows(WindowAssigner):
     def create() -> "GlobalWindows":
         return GlobalWindows()
 
+    event_time = False  # as Flink: elements need no timestamp, nothing is ever late
+
     def assign_windows(self, element: Any, timestamp: int, context: Any = None) -> list[GlobalWindow]:
         return [GlobalWindow()]
 

@@ -37,6 +37,7 @@ class JobEdge:
     partitions: int
     key_selector: Callable[[Any], Any] | None = None
     side_output: str | None = None
+    source_node: int = 0  # the StreamNode (operator) whose output or side output this edge carries
     type_number: int = 0  # which input of a two-input target vertex (1 or 2); 0 = one input
 
     def topic(self, cluster_id: str, job_id: str) -> str:
@@ -169,7 +170,7 @@ def build_job_graph(graph: StreamGraph, job_id: str | None = None,
             id=f"{source.id}-{target.id}-{len(edges) + 1}", source_vertex=source.id,
             target_vertex=target.id, partitioner=edge.partitioner,
             partitions=graph.max_parallelism if edge.partitioner == HASH else target.parallelism,
-            key_selector=edge.key_selector, side_output=edge.side_output,
+            key_selector=edge.key_selector, side_output=edge.side_output, source_node=edge.source_id,
             type_number=edge.type_number)
         source.outputs.append(job_edge)
         target.inputs.append(job_edge)

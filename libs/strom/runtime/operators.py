@@ -125,7 +125,9 @@ def chain_operator(node: StreamNode, out: Output, backend: HeapKeyedStateBackend
         if isinstance(function, RichFunction):
             function.open(ctx)
         keys = (node.key_selector, node.key_selector2) if node.kind == CO_PROCESS else (None, None)
-        operator = ProcessOperator(function, backend, timers, out, clock, side_outputs, keys)
+        keyed = node.key_selector is not None  # only a keyed process function has keys and timers
+        operator = ProcessOperator(function, backend if keyed else None, timers if keyed else None,
+                                   out, clock, side_outputs, keys)
         if node.kind == CO_PROCESS:
             return operator  # sets the key itself, per input
     elif node.kind == MAP:

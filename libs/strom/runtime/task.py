@@ -201,8 +201,12 @@ class Task(threading.Thread):
                                         d.subtask_index, d.generation, edge.key_selector, self.clock)
                              for out, edge in zip(d.outputs, self.vertex.outputs)]
         main_writers = [w for w, e in zip(self.edge_writers, self.vertex.outputs) if e.side_output is None]
-        side_writers = {e.side_output: w for w, e in zip(self.edge_writers, self.vertex.outputs)
-                        if e.side_output is not None}
+        # Per operator and tag: a side output may be read by several edges, and another operator
+        # of the chain may use the same tag name for output nobody reads (Flink drops that).
+        side_writers: dict[int, dict[str, list[EdgeWriter]]] = {}
+        for writer, edge in zip(self.edge_writers, self.vertex.outputs):
+            if edge.side_output is not None:
+                side_writers.setdefault(edge.source_node, {}).setdefault(edge.side_output, []).append(writer)
         if operators and operators[-1].kind == SINK:
             sink = operators[-1].connector
             if d.sink["guarantee"] == "exactly-once":
@@ -218,8 +222,10 @@ class Task(threading.Thread):
         else:
             out = main_writers[0] if len(main_writers) == 1 else Broadcast(main_writers)
         for node in reversed(operators):
-            out = chain_operator(node, out, self.backend, self.timers, ctx, self.clock, side_writers)
-            if node.kind in (WINDOW, PROCESS, CO_PROCESS) and self.timers is not None:
+            sides = {tag: writers[0] if len(writers) == 1 else Broadcast(writers)
+                     for tag, writers in side_writers.get(node.id, {}).items()}
+            out = chain_operator(node, out, self.backend, self.timers, ctx, self.clock, sides)
+            if node.kind in (WINDOW, PROCESS, CO_PROCESS) and node.key_selector is not None:
                 self.timed_operator = out
         return out
 
@@ -530,7 +536,8 @@ class InputGate:
                     continue
                 self.handle(record)
             task.records_in += len(records)
-            task.advance_processing_time(processing_time_ms())
+            if not linger:  # after the end of input every timer fired; nothing may follow end-of-input
+                task.advance_processing_time(processing_time_ms())
             self.producer.poll(0)
         return True
 

@@ -174,11 +174,11 @@ class WindowOperator:
         late_before = (self.timers.watermark - self.lateness + 1 if self.event_time and not self.global_windows
                        else MIN_TIME)
         for window in self.assigner.assign_windows(element, assign_time, self.trigger_ctx):
+            if self.merging:  # merge first: an element extending a live session is not late (Flink)
+                window = self._merge_sessions(windows, window)
             if late_before != MIN_TIME and window.end <= late_before:
                 continue
             skipped = False
-            if self.merging:
-                window = self._merge_sessions(windows, window)
             contents = windows.get(window, _ABSENT)
             new = contents is _ABSENT
             if new:

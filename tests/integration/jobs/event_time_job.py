@@ -11,7 +11,8 @@ import json
 
 from strom.api import (
     JsonSchema, KafkaOffsetsInitializer, KafkaRecordSerializationSchema, KafkaSink, KafkaSource,
-    KeyedProcessFunction, MapStateDescriptor, ProcessJoinFunction, StreamExecutionEnvironment,
+    KeyedProcessFunction, MapStateDescriptor, OutputTag, ProcessFunction, ProcessJoinFunction,
+    StreamExecutionEnvironment,
     TumblingEventTimeWindows, TumblingProcessingTimeWindows, ValueStateDescriptor, WatermarkStrategy)
 
 
@@ -48,17 +49,38 @@ class LastSeen(KeyedProcessFunction):
         self.count.clear()
 
 
+ODD = OutputTag("odd")
+
+
+class SplitOdd(ProcessFunction):
+    """Clicks at an even ms to the main output, at an odd ms to side output ``odd``."""
+
+    def process_element(self, click, ctx):
+        if click["ts"] % 2:
+            ctx.output(ODD, click)
+        else:
+            yield click
+
+
 class Pair(ProcessJoinFunction):
     def process_element(self, click, impression, ctx):
         yield {"user": click["user"], "click": click["ts"], "impression": impression["ts"],
                "ad": impression["ad"], "ts": ctx.timestamp()}
 
 
+def json_sink(topic):
+    return KafkaSink.builder().set_record_serializer(
+        KafkaRecordSerializationSchema.builder().set_topic(topic)
+        .set_key_serialization_schema(lambda value: value["user"].encode())  # a user's results in order
+        .set_value_serialization_schema(lambda value: json.dumps(value, sort_keys=True).encode())
+        .build()).build()
+
+
 def main(argv):
     parser = argparse.ArgumentParser(prog="event_time_job")
     parser.add_argument("--mode", required=True, choices=[
         "count-window", "processing-window", "processing-timers", "timers", "interval-join",
-        "window-join", "idle"])
+        "window-join", "idle", "side-outputs"])
     parser.add_argument("--input", required=True)
     parser.add_argument("--second-input")
     parser.add_argument("--output", required=True)
@@ -103,14 +125,14 @@ def main(argv):
     elif args.mode == "interval-join":
         impressions = source(args.second_input).key_by(lambda impression: impression["user"])
         result = by_user.interval_join(impressions).between(-1000, 500).process(Pair())
+    elif args.mode == "side-outputs":  # the side output read by two sinks: each gets all of it
+        result = clicks.process(SplitOdd())
+        for copy in ("side1", "side2"):
+            result.get_side_output(ODD).sink_to(json_sink(f"{args.output}-{copy}"))
     else:  # window-join
         impressions = source(args.second_input)
         result = clicks.join(impressions).where(lambda c: c["user"]).equal_to(lambda i: i["user"]) \
             .window(TumblingEventTimeWindows.of(5000)) \
             .apply(lambda c, i: {"user": c["user"], "click": c["ts"], "impression": i["ts"], "ad": i["ad"]})
-    result.sink_to(KafkaSink.builder().set_record_serializer(
-        KafkaRecordSerializationSchema.builder().set_topic(args.output)
-        .set_key_serialization_schema(lambda value: value["user"].encode())  # a user's results in order
-        .set_value_serialization_schema(lambda value: json.dumps(value, sort_keys=True).encode())
-        .build()).build())
+    result.sink_to(json_sink(args.output))
     env.execute(f"event-time-{args.mode}")
