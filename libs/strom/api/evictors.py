@@ -35,6 +35,8 @@ class Evictor:
 
 
 class _BeforeOrAfter(Evictor):
+    """Runs the subclass's ``evict(elements)`` before the function, or after it with ``do_evict_after``."""
+
     do_evict_after = False
 
     def evict_before(self, elements, size, window, ctx):
@@ -44,9 +46,6 @@ class _BeforeOrAfter(Evictor):
     def evict_after(self, elements, size, window, ctx):
         if self.do_evict_after:
             self.evict(elements)
-
-    def evict(self, elements: list[TimestampedValue]) -> None:
-        raise NotImplementedError
 
 
 class CountEvictor(_BeforeOrAfter):

@@ -29,11 +29,14 @@ class TriggerResult(Enum):
     PURGE = (False, True)
     FIRE_AND_PURGE = (True, True)
 
+    def __init__(self, fire: bool, purge: bool) -> None:
+        self.fire, self.purge = fire, purge  # plain attributes: asked for every element
+
     def is_fire(self) -> bool:
-        return self.value[0]
+        return self.fire
 
     def is_purge(self) -> bool:
-        return self.value[1]
+        return self.purge
 
 
 class Trigger:

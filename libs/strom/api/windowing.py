@@ -39,7 +39,7 @@ class WindowAssigner:
     event_time = True
 
     def assign_windows(self, element: Any, timestamp: int, context: Any) -> list:
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} must define assign_windows(element, timestamp, context)")
 
     def get_default_trigger(self) -> Trigger:
         return EventTimeTrigger() if self.event_time else ProcessingTimeTrigger()
