@@ -239,8 +239,10 @@ def produce(config: Configuration, topic: str, file, partitions: int) -> None:
                                    "pause-taskmanager", "restart-redis", "restart-kafka",
                                    "partition-zookeeper"]))
 @click.option("--words", default=300_000, show_default=True, help="Input size (KJV words, one per record).")
+@click.option("--outage", default=2.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds restart-redis and restart-kafka keep the component down.")
 @click.pass_obj
-def drill(config: Configuration, faults: tuple[str, ...], words: int) -> None:
+def drill(config: Configuration, faults: tuple[str, ...], words: int, outage: float) -> None:
     """Failover drills: run a keyed job, inject FAULTS mid-job, compare output with the oracle.
 
     Uses (and completes) the local cluster: 2 JobManagers, 2 ResourceManagers, 2 TaskManagers.
@@ -248,7 +250,7 @@ def drill(config: Configuration, faults: tuple[str, ...], words: int) -> None:
     """
     from strom.cluster.drill import FAULTS, Drill, drill_input
     selected = list(FAULTS) if "all" in faults else list(faults)
-    runner = Drill(config, _local(config), drill_input(words), say=click.echo)
+    runner = Drill(config, _local(config), drill_input(words), say=click.echo, outage_s=outage)
     click.echo(f"drill input: {words:,} words; fault-free run first")
     baseline = runner.run(None)
     click.echo(baseline.line(None))

@@ -3,7 +3,8 @@
 Each drill runs WordCount (parallelism 2, checkpoints every 500 ms,
 exactly-once sink) over known input on a local cluster with standby
 JobManager and ResourceManager, injects the fault once the job has completed
-a checkpoint, and reports: fault time, time until a new leader (leader
+a checkpoint (restart-redis and restart-kafka stop the component and start it
+again ``outage_s`` later, 2 s by default), and reports: fault time, time until a new leader (leader
 faults), data-plane stall (longest gap between increases of committed
 output), end-to-end duration against a fault-free run, and the verdict — each
 word's committed running counts must be exactly 1..n (nothing lost, nothing
@@ -126,8 +127,9 @@ class Drill:
     """Drives drills on the local cluster of ``local`` (processes named as `strom cluster up` does)."""
 
     def __init__(self, config: Configuration, local: LocalCluster, lines: list[bytes],
-                 say: Callable[[str], None] = print) -> None:
+                 say: Callable[[str], None] = print, outage_s: float = 2.0) -> None:
         self.config, self.local, self.lines, self.say = config, local, lines, say
+        self.outage_s = outage_s  # how long restart-redis / restart-kafka keep it down
         self.bootstrap = config.get(KafkaOptions.BOOTSTRAP)
         self.root = source_root() or Path.cwd()
         self._replacements = 0
@@ -260,9 +262,12 @@ class Drill:
             self.local.signal(victim, signal.SIGCONT)
             return None
         if fault in ("restart-redis", "restart-kafka"):
-            component = fault.split("-", 1)[1]
-            subprocess.run([str(self.root / "ops" / "stack"), "restart", component], check=True,
-                           stdout=subprocess.DEVNULL)
+            # Down for outage_s, not a bare restart: Redis restarts in ~0.1 s, between two
+            # checkpoints, and nobody would notice.
+            stack, component = str(self.root / "ops" / "stack"), fault.split("-", 1)[1]
+            subprocess.run([stack, "stop", component], check=True, stdout=subprocess.DEVNULL)
+            time.sleep(self.outage_s)
+            subprocess.run([stack, "start", component], check=True, stdout=subprocess.DEVNULL)
             return None
         raise ValueError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
 
