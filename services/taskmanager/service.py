@@ -136,10 +136,10 @@ class TaskManager(ControlEndpoint):
             return
         self._report(job_id, execution_id, DEPLOYING, None)
 
-        def acknowledge(checkpoint_id: int, size: int) -> None:
+        def acknowledge(checkpoint_id: int, size: int, completed: bool) -> None:
             self.channel.send("JOBMANAGER", "AcknowledgeCheckpoint", {
                 "job_id": job_id, "execution_id": execution_id, "tm_id": self.id,
-                "checkpoint_id": checkpoint_id, "state_size": size})
+                "checkpoint_id": checkpoint_id, "state_size": size, "completed": completed})
 
         def decline(checkpoint_id: int, reason: str) -> None:
             self.channel.send("JOBMANAGER", "DeclineCheckpoint", {

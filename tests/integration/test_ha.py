@@ -158,8 +158,8 @@ def test_stale_leader_write_to_redis_is_refused(drill_cluster: TestCluster):
 
 
 def test_deposed_leader_can_change_nothing(drill, drill_cluster: TestCluster):
-    """A JobManager that lost leadership (token below the newest) cannot trigger or complete a
-    checkpoint, cancel or deploy a task, or get a slot: every attempt is refused and logged."""
+    """A JobManager that lost leadership (token below the newest) cannot trigger a checkpoint,
+    start an attempt, cancel or deploy a task, or get a slot: every attempt is refused and logged."""
     from strom.checkpoint.store import CheckpointStore
     from strom.control.channel import ControlChannel
     from strom.io.redis import LeaderFence, StaleLeaderError
@@ -175,7 +175,8 @@ def test_deposed_leader_can_change_nothing(drill, drill_cluster: TestCluster):
     job = sorted(JobStore(client, cluster_id).job_ids())[0]
     prefix = f"strom:{cluster_id}:job:{job}"
     before = (client.hgetall(prefix), client.get(f"{prefix}:latest-checkpoint"),
-              client.zrange(f"{prefix}:checkpoints", 0, -1))
+              client.zrange(f"{prefix}:checkpoints", 0, -1), client.get(f"{prefix}:checkpoint-counter"),
+              client.get(f"{prefix}:generation"))
     assert before[1] is not None, "the drill job completed checkpoints"
     newest = current_leader(drill_cluster.client.zk, config, "JOBMANAGER").token
     stale = newest - 1  # the epoch of the leader the drills deposed
@@ -193,16 +194,21 @@ def test_deposed_leader_can_change_nothing(drill, drill_cluster: TestCluster):
     deposed.send("RESOURCEMANAGER", "SlotRequest", {"job_id": job, "allocation_id": "stale"}, fenced=True)
     deposed.close()
 
-    # Completing a checkpoint and cancelling the job are Redis writes under the leader's epoch.
+    # Starting a checkpoint, starting an attempt and cancelling the job are Redis writes under
+    # the leader's epoch (tasks complete checkpoints; a JobManager never does).
     fence = LeaderFence(client, cluster_id, lambda: stale)
+    checkpoints = CheckpointStore(client, cluster_id, job, fence)
+    generation = int(client.get(f"{prefix}:generation"))
     with pytest.raises(StaleLeaderError, match=f"epoch {stale} is older than {newest}"):
-        CheckpointStore(client, cluster_id, job, fence).complete(99, {"id": 99})
+        checkpoints.claim(generation, -1, int(time.time() * 1000), 60_000, join=False)
+    with pytest.raises(StaleLeaderError, match=f"epoch {stale} is older than {newest}"):
+        checkpoints.set_generation(generation + 1)
     with pytest.raises(StaleLeaderError, match=f"epoch {stale} is older than {newest}"):
         JobStore(client, cluster_id, fence).update(job, state="CANCELED")
     after = (client.hgetall(prefix), client.get(f"{prefix}:latest-checkpoint"),
-             client.zrange(f"{prefix}:checkpoints", 0, -1))
+             client.zrange(f"{prefix}:checkpoints", 0, -1), client.get(f"{prefix}:checkpoint-counter"),
+             client.get(f"{prefix}:generation"))
     assert after == before
-    assert client.get(f"{prefix}:checkpoint:99") is None
 
     deadline = time.monotonic() + 10
     expected = {(row["tm_id"], kind) for row in rows for kind in ("TriggerCheckpoint", "CancelTask", "DeployTask")}

@@ -14,17 +14,23 @@ from strom.state.backend import HeapKeyedStateBackend
 
 
 class MemoryCheckpointStore:
-    """The CheckpointStore interface over dicts (the Redis one is exercised by integration tests)."""
+    """The CheckpointStore interface over dicts (the Redis one is exercised by integration tests).
+
+    :meth:`complete` stands in for the task whose ack completes a checkpoint in Redis.
+    """
 
     def __init__(self):
         self.counter, self.completed, self.failed, self.discarded = 0, {}, [], []
 
-    def next_id(self):
+    def claim(self, generation, known_id, now_ms, timeout_ms, join=True, savepoint=False):
         self.counter += 1
         return self.counter
 
-    def complete(self, checkpoint_id, metadata):
-        self.completed[checkpoint_id] = metadata
+    def complete(self, checkpoint_id, size=0):
+        self.completed[checkpoint_id] = {"id": checkpoint_id, "state-size": size}
+
+    def metadata(self, checkpoint_id):
+        return self.completed.get(checkpoint_id)
 
     def retain(self, num_retained, keep=frozenset()):
         ids = sorted(self.completed)
@@ -32,8 +38,8 @@ class MemoryCheckpointStore:
             if old not in keep:
                 del self.completed[old]
 
-    def discard_pending(self, checkpoint_id):
-        self.discarded.append(checkpoint_id)
+    def discard_abandoned(self, below=None):
+        self.discarded.append(below)
 
     def record_failure(self, checkpoint_id, reason):
         self.failed.append((checkpoint_id, reason))
@@ -48,71 +54,90 @@ def coordinator(**config):
     c = CheckpointCoordinator(CheckpointConfig(**{"interval_ms": 100, **config}), store,
                               trigger=lambda n, ts, sp: events.append(("trigger", n, sp)),
                               notify=lambda n: events.append(("notify", n)),
-                              fail_job=lambda reason: events.append(("fail", reason)))
+                              fail_job=lambda reason: events.append(("fail", reason)),
+                              generation=lambda: 0)
     return c, store, events
 
 
 TASKS = {"v1[0]#0", "v2[0]#0"}
 
 
-def test_completes_only_when_every_task_acked_then_notifies_and_retains():
+def ack_all(c, store, checkpoint_id, now_ms, tasks=sorted(TASKS)):
+    """Every task acks; the last one's ack completed the checkpoint in Redis."""
+    for i, task in enumerate(tasks):
+        last = i == len(tasks) - 1
+        if last:
+            store.complete(checkpoint_id, size=10)
+        c.acknowledge(task, checkpoint_id, 10, last, now_ms)
+
+
+def test_follows_checkpoints_the_sources_started_and_notifies_on_completion():
     c, store, events = coordinator(num_retained=2)
-    for round_ in range(3):
-        c.tick(1000 * (round_ + 1), TASKS)
-        n = c.pending.id
-        c.acknowledge("v1[0]#0", n, 10, 1000 * (round_ + 1) + 5)
-        assert n not in store.completed, "completed before every ack"
-        c.acknowledge("v1[0]#0", n, 10, 1000 * (round_ + 1) + 6)  # duplicate ack is harmless
-        c.acknowledge("v2[0]#0", n, 30, 1000 * (round_ + 1) + 9)
-        assert store.completed[n]["state-size"] == 40 and store.completed[n]["duration"] == 9
-    assert sorted(store.completed) == [2, 3]
-    assert [e for e in events if e[0] == "notify"] == [("notify", 1), ("notify", 2), ("notify", 3)]
-
-
-def test_respects_interval_min_pause_and_one_pending():
-    c, _store, events = coordinator(interval_ms=1000, min_pause_ms=500)
     c.tick(1000, TASKS)
-    c.tick(2500, TASKS)  # pending: no second trigger
-    assert [e for e in events if e[0] == "trigger"] == [("trigger", 1, False)]
-    for task in TASKS:
-        c.acknowledge(task, 1, 1, 2600)
-    c.tick(2700, TASKS)  # min pause not over
-    c.tick(3100, TASKS)
-    assert [e[1] for e in events if e[0] == "trigger"] == [1, 2]
-    c.tick(5000, set())  # job not ready: no trigger
-    assert c.pending.id == 2
+    assert c.pending is None and not events  # periodic checkpoints are the sources' business
+    for n in (1, 2, 3):
+        c.acknowledge("v1[0]#0", n, 10, False, 1000 * n)
+        assert c.pending.id == n and c.pending.acked == {"v1[0]#0"}
+        c.acknowledge("v1[0]#0", n, 10, False, 1000 * n + 1)  # a duplicate ack is harmless
+        store.complete(n, size=20)
+        c.acknowledge("v2[0]#0", n, 10, True, 1000 * n + 5)
+        assert c.pending is None and c.latest["id"] == n
+    assert sorted(store.completed) == [2, 3]  # retention
+    assert events == [("notify", 1), ("notify", 2), ("notify", 3)]
+    assert c.counts == {"completed": 3, "failed": 0}
+
+
+def test_a_newer_checkpoint_supersedes_the_pending_one_without_counting_a_failure():
+    c, store, events = coordinator()
+    c.acknowledge("v1[0]#0", 4, 1, False, 1000)
+    c.acknowledge("v1[0]#0", 5, 1, False, 1100)
+    assert c.pending.id == 5 and c.counts["failed"] == 0
+    assert store.discarded == []  # 4 may still complete: its snapshots stay until a newer one did
+    c.acknowledge("v2[0]#0", 4, 1, False, 1200)  # late ack of the superseded one: ignored
+    assert c.pending.id == 5
+    store.complete(4)
+    c.acknowledge("v2[0]#0", 4, 1, True, 1201)  # ...unless it completed after all
+    assert c.latest["id"] == 4 and c.pending.id == 5 and events == [("notify", 4)]
+    ack_all(c, store, 5, 1300)
+    assert store.discarded == [4, 5]  # each completion deletes what started before it and did not complete
 
 
 def test_timeout_and_decline_abort_and_fail_beyond_tolerance():
     c, store, events = coordinator(timeout_ms=50, tolerable_failures=1)
-    c.tick(1000, TASKS)
+    c.acknowledge("v1[0]#0", 1, 1, False, 1000)
     c.tick(1051, TASKS)
-    assert c.pending is None and "expired" in store.failed[0][1] and store.discarded == [1]
-    c.tick(2000, TASKS)
+    assert c.pending is None
+    assert store.failed[0][1] == "checkpoint 1 expired after 50 ms waiting for ['v2[0]#0']"
+    c.acknowledge("v1[0]#0", 2, 1, False, 2000)
     c.decline("v2[0]#0", 2, "redis down")
     assert ("fail", "exceeded tolerable checkpoint failures (1): checkpoint 2 declined by v2[0]#0: "
             "redis down") in events
-    c.acknowledge("v1[0]#0", 2, 1, 2001)  # late ack of an aborted checkpoint: ignored
-    assert 2 not in store.completed
+    c.acknowledge("v1[0]#0", 2, 1, False, 2001)  # late ack of an aborted checkpoint: ignored
+    assert c.pending is None
 
 
 def test_savepoint_waits_for_the_pending_checkpoint_and_is_kept():
     c, store, events = coordinator(num_retained=1)
-    c.tick(1000, TASKS)
+    c.acknowledge("v1[0]#0", 1, 1, False, 1000)
+    store.counter = 1
     request = c.request_savepoint()
     c.tick(1001, TASKS)
     assert c.pending.id == 1 and c.savepoints[request]["status"] == "IN_PROGRESS"
-    for task in TASKS:
-        c.acknowledge(task, 1, 1, 1002)
+    ack_all(c, store, 1, 1002)
     c.tick(1003, TASKS)
     assert events[-1] == ("trigger", 2, True)
-    for task in TASKS:
-        c.acknowledge(task, 2, 1, 1004)
+    ack_all(c, store, 2, 1004)
     assert c.savepoints[request] == {"status": "COMPLETED", "checkpoint-id": 2}
-    c.tick(1200, TASKS)
-    for task in TASKS:
-        c.acknowledge(task, 3, 1, 1201)
+    ack_all(c, store, 3, 1201)
     assert sorted(store.completed) == [2, 3]  # the savepoint outlives retention
+
+
+def test_the_final_checkpoint_supersedes_a_periodic_one():
+    c, store, events = coordinator()
+    c.acknowledge("v1[0]#0", 1, 1, False, 1000)
+    store.counter = 1
+    assert c.trigger(1001) == 2 and c.pending.id == 2
+    assert events == [("trigger", 2, False)] and c.counts["failed"] == 0
 
 
 @pytest.mark.parametrize("strategy, failures, expected", [

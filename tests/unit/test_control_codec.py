@@ -29,7 +29,7 @@ BODIES = {
     "TriggerCheckpoint": {"tm_id": "tm-1", "job_id": "j-1", "execution_id": "v1[0]#0",
                           "checkpoint_id": 7, "timestamp_ms": 1, "is_savepoint": True},
     "AcknowledgeCheckpoint": {"job_id": "j-1", "execution_id": "v1[0]#0", "tm_id": "tm-1",
-                              "checkpoint_id": 7, "state_size": 1024},
+                              "checkpoint_id": 7, "state_size": 1024, "completed": True},
     "DeclineCheckpoint": {"job_id": "j-1", "execution_id": "v1[0]#0", "tm_id": "tm-1",
                           "checkpoint_id": 7, "reason": "redis down"},
     "NotifyCheckpointComplete": {"tm_id": "tm-1", "job_id": "j-1", "checkpoint_id": 7, "final": True},

@@ -1,20 +1,36 @@
-"""Checkpoints in Redis: task snapshots, completed-checkpoint metadata, savepoints.
+"""Checkpoints in Redis: ids, task snapshots and acks, completed-checkpoint metadata, savepoints.
 
 Keys, under ``strom:<cluster>:job:<job>``::
 
     :chk:<n>:<vertex>:<subtask>   HASH  snapshot of one subtask: "offsets" (JSON
                                         {"topic:partition": next offset}), "kg:<k>"
                                         (keyed state of key group k), "sink" (pickled
-                                        un-committed sink epochs)
+                                        un-committed sink epochs), "watermark"
+    :chk-info:<n>                 HASH  generation, trigger-time (ms), savepoint (0|1)
+    :chk-acks:<n>                 HASH  execution id -> JSON {"size": bytes, "time": ms}
     :checkpoint:<n>               JSON  metadata of a *completed* checkpoint
     :checkpoints                  ZSET  completed checkpoint ids
+    :checkpoints-started          ZSET  started checkpoint ids not yet discarded
     :latest-checkpoint            n     the newest completed checkpoint
-    :checkpoint-counter           INCR  checkpoint ids, monotonic across JobManagers
+    :checkpoint-counter           n     the newest checkpoint id started (monotonic across
+                                        JobManagers and attempts)
+    :generation                   g     the job attempt whose tasks may start and ack checkpoints
     :checkpoint-failures          LIST  JSON of the last failed/aborted checkpoints
 
-A checkpoint becomes completed only in :meth:`CheckpointStore.complete`, one
-MULTI/EXEC writing metadata, ZSET and pointer together, so a pending
-checkpoint is never mistaken for a completed one.
+Checkpoints do not need a JobManager (DESIGN.md asks for the coordinator to
+trigger and complete; we moved both into Redis so a JobManager failover does
+not stop exactly-once output, issue 5):
+
+* :meth:`CheckpointStore.claim` starts checkpoint n (source tasks, on their own
+  interval; the JobManager for savepoints and the final checkpoint): one Lua
+  script that either joins the newest checkpoint of the current generation a
+  caller has not taken part in yet, or starts the next id.
+* :meth:`CheckpointStore.acknowledge` records one task's ack; the ack that
+  makes the set complete also writes the metadata, the ZSET entry and the
+  pointer, in the same script. So a checkpoint is completed exactly once, by
+  the last task to ack it, and a pending one is never mistaken for a completed one.
+* Both refuse a caller whose generation is not the job's current one (a zombie
+  task), and ``claim`` refuses a JobManager whose leader epoch is stale.
 """
 
 from __future__ import annotations
@@ -25,16 +41,69 @@ from typing import Any
 
 import redis
 
-from strom.io.redis import LeaderFence, atomic_write
+from strom.io.redis import LeaderFence, StaleLeaderError, atomic_write
+
+# KEYS: counter, generation, leader epoch. ARGV: generation, known id, join (0|1), now ms, timeout ms,
+# savepoint (0|1), leader token ("" for a task), prefix.
+_CLAIM = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, redis.call('GET', KEYS[2]) or ''} end
+if ARGV[7] ~= '' and tonumber(ARGV[7]) < tonumber(redis.call('GET', KEYS[3]) or '-1') then
+  return {-2, redis.call('GET', KEYS[3])}
+end
+local counter = tonumber(redis.call('GET', KEYS[1]) or '0')
+if ARGV[3] == '1' and counter > tonumber(ARGV[2]) then
+  local info = redis.call('HMGET', ARGV[8] .. ':chk-info:' .. counter, 'generation', 'trigger-time')
+  if info[1] == ARGV[1] and tonumber(ARGV[4]) - tonumber(info[2]) < tonumber(ARGV[5]) then
+    return {counter, ''}
+  end
+end
+counter = redis.call('INCR', KEYS[1])
+redis.call('ZADD', ARGV[8] .. ':checkpoints-started', counter, counter)
+redis.call('HSET', ARGV[8] .. ':chk-info:' .. counter, 'generation', ARGV[1], 'trigger-time', ARGV[4],
+           'savepoint', ARGV[6])
+return {counter, ''}
+"""
+
+# KEYS: generation, chk-acks:<n>, chk-info:<n>, checkpoints, latest, checkpoint:<n>.
+# ARGV: generation, n, execution id, ack JSON, tasks expected, now ms.
+_ACKNOWLEDGE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+if redis.call('HGET', KEYS[3], 'generation') ~= ARGV[1] then return -1 end
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+if redis.call('HLEN', KEYS[2]) < tonumber(ARGV[5]) or redis.call('ZSCORE', KEYS[4], ARGV[2]) then
+  return 0
+end
+local id, now = tonumber(ARGV[2]), tonumber(ARGV[6])
+local trigger = tonumber(redis.call('HGET', KEYS[3], 'trigger-time') or ARGV[6])
+local acks, size, all = {}, 0, redis.call('HGETALL', KEYS[2])
+for i = 1, #all, 2 do
+  local ack = cjson.decode(all[i + 1])
+  acks[all[i]] = {size = ack.size, ack_ms = ack.time - trigger}
+  size = size + ack.size
+end
+redis.call('SET', KEYS[6], cjson.encode({id = id, ['trigger-time'] = trigger, ['completion-time'] = now,
+  duration = now - trigger, ['state-size'] = size, generation = tonumber(ARGV[1]),
+  ['is-savepoint'] = redis.call('HGET', KEYS[3], 'savepoint') == '1', acks = acks}))
+redis.call('ZADD', KEYS[4], id, id)
+if id > tonumber(redis.call('GET', KEYS[5]) or '-1') then redis.call('SET', KEYS[5], id) end
+return 1
+"""
 
 
 class CheckpointCorruptedError(RuntimeError):
     """A completed checkpoint's snapshot data is missing or unreadable; names checkpoint and task."""
 
 
+class StaleGenerationError(RuntimeError):
+    """A task of an attempt that is no longer the job's current one tried to start or ack a checkpoint."""
+
+
 class CheckpointStore:
-    """``fence`` (a :class:`~strom.io.redis.LeaderFence`) guards :meth:`complete`: a deposed
-    JobManager cannot change which checkpoint is the latest."""
+    """Checkpoints of one job in Redis (see the module docstring for keys and protocol).
+
+    ``fence`` (a :class:`~strom.io.redis.LeaderFence`, the JobManager's) guards its writes: a
+    deposed JobManager can neither set the generation nor start a checkpoint.
+    """
 
     def __init__(self, client: redis.Redis, cluster_id: str, job_id: str,
                  fence: LeaderFence | None = None) -> None:
@@ -42,12 +111,50 @@ class CheckpointStore:
         self.fence = fence
         self.prefix = f"strom:{cluster_id}:job:{job_id}"
         self.savepoint_prefix = f"strom:{cluster_id}:savepoint"
+        self._claim = client.register_script(_CLAIM)
+        self._acknowledge = client.register_script(_ACKNOWLEDGE)
 
     def snapshot_key(self, checkpoint_id: int, vertex_id: str, subtask: int) -> str:
         return f"{self.prefix}:chk:{checkpoint_id}:{vertex_id}:{subtask}"
 
-    def next_id(self) -> int:
-        return int(self.redis.incr(f"{self.prefix}:checkpoint-counter"))
+    # -- ids and progress: tasks and the JobManager -----------------------------------------
+    def set_generation(self, generation: int) -> None:
+        """Make ``generation`` the attempt whose tasks may start and ack checkpoints (JobManager,
+        before deploying it; fenced: raises StaleLeaderError for a deposed leader)."""
+        atomic_write(self.redis, lambda pipe: pipe.set(f"{self.prefix}:generation", generation), self.fence)
+
+    def claim(self, generation: int, known_id: int, now_ms: int, timeout_ms: int, join: bool = True,
+              savepoint: bool = False) -> int:
+        """Start a checkpoint and return its id.
+
+        ``join``: return the newest checkpoint instead if it is newer than ``known_id`` (the
+        caller's last), of this generation and younger than ``timeout_ms`` (another source
+        started it). Without ``join`` (the JobManager's savepoints and final checkpoint) the id
+        is always new. Raises :class:`StaleGenerationError` for another generation, and
+        :class:`~strom.io.redis.StaleLeaderError` when the store's fence (a JobManager's) is stale.
+        """
+        token = ""
+        if self.fence is not None:
+            current = self.fence.token()
+            token = str(current if current is not None else -1)
+        result, detail = self._claim(
+            keys=[f"{self.prefix}:checkpoint-counter", f"{self.prefix}:generation",
+                  self.fence.key if self.fence else f"{self.prefix}:generation"],
+            args=[generation, known_id, int(join), now_ms, timeout_ms, int(savepoint), token, self.prefix])
+        if result == -1:
+            raise StaleGenerationError(f"checkpoint refused: attempt {generation} is not the job's current "
+                                       f"one ({(detail or b'none').decode()})")
+        if result == -2:
+            raise StaleLeaderError(f"checkpoint refused: leader epoch {token} is older than {detail.decode()}")
+        return int(result)
+
+    def progress(self) -> tuple[int, int]:
+        """(newest checkpoint id started, newest completed), -1 for none; one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(f"{self.prefix}:checkpoint-counter")
+            pipe.get(f"{self.prefix}:latest-checkpoint")
+            started, latest = pipe.execute()
+        return int(started or -1), int(latest or -1)
 
     # -- written by tasks ----------------------------------------------------------------
     def write_snapshot(self, checkpoint_id: int, vertex_id: str, subtask: int,
@@ -87,14 +194,29 @@ class CheckpointStore:
             return f"checkpoint {checkpoint_id}: snapshot of task {', '.join(missing)} missing in Redis"
         return None
 
-    # -- written by the coordinator -------------------------------------------------------
-    def complete(self, checkpoint_id: int, metadata: dict[str, Any]) -> None:
-        """Raises :class:`~strom.io.redis.StaleLeaderError` for a deposed leader."""
-        def fill(pipe) -> None:
-            pipe.set(f"{self.prefix}:checkpoint:{checkpoint_id}", json.dumps(metadata))
-            pipe.zadd(f"{self.prefix}:checkpoints", {str(checkpoint_id): checkpoint_id})
-            pipe.set(f"{self.prefix}:latest-checkpoint", checkpoint_id)
-        atomic_write(self.redis, fill, self.fence)
+    def acknowledge(self, generation: int, checkpoint_id: int, execution_id: str, size_bytes: int,
+                    tasks: int, now_ms: int) -> bool:
+        """Record a task's ack of its stored snapshot; True if it was the last of ``tasks`` acks
+        and completed the checkpoint. Raises :class:`StaleGenerationError` for a task of an
+        attempt that is not the current one, or for a checkpoint another attempt started."""
+        p, n = self.prefix, checkpoint_id
+        result = self._acknowledge(
+            keys=[f"{p}:generation", f"{p}:chk-acks:{n}", f"{p}:chk-info:{n}", f"{p}:checkpoints",
+                  f"{p}:latest-checkpoint", f"{p}:checkpoint:{n}"],
+            args=[generation, n, execution_id, json.dumps({"size": size_bytes, "time": now_ms}), tasks, now_ms])
+        if result == -1:
+            raise StaleGenerationError(f"ack of checkpoint {n} by {execution_id} refused: attempt "
+                                       f"{generation} is not the job's current one")
+        return result == 1
+
+    def acked(self, checkpoint_id: int) -> set[str]:
+        """Execution ids that acked checkpoint ``checkpoint_id``."""
+        return {k.decode() for k in self.redis.hkeys(f"{self.prefix}:chk-acks:{checkpoint_id}")}
+
+    def latest(self) -> dict[str, Any] | None:
+        """Metadata of the newest completed checkpoint, None if there is none."""
+        latest = self.redis.get(f"{self.prefix}:latest-checkpoint")
+        return self.metadata(int(latest)) if latest is not None else None
 
     def completed_ids(self) -> list[int]:
         return [int(x) for x in self.redis.zrange(f"{self.prefix}:checkpoints", 0, -1)]
@@ -104,12 +226,14 @@ class CheckpointStore:
         return json.loads(raw) if raw else None
 
     def discard(self, checkpoint_id: int) -> None:
-        """Delete a checkpoint: its metadata, ZSET entry and every task snapshot."""
+        """Delete a checkpoint: its metadata, ZSET entry, acks and every task snapshot."""
         keys = list(self.redis.scan_iter(f"{self.prefix}:chk:{checkpoint_id}:*", count=1000))
         with self.redis.pipeline(transaction=True) as pipe:
             if keys:
                 pipe.delete(*keys)
-            pipe.delete(f"{self.prefix}:checkpoint:{checkpoint_id}")
+            pipe.delete(f"{self.prefix}:checkpoint:{checkpoint_id}", f"{self.prefix}:chk-info:{checkpoint_id}",
+                        f"{self.prefix}:chk-acks:{checkpoint_id}")
+            pipe.zrem(f"{self.prefix}:checkpoints-started", str(checkpoint_id))
             pipe.zrem(f"{self.prefix}:checkpoints", str(checkpoint_id))
             pipe.execute()
 
@@ -132,8 +256,23 @@ class CheckpointStore:
     def failures(self) -> list[dict[str, Any]]:
         return [json.loads(x) for x in self.redis.lrange(f"{self.prefix}:checkpoint-failures", 0, -1)]
 
-    def discard_pending(self, checkpoint_id: int) -> None:
-        """Remove partial task snapshots of a checkpoint that will never complete."""
-        keys = list(self.redis.scan_iter(f"{self.prefix}:chk:{checkpoint_id}:*", count=1000))
-        if keys:
-            self.redis.delete(*keys)
+    def discard_abandoned(self, below: int | None = None) -> list[int]:
+        """Delete the partial snapshots and acks of checkpoints started before ``below`` (all, when
+        None) that did not complete; returns their ids.
+
+        Called when checkpoint ``below`` completed: every task acked it, and a task acks in barrier
+        order or skips a superseded checkpoint, so an older one can no longer complete. (Deleting
+        at abort time could race the last ack of a checkpoint that was only late.)
+        """
+        started = [int(x) for x in self.redis.zrangebyscore(
+            f"{self.prefix}:checkpoints-started", "-inf", f"({below}" if below is not None else "+inf")]
+        completed = set(self.completed_ids())
+        abandoned = [i for i in started if i not in completed]
+        for checkpoint_id in abandoned:
+            keys = list(self.redis.scan_iter(f"{self.prefix}:chk:{checkpoint_id}:*", count=1000))
+            self.redis.delete(*keys, f"{self.prefix}:chk-info:{checkpoint_id}",
+                              f"{self.prefix}:chk-acks:{checkpoint_id}")
+        done = [i for i in started if i in completed or i in abandoned]
+        if done:
+            self.redis.zrem(f"{self.prefix}:checkpoints-started", *map(str, done))
+        return abandoned

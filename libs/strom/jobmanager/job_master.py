@@ -95,7 +95,8 @@ class JobMaster:
         self._recovered_state: str | None = None  # triggered after every subtask reached END_OF_DATA
         self.coordinator = CheckpointCoordinator(job_graph.checkpoint_config, checkpoints,
                                                  self._trigger_sources, self._notify_complete,
-                                                 lambda reason: self.handle_failure(reason))
+                                                 lambda reason: self.handle_failure(reason),
+                                                 lambda: self.generation)
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -103,6 +104,7 @@ class JobMaster:
         try:
             self._create_topics()
             self._source_partitions = self._assign_source_partitions()
+            self.checkpoints.set_generation(self.generation)
         except Exception as exc:
             self.fail(f"job setup failed: {exc}")
             return
@@ -196,8 +198,10 @@ class JobMaster:
             ready = all(s.state == RUNNING for s in subtasks)
             now_ms = int(time.time() * 1000)
             executions = {s.execution_id for s in subtasks} if ready else set()
-            if ready and all(s.end_of_data for s in subtasks) and self.coordinator.pending is None:
-                self.coordinator.trigger(now_ms, executions)  # the final checkpoint, now
+            pending = self.coordinator.pending
+            if (ready and all(s.end_of_data for s in subtasks)
+                    and (pending is None or pending.id not in self.final_checkpoints)):
+                self.coordinator.trigger(now_ms)  # the final checkpoint, now
             else:
                 self.coordinator.tick(now_ms, executions)
             return
@@ -224,6 +228,7 @@ class JobMaster:
             inputs += [[topic, p, upstream] for p in owned]
         sources = self._source_partitions.get(vertex.id, [])
         keyed = any(e.partitioner == "hash" for e in vertex.inputs)
+        checkpoints = self.job_graph.checkpoint_config
         key_groups = key_group_range(self.job_graph.max_parallelism, vertex.parallelism, i)
         sink = None
         if vertex.operators[-1].kind == SINK:
@@ -240,9 +245,10 @@ class JobMaster:
             outputs=[{"topic": e.topic(self.cluster_id, self.job_id), "partitioner": e.partitioner,
                       "partitions": e.partitions} for e in vertex.outputs],
             key_groups=[key_groups.start, key_groups.stop] if keyed else None,
-            aligned=self.job_graph.checkpoint_config.mode.value == "exactly-once",
-            checkpointing=self.job_graph.checkpoint_config.enabled,
-            restore=self._restore_source(vertex), sink=sink)
+            aligned=checkpoints.mode.value == "exactly-once", checkpointing=checkpoints.enabled,
+            restore=self._restore_source(vertex), sink=sink,
+            checkpoint_interval_ms=checkpoints.interval_ms, checkpoint_min_pause_ms=checkpoints.min_pause_ms,
+            checkpoint_timeout_ms=checkpoints.timeout_ms, job_tasks=len(self.graph.subtasks()))
 
     def _restore_source(self, vertex: JobVertex) -> dict[str, Any] | None:
         if self.restored_from is not None:
@@ -322,6 +328,7 @@ class JobMaster:
         self.graph = ExecutionGraph.from_job_graph(self.job_graph)
         for subtask in self.graph.subtasks():
             subtask.attempt = self.generation
+        self.coordinator.latest = self.checkpoints.latest()
         self._recovered_state = status.get("state")
         self.state = RECONCILING
         self._persist()
@@ -358,10 +365,7 @@ class JobMaster:
             if all(s.state == FINISHED for s in current.values()):
                 self._end(FINISHED)
             else:
-                self._persist()
-                # Exactly-once output waits for a completed checkpoint; the previous leader's
-                # pending one died with it, so start the next one now rather than on a tick.
-                self.tick()
+                self._persist()  # the tasks never stopped checkpointing: nothing to resume
             return
         reason = (f"cannot re-attach: job was {self._recovered_state}; missing {missing}; "
                   f"not running {broken}")
@@ -403,6 +407,9 @@ class JobMaster:
 
     def _restart(self) -> None:
         self.generation += 1
+        # From here the failed attempt's tasks can neither start nor complete a checkpoint, so the
+        # latest completed one, chosen next, stays the latest until the new attempt runs.
+        self.checkpoints.set_generation(self.generation)
         self.restored_from = None
         vertices = [(v.id, v.parallelism) for v in self.job_graph.vertices]
         for checkpoint_id in reversed(self.checkpoints.completed_ids()):
@@ -459,7 +466,7 @@ class JobMaster:
 
     def on_acknowledge(self, body: dict[str, Any]) -> None:
         self.coordinator.acknowledge(body["execution_id"], body["checkpoint_id"], body["state_size"],
-                                     int(time.time() * 1000))
+                                     body.get("completed", False), int(time.time() * 1000))
 
     def on_decline(self, body: dict[str, Any]) -> None:
         self.coordinator.decline(body["execution_id"], body["checkpoint_id"], body["reason"])
@@ -521,6 +528,7 @@ class JobMaster:
         self.state = state
         self.end_time = int(time.time() * 1000)
         self._free_slots()
+        self.checkpoints.discard_abandoned()
         topics = [e.topic(self.cluster_id, self.job_id) for e in self.job_graph.edges]
         if topics:
             # Kept on self: an AdminClient destroyed with requests in flight drops them.

@@ -3,15 +3,19 @@
 Records are consumed and produced in batches (``consume(500)``, librdkafka's
 own producer batching; one ``poll(0)`` per batch, never a flush per record).
 
-Checkpoints (barriers in-band, DESIGN.md): a source subtask, told to start
-checkpoint n, records its next offsets, writes barrier n into every
-partition of its output edges, stores its snapshot in Redis and acks. A
+Checkpoints (barriers in-band, DESIGN.md): a source subtask starting
+checkpoint n (on its own schedule, strom.checkpoint.scheduler, or told by the
+JobManager for a savepoint or the final checkpoint) records its next offsets,
+writes barrier n into every partition of its output edges, stores its
+snapshot in Redis and acks, in Redis (the last ack completes the checkpoint)
+and to the JobManager. A
 downstream subtask reads channels = (input partition, upstream subtask);
 after barrier n arrives on a channel, later records of that channel are held
 back (alignment) until every channel delivered barrier n or ended; then it
 snapshots keyed state (timers included) + input offsets just past the
 barriers + its watermark, forwards the barrier, acks and replays what it
-held back.
+held back. An exactly-once sink commits an epoch once Redis shows its
+checkpoint completed, whether or not a JobManager said so.
 
 Generation fencing: every record carries the producing attempt's
 generation; after a restore at generation g, records of generations < g are
@@ -42,11 +46,13 @@ from typing import Any, Callable
 import redis
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from strom.checkpoint.store import CheckpointCorruptedError, CheckpointStore
+from strom.checkpoint.scheduler import CheckpointScheduler
+from strom.checkpoint.store import CheckpointCorruptedError, CheckpointStore, StaleGenerationError
 from strom.graph.execution_graph import CANCELED, END_OF_DATA, FAILED, FINISHED, RUNNING
 from strom.graph.job_graph import JobVertex
 from strom.graph.stream_graph import CO_PROCESS, PROCESS, SINK, WINDOW
 from strom.io.kafka import log_kafka_errors
+from strom.logs import get_logger
 from strom.runtime.faults import inject
 from strom.runtime.operators import (
     END_OF_INPUT, GENERATION, IDLE, MARKER, SUBTASK, Broadcast, EdgeWriter, Output, chain_operator, produce)
@@ -56,6 +62,10 @@ from strom.runtime.watermarks import SourceWatermarks
 from strom.runtime.windows import MAX_WATERMARK, MIN_WATERMARK, RecordClock
 from strom.state.api import RuntimeContext
 from strom.state.backend import HeapKeyedStateBackend
+
+log = get_logger(__name__)
+
+POLL_CHECKPOINTS_S = 0.05  # how often a source or an exactly-once sink reads checkpoint progress
 
 
 @dataclass
@@ -68,6 +78,8 @@ class TaskDeploymentDescriptor:
     ``restore``: ``{"job_id", "checkpoint_id", "vertex_id", "parallelism"}`` to
     restore from, or None. ``sink``: ``{"guarantee", "transactional_id",
     "marker_topic", "marker_group"}`` when the chain ends in a KafkaSink.
+    ``checkpoint_*_ms``: the job's CheckpointConfig, for sources that trigger
+    checkpoints; ``job_tasks``: subtasks in the job, the acks that complete one.
     """
 
     job_id: str
@@ -87,6 +99,10 @@ class TaskDeploymentDescriptor:
     checkpointing: bool = False
     restore: dict[str, Any] | None = None
     sink: dict[str, str] | None = None
+    checkpoint_interval_ms: int = 0
+    checkpoint_min_pause_ms: int = 0
+    checkpoint_timeout_ms: int = 60_000
+    job_tasks: int = 1
 
     @property
     def execution_id(self) -> str:
@@ -109,7 +125,7 @@ class TaskCallbacks:
     """How a task talks back to its TaskManager (which sends control messages)."""
 
     report: Callable[[str, str | None], None]           # (execution state, error)
-    acknowledge: Callable[[int, int], None]              # (checkpoint id, state size bytes)
+    acknowledge: Callable[[int, int, bool], None]        # (checkpoint id, state size bytes, completed it)
     decline: Callable[[int, str], None]                  # (checkpoint id, reason)
 
 
@@ -141,6 +157,11 @@ class Task(threading.Thread):
         self.idle = False  # told downstream that all its inputs are idle
         self.timers = InternalTimerService(self.backend) if self.backend is not None else None
         self.timed_operator: Any = None  # the keyed head operator with timers (window, process)
+        d = descriptor
+        self.scheduler = (CheckpointScheduler(d.checkpoint_interval_ms, d.checkpoint_min_pause_ms,
+                                              d.checkpoint_timeout_ms)
+                          if vertex.is_source and d.checkpointing else None)
+        self._next_poll = 0.0
 
     def report(self, state: str, error: str | None) -> None:
         if state == END_OF_DATA:
@@ -347,15 +368,49 @@ class Task(threading.Thread):
                 return False
             wait_s = 0.0
             if kind == "trigger" and snapshot_offsets is not None:
-                self.checkpoint(checkpoint_id, snapshot_offsets())
+                if self.scheduler is None or checkpoint_id > self.scheduler.last_id:
+                    self._start_checkpoint(checkpoint_id, snapshot_offsets)
             elif kind == "complete":
                 if self.sink_writer is not None:
                     self.sink_writer.notify_complete(checkpoint_id)
                 if final:
                     return True
 
+    def poll_checkpoints(self, snapshot_offsets: Callable[[], dict[str, int]] | None) -> None:
+        """Every POLL_CHECKPOINTS_S: read the job's checkpoint progress from Redis; an exactly-once
+        sink commits the epochs of completed checkpoints (during a JobManager failover nobody
+        else tells it), a source (``snapshot_offsets`` given) starts or joins the next checkpoint
+        when its CheckpointScheduler says so."""
+        sink = self.sink_writer if isinstance(self.sink_writer, ExactlyOnceSinkWriter) else None
+        if sink is not None and not sink.pending:
+            sink = None
+        if (sink is None and (self.scheduler is None or snapshot_offsets is None)
+                or time.monotonic() < self._next_poll):
+            return
+        self._next_poll = time.monotonic() + POLL_CHECKPOINTS_S
+        started, completed = self.store.progress()
+        if sink is not None and completed >= min(sink.pending):
+            sink.notify_complete(completed)
+        if (self.scheduler is not None and snapshot_offsets is not None
+                and self.scheduler.due(time.monotonic() * 1000, started, completed)):
+            try:
+                checkpoint_id = self.store.claim(self.d.generation, self.scheduler.last_id,
+                                                 int(time.time() * 1000), self.d.checkpoint_timeout_ms)
+            except StaleGenerationError as exc:
+                log.warning("source stops triggering checkpoints", execution_id=self.d.execution_id,
+                            reason=str(exc))
+                self.scheduler = None
+                return
+            self._start_checkpoint(checkpoint_id, snapshot_offsets)
+
+    def _start_checkpoint(self, checkpoint_id: int, snapshot_offsets: Callable[[], dict[str, int]]) -> None:
+        if self.scheduler is not None:
+            self.scheduler.started(checkpoint_id, time.monotonic() * 1000)
+        self.checkpoint(checkpoint_id, snapshot_offsets())
+
     def checkpoint(self, checkpoint_id: int, offsets: dict[str, int]) -> None:
-        """Forward barrier n, store this subtask's snapshot, ack (a decline on error)."""
+        """Forward barrier n, store this subtask's snapshot, ack in Redis (the last ack completes
+        the checkpoint) and to the JobManager; a decline on error."""
         try:
             for writer in self.edge_writers:
                 writer.barrier(checkpoint_id)
@@ -370,10 +425,12 @@ class Task(threading.Thread):
                     fields["sink"] = sink_state
             size = self.store.write_snapshot(checkpoint_id, self.d.vertex_id, self.d.subtask_index, fields)
             inject("after-snapshot")
+            completed = self.store.acknowledge(self.d.generation, checkpoint_id, self.d.execution_id, size,
+                                               self.d.job_tasks, int(time.time() * 1000))
         except Exception as exc:
             self.cb.decline(checkpoint_id, f"{type(exc).__name__}: {exc}")
             return
-        self.cb.acknowledge(checkpoint_id, size)
+        self.cb.acknowledge(checkpoint_id, size, completed)
         inject("after-ack")
 
     def advance_processing_time(self, now: int) -> None:
@@ -426,6 +483,7 @@ class SourceReader:
         task, ends, position, pending = self.task, self.ends, self.position, self.pending
         while pending:
             task.handle_events(self.offsets)
+            task.poll_checkpoints(self.offsets)
             if task._canceled.is_set():
                 return False
             records = self.consumer.consume(500, timeout=0.1)
@@ -485,8 +543,9 @@ class SourceReader:
     def linger(self) -> bool:
         """After the end of data: answer checkpoint triggers until the final one completes."""
         while not self.task._canceled.is_set():
-            if self.task.handle_events(self.offsets, wait_s=0.1):
+            if self.task.handle_events(self.offsets, wait_s=POLL_CHECKPOINTS_S):
                 return True
+            self.task.poll_checkpoints(self.offsets)
         return False
 
 
@@ -525,6 +584,7 @@ class InputGate:
         while linger or self.ended != self.channels:
             if task.handle_events(None) and linger:
                 return True
+            task.poll_checkpoints(None)
             if task._canceled.is_set():
                 return False
             records = self.consumer.consume(500, timeout=0.1)
