@@ -45,9 +45,10 @@ def session_s(drill: Drill) -> float:
     return drill.config.get(ZooKeeperOptions.SESSION_TIMEOUT) / 1000
 
 
-# Output stall bounds, with room for a loaded 2-core machine. A JobManager failover stalls
-# exactly-once output for the ZooKeeper session timeout (a dead leader keeps its lock that long)
-# plus one checkpoint of the new leader, which starts as soon as every task is re-attached.
+# Sources start checkpoints and tasks complete them in Redis, so exactly-once output goes on
+# while no JobManager leads: a JobManager failover stalls output no longer than a checkpoint
+# under load does (the interval plus a checkpoint behind the backlog; room for a loaded 2-core
+# machine), and output is committed before a new leader exists.
 CHECKPOINT_AND_SLACK_S = 3.0
 
 
@@ -55,13 +56,15 @@ def test_jobmanager_leader_kill_reattaches_without_restarting_tasks(drill):
     result = run(drill, "kill-jobmanager")
     assert result.new_leader_s <= session_s(drill) + 2.0  # ZooKeeper session timeout + 2 s
     assert result.restarts == 0                           # attempt numbers unchanged: re-attached
-    assert result.stall_s <= session_s(drill) + CHECKPOINT_AND_SLACK_S, result.line(None)
+    assert result.committed_leaderless >= 1, result.line(None)
+    assert result.stall_s <= CHECKPOINT_AND_SLACK_S, result.line(None)
 
 
 def test_deposed_jobmanager_is_fenced(drill, drill_cluster: TestCluster):
     result = run(drill, "partition-zookeeper")
     assert result.new_leader_s <= session_s(drill) + 2.0 and result.restarts == 0
-    assert result.stall_s <= session_s(drill) + CHECKPOINT_AND_SLACK_S, result.line(None)
+    assert result.committed_leaderless >= 1, result.line(None)
+    assert result.stall_s <= CHECKPOINT_AND_SLACK_S, result.line(None)
     time.sleep(1.0)
     logs = {name: (drill_cluster.local.log_dir / f"{name}.log").read_text()
             for name in ("jobmanager-1", "jobmanager-2")}
@@ -115,6 +118,7 @@ def test_resumed_deposed_leader_cannot_cancel_or_checkpoint(drill, drill_cluster
 def test_resourcemanager_leader_kill_disturbs_no_task(drill):
     result = run(drill, "kill-resourcemanager")
     assert result.new_leader_s <= session_s(drill) + 2.0 and result.restarts == 0
+    assert result.committed_leaderless >= 1, result.line(None)
     # Checkpoints need no ResourceManager: nothing beyond the jitter of checkpoint durations
     # under load (a dependency would add the session timeout and a checkpoint, 3 s or more).
     assert result.stall_s <= 3.0, result.line(None)

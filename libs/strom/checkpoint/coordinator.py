@@ -127,10 +127,13 @@ class CheckpointCoordinator:
             self._fail_job(f"exceeded tolerable checkpoint failures ({self.config.tolerable_failures}): {reason}")
 
     def _supersede(self, checkpoint_id: int) -> None:
-        """A newer checkpoint started: the pending one can no longer complete (aligners dropped it)."""
-        if self.pending is not None and self.pending.id < checkpoint_id:
-            self.abort(f"checkpoint {self.pending.id} superseded by {checkpoint_id}",
-                       count_failure=self.pending.savepoint_request is not None)
+        """A newer checkpoint started: follow that one. The older one may still have completed
+        (its last ack can arrive after the newer one's first), so only a savepoint is failed."""
+        if self.pending is None or self.pending.id >= checkpoint_id:
+            return
+        if self.pending.savepoint_request is not None:
+            self.abort(f"savepoint {self.pending.id} superseded by checkpoint {checkpoint_id}")
+        self.pending = None
 
     def _complete(self, checkpoint_id: int, now_ms: int) -> None:
         pending = self.pending if self.pending is not None and self.pending.id == checkpoint_id else None

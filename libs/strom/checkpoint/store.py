@@ -43,20 +43,22 @@ import redis
 
 from strom.io.redis import LeaderFence, StaleLeaderError, atomic_write
 
-# KEYS: counter, generation, leader epoch. ARGV: generation, known id, join (0|1), now ms, timeout ms,
-# savepoint (0|1), leader token ("" for a task), prefix.
+# KEYS: counter, generation, leader epoch. ARGV: generation, known id, mode (0 new, 1 join or new,
+# 2 join only: 0 if the newest cannot be joined), now ms, timeout ms, savepoint (0|1), leader token
+# ("" for a task), prefix.
 _CLAIM = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, redis.call('GET', KEYS[2]) or ''} end
 if ARGV[7] ~= '' and tonumber(ARGV[7]) < tonumber(redis.call('GET', KEYS[3]) or '-1') then
   return {-2, redis.call('GET', KEYS[3])}
 end
 local counter = tonumber(redis.call('GET', KEYS[1]) or '0')
-if ARGV[3] == '1' and counter > tonumber(ARGV[2]) then
+if ARGV[3] ~= '0' and counter > tonumber(ARGV[2]) then
   local info = redis.call('HMGET', ARGV[8] .. ':chk-info:' .. counter, 'generation', 'trigger-time')
   if info[1] == ARGV[1] and tonumber(ARGV[4]) - tonumber(info[2]) < tonumber(ARGV[5]) then
     return {counter, ''}
   end
 end
+if ARGV[3] == '2' then return {0, ''} end
 counter = redis.call('INCR', KEYS[1])
 redis.call('ZADD', ARGV[8] .. ':checkpoints-started', counter, counter)
 redis.call('HSET', ARGV[8] .. ':chk-info:' .. counter, 'generation', ARGV[1], 'trigger-time', ARGV[4],
@@ -124,14 +126,15 @@ class CheckpointStore:
         atomic_write(self.redis, lambda pipe: pipe.set(f"{self.prefix}:generation", generation), self.fence)
 
     def claim(self, generation: int, known_id: int, now_ms: int, timeout_ms: int, join: bool = True,
-              savepoint: bool = False) -> int:
-        """Start a checkpoint and return its id.
+              start: bool = True, savepoint: bool = False) -> int | None:
+        """Start or join a checkpoint and return its id; None if there was nothing to join.
 
-        ``join``: return the newest checkpoint instead if it is newer than ``known_id`` (the
-        caller's last), of this generation and younger than ``timeout_ms`` (another source
-        started it). Without ``join`` (the JobManager's savepoints and final checkpoint) the id
-        is always new. Raises :class:`StaleGenerationError` for another generation, and
-        :class:`~strom.io.redis.StaleLeaderError` when the store's fence (a JobManager's) is stale.
+        ``join``: take the newest checkpoint if it is newer than ``known_id`` (the caller's
+        last), of this generation and younger than ``timeout_ms`` (another source started it).
+        ``start``: else start the next id. The JobManager's savepoints and final checkpoint
+        (``join=False``) always get a new id. Raises :class:`StaleGenerationError` for another
+        generation, :class:`~strom.io.redis.StaleLeaderError` when the store's fence (a
+        JobManager's) is stale.
         """
         token = ""
         if self.fence is not None:
@@ -140,13 +143,14 @@ class CheckpointStore:
         result, detail = self._claim(
             keys=[f"{self.prefix}:checkpoint-counter", f"{self.prefix}:generation",
                   self.fence.key if self.fence else f"{self.prefix}:generation"],
-            args=[generation, known_id, int(join), now_ms, timeout_ms, int(savepoint), token, self.prefix])
+            args=[generation, known_id, 2 if not start else int(join), now_ms, timeout_ms, int(savepoint),
+                  token, self.prefix])
         if result == -1:
             raise StaleGenerationError(f"checkpoint refused: attempt {generation} is not the job's current "
                                        f"one ({(detail or b'none').decode()})")
         if result == -2:
             raise StaleLeaderError(f"checkpoint refused: leader epoch {token} is older than {detail.decode()}")
-        return int(result)
+        return int(result) or None
 
     def progress(self) -> tuple[int, int]:
         """(newest checkpoint id started, newest completed), -1 for none; one round trip."""

@@ -5,8 +5,11 @@ exactly-once sink) over known input on a local cluster with standby
 JobManager and ResourceManager, injects the fault once the job has completed
 a checkpoint (restart-redis and restart-kafka stop the component and start it
 again ``outage_s`` later, 2 s by default), and reports: fault time, time until a new leader (leader
-faults), data-plane stall (longest gap between increases of committed
-output), end-to-end duration against a fault-free run, and the verdict — each
+faults), output committed while there was no leader (increases of committed
+output between the fault and the new leader), data-plane stall (longest gap
+between increases of committed output, from the first completed checkpoint
+on: the fault-free run is measured from the same point), end-to-end duration
+against a fault-free run, and the verdict — each
 word's committed running counts must be exactly 1..n (nothing lost, nothing
 twice).
 """
@@ -48,6 +51,7 @@ class DrillResult:
     fault_at_s: float | None = None        # since job submission
     new_leader_s: float | None = None      # fault -> a new leader in ZooKeeper
     stall_s: float = 0.0                   # longest gap in committed output
+    committed_leaderless: int = 0          # output commits between the fault and the new leader
     duration_s: float = 0.0                # submission -> FINISHED
     state: str = ""
     restarts: int = 0                      # job restarts (0 = tasks kept running)
@@ -61,7 +65,8 @@ class DrillResult:
 
     def line(self, baseline_s: float | None) -> str:
         versus = f" ({self.duration_s / baseline_s:.2f}x fault-free)" if baseline_s else ""
-        leader = f", new leader after {self.new_leader_s:.1f} s" if self.new_leader_s is not None else ""
+        leader = (f", new leader after {self.new_leader_s:.1f} s ({self.committed_leaderless} output commits "
+                  f"before it)" if self.new_leader_s is not None else "")
         fault = f"fault at {self.fault_at_s:.1f} s{leader}, " if self.fault_at_s is not None else ""
         verdict = "OK" if self.ok else (f"FAILED: job {self.state}, {self.lost} words lost, "
                                         f"{self.duplicated} duplicated {self.examples[:3]}")
@@ -177,14 +182,17 @@ class Drill:
         job_id = re.search(r"JobID (\w+)", out).group(1)
         monitor.start()
         client = JobClient(self.config)
-        fault_at = None
+        while client.checkpoints(job_id)["counts"].get("completed", 0) < 1:
+            time.sleep(0.05)
+        fault_at = time.monotonic()  # the fault-free run is measured from the same point
         if fault is not None:
-            while client.checkpoints(job_id)["counts"].get("completed", 0) < 1:
-                time.sleep(0.05)
-            fault_at = time.monotonic()
             result.fault_at_s = fault_at - started
             self.say(f"  injecting {fault} at {result.fault_at_s:.1f} s")
             result.new_leader_s = self.inject(fault, client, job_id)
+            if result.new_leader_s is not None:
+                leader_at = fault_at + result.new_leader_s
+                # From 0.3 s on: a sink may still be committing the checkpoint that completed first.
+                result.committed_leaderless = sum(fault_at + 0.3 < t < leader_at for t in monitor.increases)
         details = self._wait(client, job_id, timeout_s=240)
         result.duration_s = time.monotonic() - started
         result.state = details["state"]

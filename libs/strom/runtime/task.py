@@ -46,7 +46,7 @@ from typing import Any, Callable
 import redis
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from strom.checkpoint.scheduler import CheckpointScheduler
+from strom.checkpoint.scheduler import START, CheckpointScheduler
 from strom.checkpoint.store import CheckpointCorruptedError, CheckpointStore, StaleGenerationError
 from strom.graph.execution_graph import CANCELED, END_OF_DATA, FAILED, FINISHED, RUNNING
 from strom.graph.job_graph import JobVertex
@@ -311,12 +311,18 @@ class Task(threading.Thread):
     def run(self) -> None:
         consumer = None
         try:
+            started = time.monotonic()
             producer, consumer = self._producer(), self._consumer()
             chain = self._build_chain(producer)
             restored = self._restore()
             if self.timers is not None:
                 self.timers.restore()
             self.report(RUNNING, None)
+            if self.scheduler is not None:
+                self.scheduler.start_ms = time.monotonic() * 1000
+            log.info("task running", execution_id=self.d.execution_id, job_id=self.d.job_id,
+                     restored_checkpoint=(self.d.restore or {}).get("checkpoint_id"),
+                     setup_ms=round((time.monotonic() - started) * 1000))
             if self.vertex.is_source:
                 source = SourceReader(self, consumer, producer, chain, restored)
                 finished = source.run()
@@ -391,16 +397,21 @@ class Task(threading.Thread):
         started, completed = self.store.progress()
         if sink is not None and completed >= min(sink.pending):
             sink.notify_complete(completed)
-        if (self.scheduler is not None and snapshot_offsets is not None
-                and self.scheduler.due(time.monotonic() * 1000, started, completed)):
-            try:
-                checkpoint_id = self.store.claim(self.d.generation, self.scheduler.last_id,
-                                                 int(time.time() * 1000), self.d.checkpoint_timeout_ms)
-            except StaleGenerationError as exc:
-                log.warning("source stops triggering checkpoints", execution_id=self.d.execution_id,
-                            reason=str(exc))
-                self.scheduler = None
-                return
+        due = (self.scheduler.due(time.monotonic() * 1000, started, completed, self.records_in > 0)
+               if self.scheduler is not None and snapshot_offsets is not None else None)
+        if due is None:
+            return
+        try:
+            checkpoint_id = self.store.claim(self.d.generation, self.scheduler.last_id, int(time.time() * 1000),
+                                             self.d.checkpoint_timeout_ms, start=due == START)
+        except StaleGenerationError as exc:
+            log.warning("source stops triggering checkpoints", execution_id=self.d.execution_id,
+                        reason=str(exc))
+            self.scheduler = None
+            return
+        if checkpoint_id is None:
+            self.scheduler.cannot_join(started)
+        else:
             self._start_checkpoint(checkpoint_id, snapshot_offsets)
 
     def _start_checkpoint(self, checkpoint_id: int, snapshot_offsets: Callable[[], dict[str, int]]) -> None:
