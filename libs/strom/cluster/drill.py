@@ -156,7 +156,12 @@ class Drill:
                 if all(status.leaders.values()) and status.registered_slots()[0] >= 4:
                     return
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"cluster not ready for the drill: {status}")
+                    registered = sorted(r["tm_id"] for r in status.slot_table() if r["state"] == "REGISTERED")
+                    tails = {name: (self.local.log_dir / f"{name}.log").read_text(errors="replace")
+                             .splitlines()[-8:] for name in ("taskmanager-1", "taskmanager-2")
+                             if name not in registered and (self.local.log_dir / f"{name}.log").exists()}
+                    raise RuntimeError(f"cluster not ready for the drill after 60 s: leaders {status.leaders}, "
+                                       f"registered TaskManagers {registered}; logs of the others: {tails}")
                 time.sleep(0.3)
 
     def _task_manager_with_tasks(self, client: JobClient, job_id: str) -> str:

@@ -147,23 +147,29 @@ class ControlEndpoint:
     def _run_once(self) -> None:
         while True:
             try:
-                self._mailbox.get_nowait()()
+                callback = self._mailbox.get_nowait()
             except queue.Empty:
                 break
-            except FENCED as exc:
-                self.log.warning("rejected by fencing: no longer leader", error=str(exc))
+            self._guarded("posted callback", callback)
         for message in self.channel.poll(self.poll_interval_s):
             self.dispatch(message)
         now = time.monotonic()
         for timer in self._timers:
             if now >= timer[1]:
                 timer[1] = now + timer[0]
-                try:
-                    timer[2]()
-                except FENCED as exc:
-                    # Leadership was revoked (kazoo thread) while the main thread still acted on
-                    # it: the channel refused to stamp a token, or Redis refused the stale epoch.
-                    self.log.warning("rejected by fencing: no longer leader", error=str(exc))
+                self._guarded("timer", timer[2])
+
+    def _guarded(self, what: str, fn: Callable[[], None]) -> None:
+        """Run a main-thread callback; an error is logged and the loop goes on (a process whose
+        loop died would stay up silent: no heartbeats, no status)."""
+        try:
+            fn()
+        except FENCED as exc:
+            # Leadership was revoked (kazoo thread) while the main thread still acted on it: the
+            # channel refused to stamp a token, or Redis refused the stale epoch.
+            self.log.warning("rejected by fencing: no longer leader", error=str(exc))
+        except Exception:
+            self.log.exception(f"{what} failed", callback=getattr(fn, "__qualname__", repr(fn)))
 
     def dispatch(self, message: ControlMessage) -> None:
         """Fence, then hand ``message`` to ``on_<type>``; unknown types are logged and skipped."""

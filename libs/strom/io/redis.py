@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 import redis
@@ -9,22 +10,32 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from strom.config import Configuration, RedisOptions
+from strom.io.kafka import WAITING_LOG_INTERVAL_S
 from strom.logs import get_logger
 
 log = get_logger(__name__)
 
 
 class _LoggedRetry(Retry):
-    """redis-py's Retry that says what it waits for, once per failed attempt."""
+    """redis-py's Retry that says what it waits for: at the first failed attempt, then every
+    WAITING_LOG_INTERVAL_S with the number of failures in between (as Kafka clients do)."""
 
     def __init__(self, url: str) -> None:
-        # 20 attempts with backoff capped at 2 s: rides out a Redis restart of ~30 s.
-        super().__init__(ExponentialBackoff(cap=2.0, base=0.05), 20)
+        # 64 attempts with backoff capped at 0.5 s: rides out a Redis restart of ~30 s, and
+        # resumes within 0.5 s of Redis coming back (tasks poll checkpoint progress in Redis).
+        super().__init__(ExponentialBackoff(cap=0.5, base=0.05), 64)
         self.url = url
+        self._last_logged, self._unlogged = float("-inf"), 0
 
     def call_with_retry(self, do, fail, *args, **kwargs):
         def logged_fail(error, *rest):
-            log.warning("waiting for Redis", url=self.url, error=str(error))
+            now = time.monotonic()
+            if now - self._last_logged >= WAITING_LOG_INTERVAL_S:
+                log.warning("waiting for Redis", url=self.url, error=str(error),
+                            failures_since_last_line=self._unlogged)
+                self._last_logged, self._unlogged = now, 0
+            else:
+                self._unlogged += 1
             return fail(error, *rest)
         return super().call_with_retry(do, logged_fail, *args, **kwargs)
 
