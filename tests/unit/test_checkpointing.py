@@ -6,6 +6,7 @@ import pytest
 
 from strom.checkpoint.config import CheckpointConfig, RestartStrategies
 from strom.checkpoint.coordinator import CheckpointCoordinator
+from strom.checkpoint.scheduler import JOIN, START, CheckpointScheduler
 from strom.checkpoint.restart import RestartStrategy
 from strom.state.api import (
     AggregateFunction, AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor,
@@ -207,3 +208,22 @@ def test_keyed_state_is_scoped_to_the_current_key_and_restores_per_key_group():
 def test_state_outside_a_keyed_stream_is_a_clear_error():
     with pytest.raises(RuntimeError, match="only available on a KeyedStream"):
         RuntimeContext(None, "t", 0, 1, 128, 0).get_state(ValueStateDescriptor("v"))
+
+
+def test_source_scheduler_keeps_interval_min_pause_and_one_pending_and_recovers_from_timeouts():
+    s = CheckpointScheduler(interval_ms=1000, min_pause_ms=500, timeout_ms=5000, start_ms=0)
+    assert s.due(0, started=4, completed=4, emitted=False) == JOIN      # 4: the previous attempt's
+    s.cannot_join(4)
+    assert s.due(2999, started=4, completed=4, emitted=False) is None
+    assert s.due(3000, started=4, completed=4, emitted=False) == START  # idle: IDLE_FIRST_MS
+    s.started(5, 3000)
+    assert s.due(4500, started=5, completed=4) is None                  # 5 still pending
+    assert s.due(4600, started=5, completed=5) is None                  # completed: min pause
+    assert s.due(5099, started=5, completed=5) is None
+    assert s.due(5100, started=5, completed=5) == START
+    s.started(6, 5100)
+    assert s.due(10_099, started=6, completed=5) is None
+    assert s.due(10_100, started=6, completed=5) == START               # 6 timed out: next one
+    s.started(7, 10_100)
+    s.started(6, 10_200)                                                # a late trigger of 6: ignored
+    assert (s.last_id, s.last_started_ms) == (7, 10_100)

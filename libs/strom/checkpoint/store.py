@@ -152,13 +152,15 @@ class CheckpointStore:
             raise StaleLeaderError(f"checkpoint refused: leader epoch {token} is older than {detail.decode()}")
         return int(result) or None
 
-    def progress(self) -> tuple[int, int]:
-        """(newest checkpoint id started, newest completed), -1 for none; one round trip."""
+    def progress(self) -> tuple[int, int, int]:
+        """(newest checkpoint id started, newest completed, the job's current generation), -1 for
+        none; one round trip."""
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(f"{self.prefix}:checkpoint-counter")
             pipe.get(f"{self.prefix}:latest-checkpoint")
-            started, latest = pipe.execute()
-        return int(started or -1), int(latest or -1)
+            pipe.get(f"{self.prefix}:generation")
+            values = pipe.execute()
+        return tuple(int(v) if v is not None else -1 for v in values)
 
     # -- written by tasks ----------------------------------------------------------------
     def write_snapshot(self, checkpoint_id: int, vertex_id: str, subtask: int,

@@ -312,6 +312,11 @@ class Task(threading.Thread):
         consumer = None
         try:
             started = time.monotonic()
+            if self.d.checkpointing and self.store.progress()[2] != self.d.generation:
+                # Deployed, then replaced before it ran (a restart during its setup): an
+                # exactly-once sink of this attempt would fence the new attempt's transactions.
+                self.report(CANCELED, None)
+                return
             producer, consumer = self._producer(), self._consumer()
             chain = self._build_chain(producer)
             restored = self._restore()
@@ -394,7 +399,14 @@ class Task(threading.Thread):
                 or time.monotonic() < self._next_poll):
             return
         self._next_poll = time.monotonic() + POLL_CHECKPOINTS_S
-        started, completed = self.store.progress()
+        started, completed, generation = self.store.progress()
+        if generation != self.d.generation:
+            # The JobManager restarted the job without us (a zombie after a pause or a partition):
+            # stop before committing or checkpointing anything for an attempt that is over.
+            log.warning("task of a replaced attempt stops", execution_id=self.d.execution_id,
+                        job_generation=generation)
+            self.cancel()
+            return
         if sink is not None and completed >= min(sink.pending):
             sink.notify_complete(completed)
         due = (self.scheduler.due(time.monotonic() * 1000, started, completed, self.records_in > 0)

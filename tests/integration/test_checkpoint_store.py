@@ -1,0 +1,88 @@
+"""The Redis side of checkpoints without a JobManager: claims, acks, completion, cleanup (real Redis)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from strom.checkpoint.store import CheckpointStore, StaleGenerationError
+from strom.config import Configuration
+from strom.io.redis import LeaderFence, redis_client
+
+TASKS = ["v1[0]#0", "v1[1]#0", "v2[0]#0"]
+
+
+@pytest.fixture
+def store(stack):
+    client = redis_client(Configuration())
+    cluster = f"test-{uuid.uuid4().hex[:10]}"
+    store = CheckpointStore(client, cluster, "job", LeaderFence(client, cluster, lambda: 1))
+    store.set_generation(0)
+    yield store
+    client.delete(*client.keys(f"strom:{cluster}:*"))
+
+
+def ack_all(store: CheckpointStore, checkpoint_id: int, tasks=TASKS, generation=0) -> list[bool]:
+    return [store.acknowledge(generation, checkpoint_id, task, 100, len(TASKS), 5000 + i)
+            for i, task in enumerate(tasks)]
+
+
+def test_sources_join_the_checkpoint_one_of_them_started(store: CheckpointStore):
+    first = store.claim(0, -1, 1000, 60_000)
+    assert store.claim(0, -1, 1010, 60_000) == first            # a second source joins it
+    assert store.claim(0, -1, 1020, 60_000, start=False) == first
+    assert store.progress() == (first, -1, 0)
+    assert store.claim(0, first, 1030, 60_000, start=False) is None  # nothing newer to join
+    assert store.claim(0, -1, 1000 + 60_000, 60_000) == first + 1     # expired: not joined
+    assert store.claim(0, first, 1040, 60_000, join=False) == first + 2  # the JobManager's: always new
+
+
+def test_the_last_ack_completes_the_checkpoint_once(store: CheckpointStore):
+    n = store.claim(0, -1, 1000, 60_000)
+    assert ack_all(store, n, TASKS[:2]) == [False, False]
+    assert store.acknowledge(0, n, TASKS[0], 100, len(TASKS), 5100) is False  # a duplicate ack
+    assert store.progress() == (n, -1, 0) and store.latest() is None
+    assert ack_all(store, n, TASKS[2:]) == [True]
+    assert store.acknowledge(0, n, TASKS[2], 100, len(TASKS), 5200) is False  # completed already
+    metadata = store.latest()
+    assert metadata["id"] == n and metadata["trigger-time"] == 1000 and metadata["state-size"] == 300
+    assert sorted(metadata["acks"]) == sorted(TASKS) and metadata["acks"]["v1[0]#0"]["ack_ms"] == 4000
+    assert store.completed_ids() == [n] and store.progress() == (n, n, 0)
+
+
+def test_latest_never_goes_back_when_an_older_checkpoint_completes_last(store: CheckpointStore):
+    old = store.claim(0, -1, 1000, 60_000)
+    new = store.claim(0, old, 1100, 60_000, join=False)
+    ack_all(store, new)
+    ack_all(store, old)
+    assert store.completed_ids() == [old, new] and store.latest()["id"] == new
+
+
+def test_another_attempt_can_neither_start_nor_ack(store: CheckpointStore):
+    n = store.claim(0, -1, 1000, 60_000)
+    ack_all(store, n, TASKS[:2])
+    store.set_generation(1)  # the JobManager restarts the job
+    assert store.progress()[2] == 1  # what the old attempt's tasks see, and stop on
+    with pytest.raises(StaleGenerationError, match="attempt 0 is not the job's current one"):
+        store.acknowledge(0, n, TASKS[2], 100, len(TASKS), 5000)
+    with pytest.raises(StaleGenerationError):
+        store.claim(0, n, 1100, 60_000)
+    assert store.latest() is None
+    m = store.claim(1, -1, 1200, 60_000)  # the new attempt does not join the old attempt's checkpoint
+    assert m == n + 1
+    with pytest.raises(StaleGenerationError):  # nor acks a checkpoint it did not start
+        store.acknowledge(1, n, "v1[0]#1", 100, len(TASKS), 5000)
+
+
+def test_a_completion_discards_the_older_checkpoints_that_never_completed(store: CheckpointStore):
+    kept = store.claim(0, -1, 1000, 60_000)
+    ack_all(store, kept)
+    abandoned = store.claim(0, kept, 2000, 60_000)
+    store.write_snapshot(abandoned, "v1", 0, {"offsets": b"{}"})
+    store.acknowledge(0, abandoned, TASKS[0], 2, len(TASKS), 2100)
+    newest = store.claim(0, abandoned, 3000, 60_000, join=False)
+    ack_all(store, newest)
+    assert store.discard_abandoned(below=newest) == [abandoned]
+    assert store.acked(abandoned) == set() and not store.redis.exists(store.snapshot_key(abandoned, "v1", 0))
+    assert store.completed_ids() == [kept, newest] and store.acked(kept) == set(TASKS)
