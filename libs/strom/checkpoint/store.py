@@ -71,7 +71,7 @@ return {counter, ''}
 _ACKNOWLEDGE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 if redis.call('HGET', KEYS[3], 'generation') ~= ARGV[1] then return -1 end
-redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[4])  -- a repeated ack changes nothing
 if redis.call('HLEN', KEYS[2]) < tonumber(ARGV[5]) or redis.call('ZSCORE', KEYS[4], ARGV[2]) then
   return 0
 end
