@@ -27,7 +27,7 @@ from confluent_kafka import Consumer
 from strom.client.jobs import JobClient
 from strom.client.produce import produce_lines
 from strom.cluster.local import LocalCluster
-from strom.config import ClusterOptions, Configuration, KafkaOptions
+from strom.config import ClusterOptions, Configuration, HeartbeatOptions, KafkaOptions
 from strom.io.kafka import end_offset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,8 +123,8 @@ def recovery(bootstrap: str, client: JobClient, lines: list[bytes]) -> None:
     client.wait(job_id, timeout_s=300)
     local.start("taskmanager-2", "taskmanager", "--slots", "2")
     print(f"3. recovery: kill -9 of a TaskManager -> restart {restarted:.1f} s -> first new committed "
-          f"output record {recovered:.1f} s (heartbeat.timeout 5 s, restart delay 0.5 s, "
-          f"checkpoint interval 0.5 s)")
+          f"output record {recovered:.1f} s (heartbeat.timeout {config.get(HeartbeatOptions.TIMEOUT)} ms, "
+          f"checkpoint interval 500 ms)")
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
 from strom.logs import get_logger
@@ -126,6 +126,18 @@ def end_offset(consumer: Consumer, topic: str, partition: int) -> int:
     """
     _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
     return high
+
+
+def latest_offsets(admin: AdminClient, partitions: list[tuple[str, int]], timeout_s: float = 10.0) -> dict[str, int]:
+    """High watermarks of ``partitions`` as ``{"topic:partition": offset}``, in one ListOffsets
+    request per broker. ``admin`` must outlive the call (a destroyed client drops its requests).
+    Raises KafkaException, or TimeoutError after ``timeout_s``."""
+    if not partitions:
+        return {}
+    futures = admin.list_offsets({TopicPartition(t, p): OffsetSpec.latest() for t, p in partitions},
+                                 request_timeout=timeout_s)
+    return {f"{tp.topic}:{tp.partition}": future.result(timeout=timeout_s).offset
+            for tp, future in futures.items()}
 
 
 def read_to_end(bootstrap: str, topic: str, timeout_s: float = 120.0) -> list[Message]:

@@ -33,7 +33,7 @@ RESTARTING = "RESTARTING"  # waiting out the restart strategy's delay after a fa
 RECONCILING = "RECONCILING"  # a new leader collecting TaskManagers' reports to re-attach
 from strom.graph.job_graph import JobGraph, JobVertex
 from strom.graph.stream_graph import SINK
-from strom.io.kafka import TopicSpec, ensure_topics
+from strom.io.kafka import TopicSpec, ensure_topics, latest_offsets
 from strom.logs import get_logger
 from strom.runtime.keygroups import key_group_range
 from strom.runtime.task import TaskDeploymentDescriptor
@@ -81,6 +81,10 @@ class JobMaster:
         self._retry_at: float | None = None
         self._restart_at: float | None = None
         self._source_partitions: dict[str, list[list]] = {}
+        self._skip_before: dict[str, int] = {}  # "topic:partition" -> first offset the attempt may need
+        # One connection for the job's topic admin (a new AdminClient waits up to seconds for its
+        # first metadata; kept on self: a destroyed client drops requests in flight).
+        self._admin = AdminClient({"bootstrap.servers": bootstrap})
         self.tm_of: dict[str, str] = {}  # execution id -> tm id
         self.generation = 0
         self.checkpoints = checkpoints
@@ -248,7 +252,9 @@ class JobMaster:
             aligned=checkpoints.mode.value == "exactly-once", checkpointing=checkpoints.enabled,
             restore=self._restore_source(vertex), sink=sink,
             checkpoint_interval_ms=checkpoints.interval_ms, checkpoint_min_pause_ms=checkpoints.min_pause_ms,
-            checkpoint_timeout_ms=checkpoints.timeout_ms, job_tasks=len(self.graph.subtasks()))
+            checkpoint_timeout_ms=checkpoints.timeout_ms, job_tasks=len(self.graph.subtasks()),
+            skip_before={f"{t}:{p}": self._skip_before[f"{t}:{p}"] for t, p, _u in inputs
+                         if f"{t}:{p}" in self._skip_before})
 
     def _restore_source(self, vertex: JobVertex) -> dict[str, Any] | None:
         if self.restored_from is not None:
@@ -422,6 +428,7 @@ class JobMaster:
             log.error("cannot restore checkpoint; falling back to the previous one", problem=problem)
             self.failure_history.append(problem)
             self.bad_checkpoints.add(checkpoint_id)
+        self._skip_before = self._intermediate_ends()
         self.graph = ExecutionGraph.from_job_graph(self.job_graph)
         for subtask in self.graph.subtasks():
             subtask.attempt = self.generation
@@ -431,6 +438,20 @@ class JobMaster:
         self.state = RUNNING
         self._persist()
         self._schedule()
+
+    def _intermediate_ends(self) -> dict[str, int]:
+        """Ends of the intermediate topics now, before the new attempt is deployed: everything
+        before them was written by older attempts, which generation fencing drops anyway, so the
+        new attempt's tasks start reading there instead of skipping it record by record (after a
+        TaskManager loss that was the bulk of the first checkpoint's time)."""
+        partitions = [(e.topic(self.cluster_id, self.job_id), p) for e in self.job_graph.edges
+                      for p in range(e.partitions)]
+        try:
+            return latest_offsets(self._admin, partitions, timeout_s=2.0)
+        except Exception as exc:  # only an optimisation: without it tasks skip the records one by one
+            log.warning("cannot read intermediate topic ends; restored tasks skip old records one by one",
+                        job_id=self.job_id, error=str(exc))
+            return {}
 
     def _trigger_sources(self, checkpoint_id: int, timestamp_ms: int, is_savepoint: bool) -> None:
         if all(s.end_of_data for s in self.graph.subtasks()):
@@ -531,8 +552,6 @@ class JobMaster:
         self.checkpoints.discard_abandoned()
         topics = [e.topic(self.cluster_id, self.job_id) for e in self.job_graph.edges]
         if topics:
-            # Kept on self: an AdminClient destroyed with requests in flight drops them.
-            self._admin = AdminClient({"bootstrap.servers": self.bootstrap})
             self._admin.delete_topics(topics)
         log.info("job ended", job_id=self.job_id, state=state, error=self.error)
         self._persist()

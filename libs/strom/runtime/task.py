@@ -80,6 +80,8 @@ class TaskDeploymentDescriptor:
     "marker_topic", "marker_group"}`` when the chain ends in a KafkaSink.
     ``checkpoint_*_ms``: the job's CheckpointConfig, for sources that trigger
     checkpoints; ``job_tasks``: subtasks in the job, the acks that complete one.
+    ``skip_before``: input offsets below which every record is an older attempt's
+    (read by the JobManager before deploying this attempt): start there.
     """
 
     job_id: str
@@ -103,6 +105,7 @@ class TaskDeploymentDescriptor:
     checkpoint_min_pause_ms: int = 0
     checkpoint_timeout_ms: int = 60_000
     job_tasks: int = 1
+    skip_before: dict[str, int] = field(default_factory=dict)  # "topic:partition" -> offset
 
     @property
     def execution_id(self) -> str:
@@ -325,9 +328,14 @@ class Task(threading.Thread):
             self.report(RUNNING, None)
             if self.scheduler is not None:
                 self.scheduler.start_ms = time.monotonic() * 1000
+            skipped = 0  # records of older attempts this task will not read (skip_before)
+            for name, floor in self.d.skip_before.items():
+                topic, _, partition = name.rpartition(":")
+                skipped += max(0, floor - restored.get((topic, int(partition)), 0))
             log.info("task running", execution_id=self.d.execution_id, job_id=self.d.job_id,
                      restored_checkpoint=(self.d.restore or {}).get("checkpoint_id"),
-                     setup_ms=round((time.monotonic() - started) * 1000))
+                     setup_ms=round((time.monotonic() - started) * 1000),
+                     skipped_older_attempts_records=skipped)
             if self.vertex.is_source:
                 source = SourceReader(self, consumer, producer, chain, restored)
                 finished = source.run()
@@ -591,7 +599,8 @@ class InputGate:
         self.held: deque = deque()
         self.channel_watermarks: dict = {}
         self.idle_channels: set = set()
-        self.position = {(t, p): restored.get((t, p), 0) for t, p, _u in d.input_partitions}
+        self.position = {(t, p): max(restored.get((t, p), 0), d.skip_before.get(f"{t}:{p}", 0))
+                         for t, p, _u in d.input_partitions}
         consumer.assign([TopicPartition(t, p, self.position[(t, p)]) for t, p, _u in d.input_partitions])
 
     def offsets(self) -> dict[str, int]:
