@@ -22,6 +22,7 @@ class MemoryCheckpointStore:
 
     def __init__(self):
         self.counter, self.completed, self.failed, self.discarded = 0, {}, [], []
+        self.acks = {}  # checkpoint id -> execution ids, as the tasks' acks left them in Redis
 
     def claim(self, generation, known_id, now_ms, timeout_ms, join=True, savepoint=False):
         self.counter += 1
@@ -38,6 +39,9 @@ class MemoryCheckpointStore:
         for old in ids[:-num_retained]:
             if old not in keep:
                 del self.completed[old]
+
+    def acked(self, checkpoint_id):
+        return self.acks.get(checkpoint_id, set())
 
     def discard_abandoned(self, below=None):
         self.discarded.append(below)
@@ -69,7 +73,7 @@ def ack_all(c, store, checkpoint_id, now_ms, tasks=sorted(TASKS)):
         last = i == len(tasks) - 1
         if last:
             store.complete(checkpoint_id, size=10)
-        c.acknowledge(task, checkpoint_id, 10, last, now_ms)
+        c.acknowledge(checkpoint_id, last, now_ms)
 
 
 def test_follows_checkpoints_the_sources_started_and_notifies_on_completion():
@@ -77,11 +81,11 @@ def test_follows_checkpoints_the_sources_started_and_notifies_on_completion():
     c.tick(1000, TASKS)
     assert c.pending is None and not events  # periodic checkpoints are the sources' business
     for n in (1, 2, 3):
-        c.acknowledge("v1[0]#0", n, 10, False, 1000 * n)
-        assert c.pending.id == n and c.pending.acked == {"v1[0]#0"}
-        c.acknowledge("v1[0]#0", n, 10, False, 1000 * n + 1)  # a duplicate ack is harmless
+        c.acknowledge(n, False, 1000 * n)
+        assert c.pending.id == n
+        c.acknowledge(n, False, 1000 * n + 1)  # a duplicate ack is harmless
         store.complete(n, size=20)
-        c.acknowledge("v2[0]#0", n, 10, True, 1000 * n + 5)
+        c.acknowledge(n, True, 1000 * n + 5)
         assert c.pending is None and c.latest["id"] == n
     assert sorted(store.completed) == [2, 3]  # retention
     assert events == [("notify", 1), ("notify", 2), ("notify", 3)]
@@ -90,14 +94,14 @@ def test_follows_checkpoints_the_sources_started_and_notifies_on_completion():
 
 def test_a_newer_checkpoint_supersedes_the_pending_one_without_counting_a_failure():
     c, store, events = coordinator()
-    c.acknowledge("v1[0]#0", 4, 1, False, 1000)
-    c.acknowledge("v1[0]#0", 5, 1, False, 1100)
+    c.acknowledge(4, False, 1000)
+    c.acknowledge(5, False, 1100)
     assert c.pending.id == 5 and c.counts["failed"] == 0
     assert store.discarded == []  # 4 may still complete: its snapshots stay until a newer one did
-    c.acknowledge("v2[0]#0", 4, 1, False, 1200)  # late ack of the superseded one: ignored
+    c.acknowledge(4, False, 1200)  # late ack of the superseded one: ignored
     assert c.pending.id == 5
     store.complete(4)
-    c.acknowledge("v2[0]#0", 4, 1, True, 1201)  # ...unless it completed after all
+    c.acknowledge(4, True, 1201)  # ...unless it completed after all
     assert c.latest["id"] == 4 and c.pending.id == 5 and events == [("notify", 4)]
     ack_all(c, store, 5, 1300)
     assert store.discarded == [4, 5]  # each completion deletes what started before it and did not complete
@@ -105,21 +109,22 @@ def test_a_newer_checkpoint_supersedes_the_pending_one_without_counting_a_failur
 
 def test_timeout_and_decline_abort_and_fail_beyond_tolerance():
     c, store, events = coordinator(timeout_ms=50, tolerable_failures=1)
-    c.acknowledge("v1[0]#0", 1, 1, False, 1000)
+    c.acknowledge(1, False, 1000)
+    store.acks[1] = {"v1[0]#0"}
     c.tick(1051, TASKS)
     assert c.pending is None
     assert store.failed[0][1] == "checkpoint 1 expired after 50 ms waiting for ['v2[0]#0']"
-    c.acknowledge("v1[0]#0", 2, 1, False, 2000)
+    c.acknowledge(2, False, 2000)
     c.decline("v2[0]#0", 2, "redis down")
     assert ("fail", "exceeded tolerable checkpoint failures (1): checkpoint 2 declined by v2[0]#0: "
             "redis down") in events
-    c.acknowledge("v1[0]#0", 2, 1, False, 2001)  # late ack of an aborted checkpoint: ignored
+    c.acknowledge(2, False, 2001)  # late ack of an aborted checkpoint: ignored
     assert c.pending is None
 
 
 def test_savepoint_waits_for_the_pending_checkpoint_and_is_kept():
     c, store, events = coordinator(num_retained=1)
-    c.acknowledge("v1[0]#0", 1, 1, False, 1000)
+    c.acknowledge(1, False, 1000)
     store.counter = 1
     request = c.request_savepoint()
     c.tick(1001, TASKS)
@@ -135,7 +140,7 @@ def test_savepoint_waits_for_the_pending_checkpoint_and_is_kept():
 
 def test_the_final_checkpoint_supersedes_a_periodic_one():
     c, store, events = coordinator()
-    c.acknowledge("v1[0]#0", 1, 1, False, 1000)
+    c.acknowledge(1, False, 1000)
     store.counter = 1
     assert c.trigger(1001) == 2 and c.pending.id == 2
     assert events == [("trigger", 2, False)] and c.counts["failed"] == 0

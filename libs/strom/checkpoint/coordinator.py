@@ -14,7 +14,7 @@ checkpoint of a bounded job.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from strom.checkpoint.config import CheckpointConfig
@@ -30,7 +30,6 @@ class PendingCheckpoint:
     id: int
     trigger_ms: int
     savepoint_request: str | None = None
-    acked: set[str] = field(default_factory=set)
 
 
 class CheckpointCoordinator:
@@ -66,7 +65,8 @@ class CheckpointCoordinator:
         self.executions = executions or self.executions
         if self.pending is not None:
             if now_ms - self.pending.trigger_ms > self.config.timeout_ms:
-                missing = sorted(self.executions - self.pending.acked)
+                # Acks in Redis, not only those this leader saw (it may have taken over mid-checkpoint).
+                missing = sorted(self.executions - self.store.acked(self.pending.id))
                 self.abort(f"checkpoint {self.pending.id} expired after {self.config.timeout_ms} ms "
                            f"waiting for {missing}")
             return
@@ -93,15 +93,13 @@ class CheckpointCoordinator:
         self._trigger(checkpoint_id, now_ms, savepoint_request is not None)
         return checkpoint_id
 
-    def acknowledge(self, execution_id: str, checkpoint_id: int, size_bytes: int, completed: bool,
-                    now_ms: int) -> None:
-        """A task's ack; ``completed``: its ack was the last and completed the checkpoint in Redis."""
+    def acknowledge(self, checkpoint_id: int, completed: bool, now_ms: int) -> None:
+        """A task acked ``checkpoint_id`` (its snapshot and ack are in Redis); ``completed``: its
+        ack was the last and completed the checkpoint there."""
         if checkpoint_id > self.newest_seen:  # a checkpoint the sources started: follow it
             self._supersede(checkpoint_id)
             self.pending = PendingCheckpoint(checkpoint_id, now_ms)
             self.newest_seen = checkpoint_id
-        if self.pending is not None and self.pending.id == checkpoint_id:
-            self.pending.acked.add(execution_id)
         if completed:
             self._complete(checkpoint_id, now_ms)
 

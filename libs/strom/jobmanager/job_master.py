@@ -486,8 +486,7 @@ class JobMaster:
         self._persist()
 
     def on_acknowledge(self, body: dict[str, Any]) -> None:
-        self.coordinator.acknowledge(body["execution_id"], body["checkpoint_id"], body["state_size"],
-                                     body.get("completed", False), int(time.time() * 1000))
+        self.coordinator.acknowledge(body["checkpoint_id"], body.get("completed", False), int(time.time() * 1000))
 
     def on_decline(self, body: dict[str, Any]) -> None:
         self.coordinator.decline(body["execution_id"], body["checkpoint_id"], body["reason"])
