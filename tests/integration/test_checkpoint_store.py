@@ -44,7 +44,9 @@ def test_the_last_ack_completes_the_checkpoint_once(store: CheckpointStore):
     assert store.acknowledge(0, n, TASKS[0], 100, len(TASKS), 5100) is False  # a duplicate ack
     assert store.progress() == (n, -1, 0) and store.latest() is None
     assert ack_all(store, n, TASKS[2:]) == [True]
-    assert store.acknowledge(0, n, TASKS[2], 100, len(TASKS), 5200) is False  # completed already
+    # The completing ack again (redis-py retries a script whose reply was lost): still the completer.
+    assert store.acknowledge(0, n, TASKS[2], 100, len(TASKS), 5200) is True
+    assert store.acknowledge(0, n, TASKS[0], 100, len(TASKS), 5300) is False
     metadata = store.latest()
     assert metadata["id"] == n and metadata["trigger-time"] == 1000 and metadata["state-size"] == 300
     assert sorted(metadata["acks"]) == sorted(TASKS) and metadata["acks"]["v1[0]#0"]["ack_ms"] == 4000
@@ -57,6 +59,24 @@ def test_latest_never_goes_back_when_an_older_checkpoint_completes_last(store: C
     ack_all(store, new)
     ack_all(store, old)
     assert store.completed_ids() == [old, new] and store.latest()["id"] == new
+
+
+def test_nothing_starts_after_a_stop_with_savepoint(store: CheckpointStore):
+    first = store.claim(0, -1, 1000, 60_000)
+    ack_all(store, first)
+    stop = store.claim(0, first, 2000, 60_000, join=False, savepoint=True, stop=True)
+    assert store.claim(0, first, 2100, 60_000) == stop             # a source joins it
+    assert store.claim(0, stop, 2200, 60_000) is None              # but starts nothing after it
+    ack_all(store, stop)
+    assert store.claim(0, stop, 9000, 60_000) is None              # completed: the job is stopping
+    with pytest.raises(RuntimeError, match="being stopped"):
+        store.claim(0, stop, 9000, 60_000, join=False)
+    assert store.latest()["is-savepoint"] is True
+
+
+def test_a_failed_stop_with_savepoint_lets_checkpoints_go_on(store: CheckpointStore):
+    stop = store.claim(0, -1, 1000, 60_000, join=False, savepoint=True, stop=True)
+    assert store.claim(0, stop, 1000 + 60_000, 60_000) == stop + 1  # expired without completing
 
 
 def test_another_attempt_can_neither_start_nor_ack(store: CheckpointStore):

@@ -24,7 +24,7 @@ class MemoryCheckpointStore:
         self.counter, self.completed, self.failed, self.discarded = 0, {}, [], []
         self.acks = {}  # checkpoint id -> execution ids, as the tasks' acks left them in Redis
 
-    def claim(self, generation, known_id, now_ms, timeout_ms, join=True, savepoint=False):
+    def claim(self, generation, known_id, now_ms, timeout_ms, join=True, savepoint=False, stop=False):
         self.counter += 1
         return self.counter
 
@@ -136,6 +136,28 @@ def test_savepoint_waits_for_the_pending_checkpoint_and_is_kept():
     assert c.savepoints[request] == {"status": "COMPLETED", "checkpoint-id": 2}
     ack_all(c, store, 3, 1201)
     assert sorted(store.completed) == [2, 3]  # the savepoint outlives retention
+
+
+def test_a_savepoint_is_followed_until_it_completes_even_when_a_newer_checkpoint_started():
+    c, store, events = coordinator(tolerable_failures=0)
+    store.counter = 0
+    request = c.request_savepoint(stop=True)
+    c.tick(1000, TASKS)
+    assert c.savepoint.id == 1 and events == [("trigger", 1, True)]
+    c.acknowledge(2, False, 1100)          # a source started 2 before the JobManager saw 1 complete
+    store.complete(1)
+    c.acknowledge(1, True, 1101)
+    assert c.savepoints[request]["status"] == "COMPLETED" and c.savepoint is None
+    assert c.counts["failed"] == 0 and not [e for e in events if e[0] == "fail"]
+
+
+def test_a_savepoint_whose_completing_ack_was_lost_completes_at_its_timeout():
+    c, store, _events = coordinator(timeout_ms=50)
+    request = c.request_savepoint()
+    c.tick(1000, TASKS)
+    store.complete(1)                      # completed in Redis; the JobManager never heard
+    c.tick(1051, TASKS)
+    assert c.savepoints[request]["status"] == "COMPLETED" and c.latest["id"] == 1
 
 
 def test_the_final_checkpoint_supersedes_a_periodic_one():

@@ -46,7 +46,9 @@ class CheckpointCoordinator:
                  fail_job: Callable[[str], None], generation: Callable[[], int]) -> None:
         self.config, self.store = config, store
         self._trigger, self._notify, self._fail_job, self._generation = trigger, notify, fail_job, generation
-        self.pending: PendingCheckpoint | None = None
+        self.pending: PendingCheckpoint | None = None   # the newest checkpoint, followed
+        self.savepoint: PendingCheckpoint | None = None  # a savepoint, followed until it ends
+        self._stop_requests: set[str] = set()  # savepoint requests that stop the job
         self.newest_seen = -1  # newest checkpoint id acked or triggered: older acks are late
         self.consecutive_failures = 0
         self.latest: dict[str, Any] | None = None
@@ -63,6 +65,14 @@ class CheckpointCoordinator:
         when the job cannot checkpoint now (not all subtasks RUNNING).
         """
         self.executions = executions or self.executions
+        if self.savepoint is not None and now_ms - self.savepoint.trigger_ms > self.config.timeout_ms:
+            savepoint, self.savepoint = self.savepoint, None
+            if self.store.metadata(savepoint.id) is not None:  # completed; its completing ack was lost
+                self.savepoint = savepoint
+                self._complete(savepoint.id, now_ms)
+            else:
+                self.savepoints[savepoint.savepoint_request].update(
+                    status="FAILED", reason=f"savepoint {savepoint.id} expired after {self.config.timeout_ms} ms")
         if self.pending is not None:
             if now_ms - self.pending.trigger_ms > self.config.timeout_ms:
                 # Acks in Redis, not only those this leader saw (it may have taken over mid-checkpoint).
@@ -70,25 +80,30 @@ class CheckpointCoordinator:
                 self.abort(f"checkpoint {self.pending.id} expired after {self.config.timeout_ms} ms "
                            f"waiting for {missing}")
             return
-        if self._queued_savepoints and executions:
+        if self._queued_savepoints and executions and self.savepoint is None:
             self.trigger(now_ms, savepoint_request=self._queued_savepoints.pop(0))
 
-    def request_savepoint(self) -> str:
-        """Queue a savepoint, taken as soon as no checkpoint is pending; returns its request id."""
+    def request_savepoint(self, stop: bool = False) -> str:
+        """Queue a savepoint, taken as soon as no checkpoint is pending; returns its request id.
+        ``stop``: the job is canceled after it, so no checkpoint may start after it."""
         request_id = uuid.uuid4().hex[:12]
         self.savepoints[request_id] = {"status": "IN_PROGRESS"}
         self._queued_savepoints.append(request_id)
+        if stop:
+            self._stop_requests.add(request_id)
         return request_id
 
     def trigger(self, now_ms: int, savepoint_request: str | None = None) -> int:
         """Start a new checkpoint (a savepoint, or the final one), superseding a pending one;
         returns its id. Raises StaleLeaderError when this JobManager no longer leads."""
         checkpoint_id = self.store.claim(self._generation(), self.newest_seen, now_ms, self.config.timeout_ms,
-                                         join=False, savepoint=savepoint_request is not None)
+                                         join=False, savepoint=savepoint_request is not None,
+                                         stop=savepoint_request in self._stop_requests)
         self._supersede(checkpoint_id)
         self.pending = PendingCheckpoint(checkpoint_id, now_ms, savepoint_request)
         self.newest_seen = checkpoint_id
         if savepoint_request is not None:
+            self.savepoint = self.pending
             self.savepoints[savepoint_request]["checkpoint-id"] = checkpoint_id
         self._trigger(checkpoint_id, now_ms, savepoint_request is not None)
         return checkpoint_id
@@ -109,7 +124,8 @@ class CheckpointCoordinator:
 
     def abort(self, reason: str, count_failure: bool = True) -> None:
         """Stop following the pending checkpoint (its partial snapshots are deleted once a newer
-        one completes, see CheckpointStore.discard_abandoned)."""
+        one completes, see CheckpointStore.discard_abandoned). A savepoint failure is not counted
+        against the tolerance (it fails the savepoint, not the job)."""
         pending, self.pending = self.pending, None
         if pending is None:
             return
@@ -117,6 +133,9 @@ class CheckpointCoordinator:
         self.store.record_failure(pending.id, reason)
         if pending.savepoint_request is not None:
             self.savepoints[pending.savepoint_request].update(status="FAILED", reason=reason)
+            if self.savepoint is pending:
+                self.savepoint = None
+            return
         if not count_failure:
             return
         self.counts["failed"] += 1
@@ -126,25 +145,25 @@ class CheckpointCoordinator:
 
     def _supersede(self, checkpoint_id: int) -> None:
         """A newer checkpoint started: follow that one. The older one may still have completed
-        (its last ack can arrive after the newer one's first), so only a savepoint is failed."""
-        if self.pending is None or self.pending.id >= checkpoint_id:
-            return
-        if self.pending.savepoint_request is not None:
-            self.abort(f"savepoint {self.pending.id} superseded by checkpoint {checkpoint_id}")
-        self.pending = None
+        (its last ack can arrive after the newer one's first); a savepoint stays followed in
+        ``self.savepoint`` until it completes or times out."""
+        if self.pending is not None and self.pending.id < checkpoint_id:
+            self.pending = None
 
     def _complete(self, checkpoint_id: int, now_ms: int) -> None:
-        pending = self.pending if self.pending is not None and self.pending.id == checkpoint_id else None
-        if pending is not None:
+        if self.pending is not None and self.pending.id == checkpoint_id:
             self.pending = None
+        savepoint = self.savepoint if self.savepoint is not None and self.savepoint.id == checkpoint_id else None
+        if savepoint is not None:
+            self.savepoint = None
         inject("after-complete")
         metadata = self.store.metadata(checkpoint_id) or {"id": checkpoint_id}
         if self.latest is None or checkpoint_id > self.latest["id"]:
             self.latest = metadata
         self.consecutive_failures = 0
         self.counts["completed"] += 1
-        if pending is not None and pending.savepoint_request is not None:
-            self.savepoints[pending.savepoint_request]["status"] = "COMPLETED"
+        if savepoint is not None:
+            self.savepoints[savepoint.savepoint_request]["status"] = "COMPLETED"
         keep = {s["checkpoint-id"] for s in self.savepoints.values() if s["status"] == "COMPLETED"}
         self.store.retain(self.config.num_retained, keep)
         self.store.discard_abandoned(below=checkpoint_id)

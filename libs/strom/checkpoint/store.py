@@ -44,14 +44,22 @@ import redis
 from strom.io.redis import LeaderFence, StaleLeaderError, atomic_write
 
 # KEYS: counter, generation, leader epoch. ARGV: generation, known id, mode (0 new, 1 join or new,
-# 2 join only: 0 if the newest cannot be joined), now ms, timeout ms, savepoint (0|1), leader token
-# ("" for a task), prefix.
+# 2 join only: 0 if the newest cannot be joined), now ms, timeout ms, savepoint (0 no, 1 yes, 2 stop
+# the job after it), leader token ("" for a task), prefix.
 _CLAIM = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, redis.call('GET', KEYS[2]) or ''} end
 if ARGV[7] ~= '' and tonumber(ARGV[7]) < tonumber(redis.call('GET', KEYS[3]) or '-1') then
   return {-2, redis.call('GET', KEYS[3])}
 end
 local counter = tonumber(redis.call('GET', KEYS[1]) or '0')
+local newest = redis.call('HMGET', ARGV[8] .. ':chk-info:' .. counter, 'stop', 'trigger-time')
+if newest[1] == '1' and (redis.call('ZSCORE', ARGV[8] .. ':checkpoints', counter)
+                         or tonumber(ARGV[4]) - tonumber(newest[2]) < tonumber(ARGV[5])) then
+  -- a stop-with-savepoint, pending or completed: nothing may follow it (the job is being stopped)
+  if ARGV[3] == '0' then return {-3, ''} end
+  if counter > tonumber(ARGV[2]) then return {counter, ''} end
+  return {0, ''}
+end
 if ARGV[3] ~= '0' and counter > tonumber(ARGV[2]) then
   local info = redis.call('HMGET', ARGV[8] .. ':chk-info:' .. counter, 'generation', 'trigger-time')
   if info[1] == ARGV[1] and tonumber(ARGV[4]) - tonumber(info[2]) < tonumber(ARGV[5]) then
@@ -62,7 +70,7 @@ if ARGV[3] == '2' then return {0, ''} end
 counter = redis.call('INCR', KEYS[1])
 redis.call('ZADD', ARGV[8] .. ':checkpoints-started', counter, counter)
 redis.call('HSET', ARGV[8] .. ':chk-info:' .. counter, 'generation', ARGV[1], 'trigger-time', ARGV[4],
-           'savepoint', ARGV[6])
+           'savepoint', ARGV[6] == '0' and '0' or '1', 'stop', ARGV[6] == '2' and '1' or '0')
 return {counter, ''}
 """
 
@@ -72,9 +80,13 @@ _ACKNOWLEDGE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 if redis.call('HGET', KEYS[3], 'generation') ~= ARGV[1] then return -1 end
 redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[4])  -- a repeated ack changes nothing
-if redis.call('HLEN', KEYS[2]) < tonumber(ARGV[5]) or redis.call('ZSCORE', KEYS[4], ARGV[2]) then
+if redis.call('ZSCORE', KEYS[4], ARGV[2]) then
+  -- a retried script (redis-py retries on a dropped connection) still says who completed it
+  if redis.call('HGET', KEYS[3], 'completed-by') == ARGV[3] then return 1 end
   return 0
 end
+if redis.call('HLEN', KEYS[2]) < tonumber(ARGV[5]) then return 0 end
+redis.call('HSET', KEYS[3], 'completed-by', ARGV[3])
 local id, now = tonumber(ARGV[2]), tonumber(ARGV[6])
 local trigger = tonumber(redis.call('HGET', KEYS[3], 'trigger-time') or ARGV[6])
 local acks, size, all = {}, 0, redis.call('HGETALL', KEYS[2])
@@ -126,15 +138,17 @@ class CheckpointStore:
         atomic_write(self.redis, lambda pipe: pipe.set(f"{self.prefix}:generation", generation), self.fence)
 
     def claim(self, generation: int, known_id: int, now_ms: int, timeout_ms: int, join: bool = True,
-              start: bool = True, savepoint: bool = False) -> int | None:
+              start: bool = True, savepoint: bool = False, stop: bool = False) -> int | None:
         """Start or join a checkpoint and return its id; None if there was nothing to join.
 
         ``join``: take the newest checkpoint if it is newer than ``known_id`` (the caller's
         last), of this generation and younger than ``timeout_ms`` (another source started it).
         ``start``: else start the next id. The JobManager's savepoints and final checkpoint
-        (``join=False``) always get a new id. Raises :class:`StaleGenerationError` for another
-        generation, :class:`~strom.io.redis.StaleLeaderError` when the store's fence (a
-        JobManager's) is stale.
+        (``join=False``) always get a new id. After a ``stop`` savepoint (stop-with-savepoint),
+        pending or completed, no newer checkpoint starts: sources can only join it, and sinks
+        commit nothing past it. Raises :class:`StaleGenerationError` for another generation,
+        :class:`~strom.io.redis.StaleLeaderError` when the store's fence (a JobManager's) is
+        stale, RuntimeError for a JobManager claim while a stop-with-savepoint is pending.
         """
         token = ""
         if self.fence is not None:
@@ -143,11 +157,13 @@ class CheckpointStore:
         result, detail = self._claim(
             keys=[f"{self.prefix}:checkpoint-counter", f"{self.prefix}:generation",
                   self.fence.key if self.fence else f"{self.prefix}:generation"],
-            args=[generation, known_id, 2 if not start else int(join), now_ms, timeout_ms, int(savepoint),
-                  token, self.prefix])
+            args=[generation, known_id, 2 if not start else int(join), now_ms, timeout_ms,
+                  2 if stop else int(savepoint), token, self.prefix])
         if result == -1:
             raise StaleGenerationError(f"checkpoint refused: attempt {generation} is not the job's current "
                                        f"one ({(detail or b'none').decode()})")
+        if result == -3:
+            raise RuntimeError("checkpoint refused: the job is being stopped with a savepoint")
         if result == -2:
             raise StaleLeaderError(f"checkpoint refused: leader epoch {token} is older than {detail.decode()}")
         return int(result) or None

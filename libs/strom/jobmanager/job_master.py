@@ -203,7 +203,7 @@ class JobMaster:
             now_ms = int(time.time() * 1000)
             executions = {s.execution_id for s in subtasks} if ready else set()
             pending = self.coordinator.pending
-            if (ready and all(s.end_of_data for s in subtasks)
+            if (ready and all(s.end_of_data for s in subtasks) and self.coordinator.savepoint is None
                     and (pending is None or pending.id not in self.final_checkpoints)):
                 self.coordinator.trigger(now_ms)  # the final checkpoint, now
             else:
@@ -489,6 +489,8 @@ class JobMaster:
         self.coordinator.acknowledge(body["checkpoint_id"], body.get("completed", False), int(time.time() * 1000))
 
     def on_decline(self, body: dict[str, Any]) -> None:
+        if self.graph.find(body["execution_id"]) is None:
+            return  # a task of a replaced attempt (refused in Redis): not this attempt's failure
         self.coordinator.decline(body["execution_id"], body["checkpoint_id"], body["reason"])
 
     def trigger_savepoint(self, cancel_job: bool = False) -> str:
@@ -498,7 +500,7 @@ class JobMaster:
         """
         if self.state != RUNNING:
             raise RuntimeError(f"job {self.job_id} is {self.state}; a savepoint needs a running job")
-        request_id = self.coordinator.request_savepoint()
+        request_id = self.coordinator.request_savepoint(stop=cancel_job)
         if cancel_job:
             self.cancel_after_savepoint = request_id
         self._persist()

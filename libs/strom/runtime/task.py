@@ -123,6 +123,12 @@ class TaskFailure(RuntimeError):
     """A user function raised; the message names the operator chain and the record position."""
 
 
+class ReplacedAttemptError(RuntimeError):
+    """The job runs a newer attempt than this task's: the task stops without touching anything.
+    Reported as FAILED: the JobManager ignores it for an old attempt and restarts the job if it
+    is the current one (Redis lost the generation it wrote)."""
+
+
 @dataclass
 class TaskCallbacks:
     """How a task talks back to its TaskManager (which sends control messages)."""
@@ -318,8 +324,8 @@ class Task(threading.Thread):
             if self.d.checkpointing and self.store.progress()[2] != self.d.generation:
                 # Deployed, then replaced before it ran (a restart during its setup): an
                 # exactly-once sink of this attempt would fence the new attempt's transactions.
-                self.report(CANCELED, None)
-                return
+                raise ReplacedAttemptError(f"attempt {self.d.generation} of the job was replaced before "
+                                           f"{self.d.execution_id} started")
             producer, consumer = self._producer(), self._consumer()
             chain = self._build_chain(producer)
             restored = self._restore()
@@ -356,7 +362,7 @@ class Task(threading.Thread):
                     finished = linger()
             self._flush()
             self.report(FINISHED if finished else CANCELED, None)
-        except TaskFailure as exc:
+        except (TaskFailure, ReplacedAttemptError) as exc:
             self.report(FAILED, str(exc))
         except Exception as exc:
             self.report(FAILED, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
@@ -411,10 +417,8 @@ class Task(threading.Thread):
         if generation != self.d.generation:
             # The JobManager restarted the job without us (a zombie after a pause or a partition):
             # stop before committing or checkpointing anything for an attempt that is over.
-            log.warning("task of a replaced attempt stops", execution_id=self.d.execution_id,
-                        job_generation=generation)
-            self.cancel()
-            return
+            raise ReplacedAttemptError(f"the job runs attempt {generation}; {self.d.execution_id} of "
+                                       f"attempt {self.d.generation} stops")
         if sink is not None and completed >= min(sink.pending):
             sink.notify_complete(completed)
         due = (self.scheduler.due(time.monotonic() * 1000, started, completed, self.records_in > 0)
@@ -641,7 +645,8 @@ class InputGate:
         headers = record.headers()
         if headers:
             kind, upstream, generation = _marker(headers)
-            if generation < self.generation:
+            if generation != self.generation:
+                self._other_attempt(generation)
                 return
             channel = (tp, upstream)
             if self.aligning is not None and channel in self.blocked and self.task.d.aligned:
@@ -674,7 +679,8 @@ class InputGate:
             self._maybe_checkpoint()
             return
         generation, upstream, timestamp, element = pickle.loads(record.value())
-        if generation < self.generation:
+        if generation != self.generation:
+            self._other_attempt(generation)
             return
         if self.aligning is not None and (tp, upstream) in self.blocked and self.task.d.aligned:
             self.held.append(record)
@@ -683,6 +689,12 @@ class InputGate:
             self.task.backend.current_key_group = tp[1]
         self.task.clock.timestamp = timestamp
         self.task.apply(self.inputs[tp[0]], element, record)
+
+    def _other_attempt(self, generation: int) -> None:
+        """Records of an older attempt are dropped (generation fencing); one of a newer attempt
+        means this task was replaced and must not snapshot or emit anything more."""
+        if generation > self.generation:
+            raise ReplacedAttemptError(f"{self.task.d.execution_id} read records of attempt {generation}")
 
     def _advance_watermark(self) -> None:
         """Task watermark = the minimum over channels that have not ended and are not idle.
