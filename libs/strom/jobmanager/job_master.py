@@ -41,6 +41,7 @@ from strom.runtime.task import TaskDeploymentDescriptor
 log = get_logger(__name__)
 
 OFFSET_BEGINNING = -2
+CANCEL_WAIT_S = 5.0  # s: the longest a restart waits for the failed attempt's tasks to report canceled
 
 
 class JobSetupError(RuntimeError):
@@ -192,8 +193,12 @@ class JobMaster:
 
     def tick(self) -> None:
         """Periodic: restarts, checkpoints, slot request retries and the slot request timeout."""
-        if self.state == RESTARTING and time.monotonic() >= self._restart_at:
-            self._restart()
+        if self.state == RESTARTING:
+            # As Flink, redeploy once the failed attempt's tasks are gone (or after CANCEL_WAIT_S):
+            # a task of it still starting would fence the new attempt's sink transactions.
+            now = time.monotonic()
+            if now >= self._restart_at and (self._all_terminal() or now >= self._restart_at + CANCEL_WAIT_S):
+                self._restart()
             return
         if self.state != RUNNING:
             return
