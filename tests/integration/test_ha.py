@@ -163,7 +163,8 @@ def test_stale_leader_write_to_redis_is_refused(drill_cluster: TestCluster):
 
 def test_deposed_leader_can_change_nothing(drill, drill_cluster: TestCluster):
     """A JobManager that lost leadership (token below the newest) cannot trigger a checkpoint,
-    start an attempt, cancel or deploy a task, or get a slot: every attempt is refused and logged."""
+    start an attempt, delete checkpoints, cancel or deploy a task, or get a slot: every attempt
+    is refused and logged."""
     from strom.checkpoint.store import CheckpointStore
     from strom.control.channel import ControlChannel
     from strom.io.redis import LeaderFence, StaleLeaderError
@@ -207,6 +208,10 @@ def test_deposed_leader_can_change_nothing(drill, drill_cluster: TestCluster):
         checkpoints.claim(generation, -1, int(time.time() * 1000), 60_000, join=False)
     with pytest.raises(StaleLeaderError, match=f"epoch {stale} is older than {newest}"):
         checkpoints.set_generation(generation + 1)
+    with pytest.raises(StaleLeaderError, match=f"epoch {stale} is older than {newest}"):
+        checkpoints.retain(0)  # retention with a stale list of savepoints to keep
+    with pytest.raises(StaleLeaderError, match=f"epoch {stale} is older than {newest}"):
+        checkpoints.discard_abandoned()
     with pytest.raises(StaleLeaderError, match=f"epoch {stale} is older than {newest}"):
         JobStore(client, cluster_id, fence).update(job, state="CANCELED")
     after = (client.hgetall(prefix), client.get(f"{prefix}:latest-checkpoint"),

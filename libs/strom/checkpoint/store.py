@@ -260,7 +260,10 @@ class CheckpointStore:
             pipe.execute()
 
     def retain(self, num_retained: int, keep: set[int] = frozenset()) -> list[int]:
-        """Delete completed checkpoints beyond the newest ``num_retained`` (except ``keep``)."""
+        """Delete completed checkpoints beyond the newest ``num_retained`` (except ``keep``).
+        Raises StaleLeaderError for a deposed JobManager (its ``keep`` may miss newer savepoints)."""
+        if self.fence is not None:
+            self.fence.check()
         ids = self.completed_ids()
         dropped = [i for i in ids[:-num_retained] if i not in keep] if len(ids) > num_retained else []
         for checkpoint_id in dropped:
@@ -284,8 +287,11 @@ class CheckpointStore:
 
         Called when checkpoint ``below`` completed: every task acked it, and a task acks in barrier
         order or skips a superseded checkpoint, so an older one can no longer complete. (Deleting
-        at abort time could race the last ack of a checkpoint that was only late.)
+        at abort time could race the last ack of a checkpoint that was only late.) Raises
+        StaleLeaderError for a deposed JobManager.
         """
+        if self.fence is not None:
+            self.fence.check()
         started = [int(x) for x in self.redis.zrangebyscore(
             f"{self.prefix}:checkpoints-started", "-inf", f"({below}" if below is not None else "+inf")]
         completed = set(self.completed_ids())

@@ -64,6 +64,13 @@ class LeaderFence:
     def __init__(self, client: redis.Redis, cluster_id: str, token: Callable[[], int | None]) -> None:
         self.redis, self.key, self.token = client, f"strom:{cluster_id}:jobmanager-epoch", token
 
+    def check(self) -> None:
+        """Raise :class:`StaleLeaderError` unless the token is at least the newest epoch that wrote
+        (for deletes that cannot run in one transaction with the check, such as retention)."""
+        token, current = self.token(), int(self.redis.get(self.key) or -1)
+        if token is None or token < current:
+            raise StaleLeaderError(f"write refused: leader epoch {token} is older than {current}")
+
     def write(self, fill: Callable[[redis.client.Pipeline], None]) -> None:
         """Queue writes with ``fill(pipe)`` and execute them atomically, if still leader."""
         def transaction(pipe: redis.client.Pipeline) -> None:
