@@ -162,15 +162,17 @@ def test_an_idle_partition_holds_the_watermark_back_only_without_idleness(shared
     # Every 10 s window that ends before the final watermark (max ts - bound - 1) must fire.
     final_watermark = max(e["ts"] for e in events) - BOUND - 1
     expected = Counter({k: n for k, n in ten_second_counts(events).items() if k[1] <= final_watermark})
-    deadline = time.monotonic() + 60
-    while timer_results(read_all(bootstrap, f"et-idle-out-{run}")) != expected:
-        assert time.monotonic() < deadline, "windows did not fire with an idle partition marked idle"
-        time.sleep(0.5)
-    held_back = read_all(bootstrap, f"et-timers-out-{run}")
     client = JobClient(shared.config)
-    for job_id in jobs.values():
-        client.cancel(job_id)
-        client.wait(job_id, timeout_s=30)
+    try:
+        deadline = time.monotonic() + 60
+        while timer_results(read_all(bootstrap, f"et-idle-out-{run}")) != expected:
+            assert time.monotonic() < deadline, "windows did not fire with an idle partition marked idle"
+            time.sleep(0.5)
+        held_back = read_all(bootstrap, f"et-timers-out-{run}")
+    finally:  # unbounded jobs: free their slots for the tests after this one, pass or fail
+        for job_id in jobs.values():
+            client.cancel(job_id)
+            client.wait(job_id, timeout_s=30)
     assert held_back == [], "without idleness the empty partition must hold the watermark back"
 
 
