@@ -52,19 +52,16 @@ if ARGV[7] ~= '' and tonumber(ARGV[7]) < tonumber(redis.call('GET', KEYS[3]) or 
   return {-2, redis.call('GET', KEYS[3])}
 end
 local counter = tonumber(redis.call('GET', KEYS[1]) or '0')
-local newest = redis.call('HMGET', ARGV[8] .. ':chk-info:' .. counter, 'stop', 'trigger-time')
-if newest[1] == '1' and (redis.call('ZSCORE', ARGV[8] .. ':checkpoints', counter)
-                         or tonumber(ARGV[4]) - tonumber(newest[2]) < tonumber(ARGV[5])) then
+local newest = redis.call('HMGET', ARGV[8] .. ':chk-info:' .. counter, 'generation', 'trigger-time', 'stop')
+local young = newest[2] and tonumber(ARGV[4]) - tonumber(newest[2]) < tonumber(ARGV[5])
+if newest[3] == '1' and (young or redis.call('ZSCORE', ARGV[8] .. ':checkpoints', counter)) then
   -- a stop-with-savepoint, pending or completed: nothing may follow it (the job is being stopped)
   if ARGV[3] == '0' then return {-3, ''} end
   if counter > tonumber(ARGV[2]) then return {counter, ''} end
   return {0, ''}
 end
-if ARGV[3] ~= '0' and counter > tonumber(ARGV[2]) then
-  local info = redis.call('HMGET', ARGV[8] .. ':chk-info:' .. counter, 'generation', 'trigger-time')
-  if info[1] == ARGV[1] and tonumber(ARGV[4]) - tonumber(info[2]) < tonumber(ARGV[5]) then
-    return {counter, ''}
-  end
+if ARGV[3] ~= '0' and counter > tonumber(ARGV[2]) and newest[1] == ARGV[1] and young then
+  return {counter, ''}
 end
 if ARGV[3] == '2' then return {0, ''} end
 counter = redis.call('INCR', KEYS[1])

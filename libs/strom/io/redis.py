@@ -67,17 +67,19 @@ class LeaderFence:
     def check(self) -> None:
         """Raise :class:`StaleLeaderError` unless the token is at least the newest epoch that wrote
         (for deletes that cannot run in one transaction with the check, such as retention)."""
-        token, current = self.token(), int(self.redis.get(self.key) or -1)
+        self._token_at_least(int(self.redis.get(self.key) or -1))
+
+    def _token_at_least(self, current: int) -> int:
+        token = self.token()
         if token is None or token < current:
             raise StaleLeaderError(f"write refused: leader epoch {token} is older than {current}")
+        return token
 
     def write(self, fill: Callable[[redis.client.Pipeline], None]) -> None:
         """Queue writes with ``fill(pipe)`` and execute them atomically, if still leader."""
         def transaction(pipe: redis.client.Pipeline) -> None:
-            token = self.token()
             current = int(pipe.get(self.key) or -1)
-            if token is None or token < current:
-                raise StaleLeaderError(f"write refused: leader epoch {token} is older than {current}")
+            token = self._token_at_least(current)
             pipe.multi()
             if token > current:
                 pipe.set(self.key, token)

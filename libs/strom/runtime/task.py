@@ -428,11 +428,8 @@ class Task(threading.Thread):
         try:
             checkpoint_id = self.store.claim(self.d.generation, self.scheduler.last_id, int(time.time() * 1000),
                                              self.d.checkpoint_timeout_ms, start=due == START)
-        except StaleGenerationError as exc:
-            log.warning("source stops triggering checkpoints", execution_id=self.d.execution_id,
-                        reason=str(exc))
-            self.scheduler = None
-            return
+        except StaleGenerationError as exc:  # replaced between reading progress and claiming
+            raise ReplacedAttemptError(str(exc)) from exc
         if checkpoint_id is None:
             self.scheduler.cannot_join(started)
         else:
