@@ -11,12 +11,19 @@ from typing import Sequence
 import click
 
 from strom import logs
-from strom.config import (
-    ClusterOptions, ConfigError, Configuration, KafkaOptions, RestOptions, TaskManagerOptions, source_root)
+from strom.client.jobs import JobClient
 from strom.cluster.client import ClusterClient, ClusterStatus
-from strom.client.jobs import JobClient, JobClientError
 from strom.cluster.local import LocalCluster
-from strom.io.kafka import KafkaUnavailableError
+from strom.config import (
+    ClusterOptions,
+    ConfigError,
+    Configuration,
+    KafkaOptions,
+    RestOptions,
+    TaskManagerOptions,
+    source_root,
+)
+from strom.errors import JobClientError, KafkaUnavailableError
 
 ROLE_TITLES = {"JOBMANAGER": "JobManager", "RESOURCEMANAGER": "ResourceManager"}
 

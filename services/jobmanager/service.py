@@ -13,22 +13,24 @@ from concurrent.futures import Future
 from typing import Any, Callable
 
 from strom.checkpoint.store import CheckpointStore
-from strom.coordination.leader_election import LeaderInfo, role_path
 from strom.cluster.endpoint import ControlEndpoint
-from strom.config import ClusterOptions, Configuration, JobManagerOptions, KafkaOptions, RestOptions
-from strom.control.channel import NotLeaderError as ChannelNotLeaderError
+from strom.config import (
+    ClusterOptions,
+    Configuration,
+    JobManagerOptions,
+    KafkaOptions,
+    RestOptions,
+)
 from strom.control.codec import ControlMessage
-from strom.graph.artifact import InvalidArtifactError
+from strom.coordination.leader_election import LeaderInfo
+from strom.errors import InvalidArtifactError, NotLeaderError, StaleLeaderError
 from strom.graph.job_graph import JobGraph
-from strom.io.redis import LeaderFence, StaleLeaderError, redis_client
+from strom.io.redis import LeaderFence, redis_client
 from strom.jobmanager.dispatcher import Dispatcher
 from strom.jobmanager.job_master import JobMaster
 from strom.jobmanager.job_store import JobStore
 from strom.jobmanager.rest import RestServer, create_app
-
-
-class NotLeaderError(ChannelNotLeaderError):
-    """A leader-only request reached a JobManager that does not lead (any more)."""
+from strom.naming import leader_path
 
 
 class JobManager(ControlEndpoint):
@@ -88,8 +90,7 @@ class JobManager(ControlEndpoint):
             return False
         try:
             data, _stat = self._zk.get_async(
-                f"{role_path(self.config.get(ClusterOptions.CLUSTER_ID), self.role)}/leader"
-            ).get(timeout=timeout_s)
+                leader_path(self.config.get(ClusterOptions.CLUSTER_ID), self.role)).get(timeout=timeout_s)
         except Exception:  # session expired, connection lost, no leader node, timeout
             return False
         leader = LeaderInfo.from_json(data)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 
-from strom.config import Configuration, HeartbeatOptions
 from strom.cluster.endpoint import ControlEndpoint
+from strom.config import Configuration, HeartbeatOptions
 from strom.control.codec import ControlMessage
-from strom.resourcemanager.slot_manager import NoSlotAvailableError, SlotManager
+from strom.errors import NoSlotAvailableError
+from strom.resourcemanager.slot_manager import SlotManager
 
 
 class ResourceManager(ControlEndpoint):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
-from strom.checkpoint.store import CheckpointStore, StaleGenerationError
+from strom.checkpoint.store import CheckpointStore
 from strom.config import Configuration
+from strom.errors import StaleAttemptError
 from strom.io.redis import LeaderFence, redis_client
 
 TASKS = ["v1[0]#0", "v1[1]#0", "v2[0]#0"]
@@ -84,14 +84,14 @@ def test_another_attempt_can_neither_start_nor_ack(store: CheckpointStore):
     ack_all(store, n, TASKS[:2])
     store.set_generation(1)  # the JobManager restarts the job
     assert store.progress()[2] == 1  # what the old attempt's tasks see, and stop on
-    with pytest.raises(StaleGenerationError, match="attempt 0 is not the job's current one"):
+    with pytest.raises(StaleAttemptError, match="attempt 0 is not the job's current one"):
         store.acknowledge(0, n, TASKS[2], 100, len(TASKS), 5000)
-    with pytest.raises(StaleGenerationError):
+    with pytest.raises(StaleAttemptError):
         store.claim(0, n, 1100, 60_000)
     assert store.latest() is None
     m = store.claim(1, -1, 1200, 60_000)  # the new attempt does not join the old attempt's checkpoint
     assert m == n + 1
-    with pytest.raises(StaleGenerationError):  # nor acks a checkpoint it did not start
+    with pytest.raises(StaleAttemptError):  # nor acks a checkpoint it did not start
         store.acknowledge(1, n, "v1[0]#1", 100, len(TASKS), 5000)
 
 

@@ -13,7 +13,6 @@ import time
 
 import httpx
 import pytest
-
 from strom.cluster.drill import Drill, DrillResult
 from strom.config import HeartbeatOptions, ZooKeeperOptions
 from strom.coordination.leader_election import current_leader
@@ -148,7 +147,8 @@ def _count_in_logs(cluster: TestCluster, text: str) -> int:
 
 
 def test_stale_leader_write_to_redis_is_refused(drill_cluster: TestCluster):
-    from strom.io.redis import LeaderFence, StaleLeaderError
+    from strom.errors import StaleLeaderError
+    from strom.io.redis import LeaderFence
     client = redis_client(drill_cluster.config)
     newest = LeaderFence(client, "fence-test", lambda: 7)
     newest.write(lambda pipe: pipe.set("strom:fence-test:probe", "new"))
@@ -167,7 +167,8 @@ def test_deposed_leader_can_change_nothing(drill, drill_cluster: TestCluster):
     is refused and logged."""
     from strom.checkpoint.store import CheckpointStore
     from strom.control.channel import ControlChannel
-    from strom.io.redis import LeaderFence, StaleLeaderError
+    from strom.errors import StaleLeaderError
+    from strom.io.redis import LeaderFence
     from strom.jobmanager.job_store import JobStore
 
     drill.ensure_cluster()

@@ -1,6 +1,6 @@
 import pytest
-
-from strom.config import ALL_OPTIONS, ConfigError, Configuration, HeartbeatOptions, KafkaOptions
+from strom.config import ALL_OPTIONS, Configuration, HeartbeatOptions, KafkaOptions
+from strom.errors import ConfigError
 
 
 def test_env_var_names_and_precedence():

@@ -1,9 +1,9 @@
 """Avro round trip of every control message; corrupt and unknown records are rejected clearly."""
 
 import pytest
-
 from strom.control import codec
-from strom.control.codec import ControlMessage, ControlMessageError
+from strom.control.codec import ControlMessage
+from strom.errors import ControlMessageError
 
 SLOT = {"slot_index": 1, "allocation_id": "a-1", "job_id": "j-1"}
 FREE = {"slot_index": 0, "allocation_id": None, "job_id": None}

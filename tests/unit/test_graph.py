@@ -1,11 +1,14 @@
 """StreamGraph -> JobGraph chaining and ExecutionGraph shape, without a cluster."""
 
 import pytest
-
 from strom.api import (
-    KafkaRecordSerializationSchema, KafkaSink, KafkaSource, StreamExecutionEnvironment)
+    KafkaRecordSerializationSchema,
+    KafkaSink,
+    KafkaSource,
+    StreamExecutionEnvironment,
+)
+from strom.errors import InvalidJobGraphError
 from strom.graph.execution_graph import ExecutionGraph
-from strom.graph.job_graph import InvalidJobGraphError
 
 
 def source(topic="in"):

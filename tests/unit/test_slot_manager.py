@@ -1,6 +1,6 @@
 import pytest
-
-from strom.resourcemanager.slot_manager import NoSlotAvailableError, SlotManager
+from strom.errors import NoSlotAvailableError
+from strom.resourcemanager.slot_manager import SlotManager
 
 
 def free(n):

@@ -16,17 +16,45 @@ import operator
 from typing import Any, Callable, Iterable
 
 from strom.api.connectors import DeliveryGuarantee, KafkaSink, KafkaSource
-from strom.checkpoint.config import (
-    CheckpointConfig, CheckpointingMode, RestartStrategies, RestartStrategyConfiguration)
-from strom.graph.job_graph import InvalidJobGraphError, JobGraph, build_job_graph
 from strom.api.evictors import CountEvictor, Evictor
-from strom.api.joins import IntervalJoinFunction, WindowJoinFunction, tag_input, tagged_key
+from strom.api.joins import (
+    IntervalJoinFunction,
+    WindowJoinFunction,
+    tag_input,
+    tagged_key,
+)
 from strom.api.triggers import CountTrigger, PurgingTrigger, Trigger
 from strom.api.windowing import GlobalWindows, WindowAssigner
+from strom.checkpoint.config import (
+    CheckpointConfig,
+    CheckpointingMode,
+    RestartStrategies,
+    RestartStrategyConfiguration,
+)
+from strom.errors import InvalidJobGraphError
+from strom.graph.job_graph import JobGraph, build_job_graph
 from strom.graph.stream_graph import (
-    CO_PROCESS, FILTER, FLAT_MAP, FORWARD, HASH, MAP, PROCESS, REBALANCE, REDUCE, SINK, SOURCE, WINDOW,
-    StreamEdge, StreamGraph, StreamNode)
-from strom.state.functions import CoProcessFunction, KeyedCoProcessFunction, KeyedProcessFunction
+    CO_PROCESS,
+    FILTER,
+    FLAT_MAP,
+    FORWARD,
+    HASH,
+    MAP,
+    PROCESS,
+    REBALANCE,
+    REDUCE,
+    SINK,
+    SOURCE,
+    WINDOW,
+    StreamEdge,
+    StreamGraph,
+    StreamNode,
+)
+from strom.state.functions import (
+    CoProcessFunction,
+    KeyedCoProcessFunction,
+    KeyedProcessFunction,
+)
 
 DEFAULT_MAX_PARALLELISM = 128  # Flink's default for parallelism <= 128
 

@@ -36,12 +36,14 @@ not stop exactly-once output, issue 5):
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import redis
 
-from strom.io.redis import LeaderFence, StaleLeaderError, atomic_write
+from strom.clock import wall_ms
+from strom.errors import CheckpointCorruptedError, StaleAttemptError, StaleLeaderError
+from strom.io.redis import LeaderFence, atomic_write
+from strom.naming import job_prefix, savepoint_prefix
 
 # KEYS: counter, generation, leader epoch. ARGV: generation, known id, mode (0 new, 1 join or new,
 # 2 join only: 0 if the newest cannot be joined), now ms, timeout ms, savepoint (0 no, 1 yes, 2 stop
@@ -101,14 +103,6 @@ return 1
 """
 
 
-class CheckpointCorruptedError(RuntimeError):
-    """A completed checkpoint's snapshot data is missing or unreadable; names checkpoint and task."""
-
-
-class StaleGenerationError(RuntimeError):
-    """A task of an attempt that is no longer the job's current one tried to start or ack a checkpoint."""
-
-
 class CheckpointStore:
     """Checkpoints of one job in Redis (see the module docstring for keys and protocol).
 
@@ -120,8 +114,8 @@ class CheckpointStore:
                  fence: LeaderFence | None = None) -> None:
         self.redis = client
         self.fence = fence
-        self.prefix = f"strom:{cluster_id}:job:{job_id}"
-        self.savepoint_prefix = f"strom:{cluster_id}:savepoint"
+        self.prefix = job_prefix(cluster_id, job_id)
+        self.savepoint_prefix = savepoint_prefix(cluster_id)
         self._claim = client.register_script(_CLAIM)
         self._acknowledge = client.register_script(_ACKNOWLEDGE)
 
@@ -143,7 +137,7 @@ class CheckpointStore:
         ``start``: else start the next id. The JobManager's savepoints and final checkpoint
         (``join=False``) always get a new id. After a ``stop`` savepoint (stop-with-savepoint),
         pending or completed, no newer checkpoint starts: sources can only join it, and sinks
-        commit nothing past it. Raises :class:`StaleGenerationError` for another generation,
+        commit nothing past it. Raises :class:`StaleAttemptError` for another generation,
         :class:`~strom.io.redis.StaleLeaderError` when the store's fence (a JobManager's) is
         stale, RuntimeError for a JobManager claim while a stop-with-savepoint is pending.
         """
@@ -157,7 +151,7 @@ class CheckpointStore:
             args=[generation, known_id, 2 if not start else int(join), now_ms, timeout_ms,
                   2 if stop else int(savepoint), token, self.prefix])
         if result == -1:
-            raise StaleGenerationError(f"checkpoint refused: attempt {generation} is not the job's current "
+            raise StaleAttemptError(f"checkpoint refused: attempt {generation} is not the job's current "
                                        f"one ({(detail or b'none').decode()})")
         if result == -3:
             raise RuntimeError("checkpoint refused: the job is being stopped with a savepoint")
@@ -216,7 +210,7 @@ class CheckpointStore:
     def acknowledge(self, generation: int, checkpoint_id: int, execution_id: str, size_bytes: int,
                     tasks: int, now_ms: int) -> bool:
         """Record a task's ack of its stored snapshot; True if it was the last of ``tasks`` acks
-        and completed the checkpoint. Raises :class:`StaleGenerationError` for a task of an
+        and completed the checkpoint. Raises :class:`StaleAttemptError` for a task of an
         attempt that is not the current one, or for a checkpoint another attempt started."""
         p, n = self.prefix, checkpoint_id
         result = self._acknowledge(
@@ -224,7 +218,7 @@ class CheckpointStore:
                   f"{p}:latest-checkpoint", f"{p}:checkpoint:{n}"],
             args=[generation, n, execution_id, json.dumps({"size": size_bytes, "time": now_ms}), tasks, now_ms])
         if result == -1:
-            raise StaleGenerationError(f"ack of checkpoint {n} by {execution_id} refused: attempt "
+            raise StaleAttemptError(f"ack of checkpoint {n} by {execution_id} refused: attempt "
                                        f"{generation} is not the job's current one")
         return result == 1
 
@@ -269,7 +263,7 @@ class CheckpointStore:
 
     def record_failure(self, checkpoint_id: int, reason: str) -> None:
         key = f"{self.prefix}:checkpoint-failures"
-        entry = json.dumps({"id": checkpoint_id, "reason": reason, "time": int(time.time() * 1000)})
+        entry = json.dumps({"id": checkpoint_id, "reason": reason, "time": wall_ms()})
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.lpush(key, entry)
             pipe.ltrim(key, 0, 19)

@@ -9,14 +9,11 @@ import httpx
 
 from strom.config import Configuration
 from strom.coordination.leader_election import current_leader, zookeeper_client
+from strom.errors import JobClientError
 from strom.graph.artifact import dump_artifact
 from strom.graph.job_graph import JobGraph
 
 TERMINAL = {"FINISHED", "FAILED", "CANCELED"}
-
-
-class JobClientError(RuntimeError):
-    """The JobManager refused a request or could not be reached; the message says why."""
 
 
 class JobClient:

@@ -18,10 +18,11 @@ from typing import Any
 import click
 
 from strom.api.datastream import StreamExecutionEnvironment
-from strom.client.jobs import JobClient, JobClientError
+from strom.client.jobs import JobClient
 from strom.config import Configuration
+from strom.errors import InvalidJobGraphError, JobClientError
 from strom.graph.artifact import dump_artifact
-from strom.graph.job_graph import InvalidJobGraphError, JobGraph
+from strom.graph.job_graph import JobGraph
 
 
 def _where(exc: BaseException, job_file: Path) -> str:

@@ -22,13 +22,17 @@ from kazoo.client import KazooClient
 
 from strom import logs
 from strom.config import Configuration
-from strom.control.channel import ControlChannel, NotLeaderError, new_instance_id
+from strom.control.channel import ControlChannel, new_instance_id
 from strom.control.codec import ControlMessage
 from strom.control.fencing import FencingGuard
-from strom.io.redis import StaleLeaderError
 from strom.coordination.leader_election import (
-    LeaderElectionService, LeaderInfo, LeaderRetriever, ZooKeeperLeaderElectionDriver,
-    zookeeper_client)
+    LeaderElectionService,
+    LeaderInfo,
+    LeaderRetriever,
+    ZooKeeperLeaderElectionDriver,
+    zookeeper_client,
+)
+from strom.errors import NotLeaderError, StaleLeaderError
 
 LEADER_ROLES = ("JOBMANAGER", "RESOURCEMANAGER")
 

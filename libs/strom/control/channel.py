@@ -17,15 +17,21 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 import uuid
 from typing import Any, Callable, Mapping
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from strom.config import ClusterOptions, Configuration, ControlPlaneOptions, KafkaOptions
+from strom import naming
+from strom.config import (
+    ClusterOptions,
+    Configuration,
+    ControlPlaneOptions,
+    KafkaOptions,
+)
 from strom.control import codec
-from strom.control.codec import ControlMessage, ControlMessageError
+from strom.control.codec import ControlMessage
+from strom.errors import ControlMessageError, NotLeaderError
 from strom.io.kafka import TopicSpec, end_offset, ensure_topics, log_kafka_errors
 from strom.logs import get_logger
 
@@ -34,15 +40,11 @@ ROLES = ("JOBMANAGER", "RESOURCEMANAGER", "TASKMANAGER", "CLIENT")
 log = get_logger(__name__)
 
 
-class NotLeaderError(RuntimeError):
-    """A leader-scoped message was sent while this process holds no leadership."""
-
-
 def control_topic(cluster_id: str, role: str) -> str:
     """Name of the control topic read by ``role`` (one of :data:`ROLES`)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {ROLES}")
-    return f"strom.{cluster_id}.control.{role.lower()}"
+    return naming.control_topic(cluster_id, role)
 
 
 def control_topic_specs(config: Configuration) -> list[TopicSpec]:
@@ -158,6 +160,3 @@ def new_instance_id(role: str) -> str:
     """A process id such as ``taskmanager-3f9c2a1b``: unique per process start."""
     return f"{role.lower()}-{uuid.uuid4().hex[:8]}"
 
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)

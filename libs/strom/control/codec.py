@@ -12,7 +12,6 @@ sibling files.
 from __future__ import annotations
 
 import io
-import time
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -21,6 +20,9 @@ from typing import Any, Mapping
 import fastavro
 from fastavro.schema import load_schema
 from fastavro.validation import validate
+
+from strom.clock import wall_ms
+from strom.errors import ControlMessageError
 
 MAGIC = b"S\x01"
 LEADER_ROLES = frozenset({"JOBMANAGER", "RESOURCEMANAGER"})
@@ -37,14 +39,6 @@ MESSAGE_TYPES: tuple[str, ...] = (
 )
 
 
-class ControlMessageError(ValueError):
-    """A record on a control topic is not a valid Strom control message.
-
-    The message says what is wrong (bad magic bytes, unknown type, truncated
-    or trailing bytes, a payload that does not match its schema).
-    """
-
-
 @dataclass(frozen=True)
 class ControlMessage:
     """A decoded control message: envelope fields plus the payload as a dict."""
@@ -56,7 +50,7 @@ class ControlMessage:
     body: Mapping[str, Any]
     fencing_token: int | None = None
     target_id: str | None = None
-    timestamp_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    timestamp_ms: int = field(default_factory=wall_ms)
 
 
 def _schema_dir():

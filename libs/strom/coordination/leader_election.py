@@ -33,12 +33,9 @@ from kazoo.recipe.counter import Counter
 
 from strom.config import ClusterOptions, Configuration, ZooKeeperOptions
 from strom.logs import get_logger
+from strom.naming import leader_path, role_path
 
 log = get_logger(__name__)
-
-
-def role_path(cluster_id: str, role: str) -> str:
-    return f"/strom/{cluster_id}/{role.lower()}"
 
 
 def zookeeper_client(config: Configuration) -> KazooClient:
@@ -110,6 +107,7 @@ class ZooKeeperLeaderElectionDriver:
                  service: LeaderElectionService, address: str = "") -> None:
         self._client = client
         self._base = role_path(config.get(ClusterOptions.CLUSTER_ID), role)
+        self._leader_path = leader_path(config.get(ClusterOptions.CLUSTER_ID), role)
         self._id = contender_id
         self._service = service
         self._address = address
@@ -161,22 +159,21 @@ class ZooKeeperLeaderElectionDriver:
         counter += 1
         token = counter.value
         info = LeaderInfo(self._id, token, socket.gethostname(), os.getpid(), self._address)
-        leader_path = f"{self._base}/leader"
         try:
-            self._client.create(leader_path, info.to_json(), ephemeral=True, makepath=True)
+            self._client.create(self._leader_path, info.to_json(), ephemeral=True, makepath=True)
         except NodeExistsError:
             # Left by a predecessor whose session is not expired yet; the lock says we lead.
-            self._client.delete(leader_path)
-            self._client.create(leader_path, info.to_json(), ephemeral=True)
+            self._client.delete(self._leader_path)
+            self._client.create(self._leader_path, info.to_json(), ephemeral=True)
         if self._revoked.is_set():
             return
         self._service.on_grant(token)
         self._revoked.wait()
         self._service.on_revoke()
         try:
-            data, _stat = self._client.get(leader_path)
+            data, _stat = self._client.get(self._leader_path)
             if LeaderInfo.from_json(data).id == self._id:
-                self._client.delete(leader_path)
+                self._client.delete(self._leader_path)
         except (NoNodeError, KazooException):
             pass  # session gone: the ephemeral node went with it
 
@@ -189,7 +186,7 @@ class LeaderRetriever:
 
     def __init__(self, client: KazooClient, config: Configuration, role: str,
                  on_change: Callable[[LeaderInfo | None], None]) -> None:
-        path = f"{role_path(config.get(ClusterOptions.CLUSTER_ID), role)}/leader"
+        path = leader_path(config.get(ClusterOptions.CLUSTER_ID), role)
         client.ensure_path(role_path(config.get(ClusterOptions.CLUSTER_ID), role))
 
         def watch(data: bytes | None, _stat) -> None:
@@ -201,7 +198,7 @@ class LeaderRetriever:
 def current_leader(client: KazooClient, config: Configuration, role: str) -> LeaderInfo | None:
     """The leader of ``role`` as ZooKeeper has it now, or None."""
     try:
-        data, _stat = client.get(f"{role_path(config.get(ClusterOptions.CLUSTER_ID), role)}/leader")
+        data, _stat = client.get(leader_path(config.get(ClusterOptions.CLUSTER_ID), role))
     except NoNodeError:
         return None
     return LeaderInfo.from_json(data)

@@ -11,11 +11,8 @@ from types import ModuleType
 
 import cloudpickle
 
+from strom.errors import InvalidArtifactError
 from strom.graph.job_graph import JobGraph
-
-
-class InvalidArtifactError(ValueError):
-    """The bytes are not a Strom job artifact, or its functions cannot be loaded here."""
 
 
 def dump_artifact(job_graph: JobGraph, module: ModuleType | None = None) -> bytes:

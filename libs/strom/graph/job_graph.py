@@ -15,11 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from strom.checkpoint.config import CheckpointConfig, RestartStrategyConfiguration
-from strom.graph.stream_graph import HASH, SINK, SOURCE, StreamEdge, StreamGraph, StreamNode
-
-
-class InvalidJobGraphError(ValueError):
-    """The job's topology cannot run; the message says which operator and why."""
+from strom.errors import InvalidJobGraphError
+from strom.graph.stream_graph import (
+    HASH,
+    SINK,
+    SOURCE,
+    StreamEdge,
+    StreamGraph,
+    StreamNode,
+)
+from strom.naming import edge_topic
 
 
 @dataclass
@@ -41,7 +46,7 @@ class JobEdge:
     type_number: int = 0  # which input of a two-input target vertex (1 or 2); 0 = one input
 
     def topic(self, cluster_id: str, job_id: str) -> str:
-        return f"strom.{cluster_id}.job.{job_id}.{self.id}"
+        return edge_topic(cluster_id, job_id, self.id)
 
 
 @dataclass

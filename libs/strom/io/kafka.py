@@ -6,17 +6,20 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
+from strom.errors import KafkaUnavailableError, TopicNotReadyError
 from strom.logs import get_logger
 
 log = get_logger("kafka")
-
-
-class KafkaUnavailableError(RuntimeError):
-    """The Kafka cluster did not answer within the timeout."""
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,6 @@ def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.
                 raise
     for topic in missing:
         _await_leaders(admin, topic.topic, topic.num_partitions)
-
-
-class TopicNotReadyError(RuntimeError):
-    """A created topic's partitions have no leader in the broker's metadata yet."""
 
 
 @retry(retry=retry_if_exception(lambda exc: isinstance(exc, TopicNotReadyError)), stop=stop_after_delay(30),

@@ -10,8 +10,10 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from strom.config import Configuration, RedisOptions
+from strom.errors import StaleLeaderError
 from strom.io.kafka import WAITING_LOG_INTERVAL_S
 from strom.logs import get_logger
+from strom.naming import leader_epoch_key
 
 log = get_logger(__name__)
 
@@ -47,10 +49,6 @@ def redis_client(config: Configuration) -> redis.Redis:
                                 retry_on_error=[redis.ConnectionError, redis.TimeoutError])
 
 
-class StaleLeaderError(RuntimeError):
-    """A Redis write of a JobManager that no longer leads was refused."""
-
-
 class LeaderFence:
     """Fences leader-scoped Redis writes with the JobManager leader epoch.
 
@@ -62,7 +60,7 @@ class LeaderFence:
     """
 
     def __init__(self, client: redis.Redis, cluster_id: str, token: Callable[[], int | None]) -> None:
-        self.redis, self.key, self.token = client, f"strom:{cluster_id}:jobmanager-epoch", token
+        self.redis, self.key, self.token = client, leader_epoch_key(cluster_id), token
 
     def check(self) -> None:
         """Raise :class:`StaleLeaderError` unless the token is at least the newest epoch that wrote

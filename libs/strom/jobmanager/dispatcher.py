@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from strom.graph.artifact import InvalidArtifactError, load_artifact
+from strom.errors import InvalidArtifactError, UnknownJobError
+from strom.graph.artifact import load_artifact
 from strom.graph.job_graph import JobGraph
 from strom.jobmanager.job_master import JobMaster
 from strom.jobmanager.job_store import JobStore
-
-
-class UnknownJobError(KeyError):
-    """No job with this id in this cluster."""
 
 
 class Dispatcher:

@@ -25,16 +25,28 @@ from strom.checkpoint.restart import RestartStrategy
 from strom.checkpoint.store import CheckpointStore
 from strom.control.channel import ControlChannel
 from strom.graph.execution_graph import (
-    CANCELED, CANCELING, CREATED, DEPLOYING, END_OF_DATA, FAILED, FINISHED, RUNNING, TERMINAL_STATES,
-    ExecutionGraph, ExecutionVertex)
+    CANCELED,
+    CANCELING,
+    CREATED,
+    DEPLOYING,
+    END_OF_DATA,
+    FAILED,
+    FINISHED,
+    RUNNING,
+    TERMINAL_STATES,
+    ExecutionGraph,
+    ExecutionVertex,
+)
 
 FAILING = "FAILING"  # job state while its subtasks are being canceled after a failure
 RESTARTING = "RESTARTING"  # waiting out the restart strategy's delay after a failure
 RECONCILING = "RECONCILING"  # a new leader collecting TaskManagers' reports to re-attach
+from strom.errors import JobSetupError, JobStateError
 from strom.graph.job_graph import JobGraph, JobVertex
 from strom.graph.stream_graph import SINK
 from strom.io.kafka import TopicSpec, ensure_topics, latest_offsets
 from strom.logs import get_logger
+from strom.naming import sink_marker_topic, sink_transactional_id
 from strom.runtime.keygroups import key_group_range
 from strom.runtime.task import TaskDeploymentDescriptor
 
@@ -42,10 +54,6 @@ log = get_logger(__name__)
 
 OFFSET_BEGINNING = -2
 CANCEL_WAIT_S = 5.0  # s: the longest a restart waits for the failed attempt's tasks to report canceled
-
-
-class JobSetupError(RuntimeError):
-    """The job cannot start: a source topic is missing, Kafka refused a topic, ..."""
 
 
 @dataclass
@@ -136,7 +144,7 @@ class JobMaster:
     @property
     def marker_topic(self) -> str:
         """Partition whose committed group offsets mark the epochs exactly-once sinks committed."""
-        return f"strom.{self.cluster_id}.sink-markers"
+        return sink_marker_topic(self.cluster_id)
 
     def _create_topics(self) -> None:
         ensure_topics(self.bootstrap, self._topic_specs())
@@ -241,7 +249,7 @@ class JobMaster:
         key_groups = key_group_range(self.job_graph.max_parallelism, vertex.parallelism, i)
         sink = None
         if vertex.operators[-1].kind == SINK:
-            name = f"strom-{self.job_id}-{vertex.id}-{i}"
+            name = sink_transactional_id(self.job_id, vertex.id, i)
             sink = {"guarantee": vertex.operators[-1].connector.delivery_guarantee.value,
                     "transactional_id": name, "marker_topic": self.marker_topic, "marker_group": name}
         return TaskDeploymentDescriptor(
@@ -501,10 +509,10 @@ class JobMaster:
     def trigger_savepoint(self, cancel_job: bool = False) -> str:
         """Queue a savepoint (taken when no checkpoint is pending); returns its request id.
 
-        Raises RuntimeError when the job is not RUNNING.
+        Raises :class:`~strom.errors.JobStateError` when the job is not RUNNING.
         """
         if self.state != RUNNING:
-            raise RuntimeError(f"job {self.job_id} is {self.state}; a savepoint needs a running job")
+            raise JobStateError(f"job {self.job_id} is {self.state}; a savepoint needs a running job")
         request_id = self.coordinator.request_savepoint(stop=cancel_job)
         if cancel_job:
             self.cancel_after_savepoint = request_id

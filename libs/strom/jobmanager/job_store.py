@@ -11,12 +11,13 @@ Keys, per cluster::
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import redis
 
+from strom.clock import wall_ms
 from strom.io.redis import LeaderFence, atomic_write
+from strom.naming import cluster_prefix, job_prefix
 
 
 class JobStore:
@@ -25,18 +26,19 @@ class JobStore:
 
     def __init__(self, client: redis.Redis, cluster_id: str, fence: LeaderFence | None = None) -> None:
         self.redis = client
-        self.prefix = f"strom:{cluster_id}"
+        self.cluster_id = cluster_id
+        self.prefix = cluster_prefix(cluster_id)
         self.fence = fence
 
     def _write(self, fill) -> None:
         atomic_write(self.redis, fill, self.fence)
 
     def _key(self, job_id: str) -> str:
-        return f"{self.prefix}:job:{job_id}"
+        return job_prefix(self.cluster_id, job_id)
 
     def add(self, job_id: str, artifact: bytes, status: dict[str, Any]) -> None:
         """Store a submitted job atomically (MULTI/EXEC)."""
-        now = int(time.time() * 1000)
+        now = wall_ms()
 
         def fill(pipe) -> None:
             pipe.set(f"{self._key(job_id)}:artifact", artifact)

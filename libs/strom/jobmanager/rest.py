@@ -26,10 +26,12 @@ import uvicorn
 from fastapi import Body, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from strom.control.channel import NotLeaderError
-from strom.graph.artifact import InvalidArtifactError
-from strom.io.redis import StaleLeaderError
-from strom.jobmanager.dispatcher import UnknownJobError
+from strom.errors import (
+    FencedError,
+    InvalidArtifactError,
+    JobStateError,
+    UnknownJobError,
+)
 from strom.logs import get_logger
 
 log = get_logger("jobmanager")
@@ -55,8 +57,7 @@ def create_app(call: Callable[[Callable[[], Any]], Any], leader_address: Callabl
                     path=request.url.path, error=str(exc))
         return _error(503, f"this JobManager no longer leads ({exc}); ask the leader")
 
-    app.add_exception_handler(StaleLeaderError, fenced)
-    app.add_exception_handler(NotLeaderError, fenced)
+    app.add_exception_handler(FencedError, fenced)
 
     @app.middleware("http")
     async def follow_the_leader(request: Request, call_next):
@@ -124,7 +125,7 @@ def create_app(call: Callable[[Callable[[], Any]], Any], leader_address: Callabl
             request_id = call(lambda: dispatcher().running(job_id).trigger_savepoint(cancel_job))
         except UnknownJobError:
             return _error(404, f"job {job_id} is not running")
-        except RuntimeError as exc:
+        except JobStateError as exc:
             return _error(409, str(exc))
         return {"request-id": request_id}
 

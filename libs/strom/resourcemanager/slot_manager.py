@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from strom.errors import NoSlotAvailableError
+
 
 @dataclass
 class SlotReport:
@@ -49,10 +51,6 @@ class SlotAssignment:
     slot_index: int
     job_id: str
     allocation_id: str
-
-
-class NoSlotAvailableError(RuntimeError):
-    """A slot request found no free slot; the message gives free and total counts."""
 
 
 class SlotManager:

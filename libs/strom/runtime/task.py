@@ -47,7 +47,8 @@ import redis
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from strom.checkpoint.scheduler import START, CheckpointScheduler
-from strom.checkpoint.store import CheckpointCorruptedError, CheckpointStore, StaleGenerationError
+from strom.checkpoint.store import CheckpointStore
+from strom.errors import CheckpointCorruptedError, StaleAttemptError
 from strom.graph.execution_graph import CANCELED, END_OF_DATA, FAILED, FINISHED, RUNNING
 from strom.graph.job_graph import JobVertex
 from strom.graph.stream_graph import CO_PROCESS, PROCESS, SINK, WINDOW
@@ -55,9 +56,23 @@ from strom.io.kafka import log_kafka_errors
 from strom.logs import get_logger
 from strom.runtime.faults import inject
 from strom.runtime.operators import (
-    END_OF_INPUT, GENERATION, IDLE, MARKER, SUBTASK, Broadcast, EdgeWriter, Output, chain_operator, produce)
+    END_OF_INPUT,
+    GENERATION,
+    IDLE,
+    MARKER,
+    SUBTASK,
+    Broadcast,
+    EdgeWriter,
+    Output,
+    chain_operator,
+    produce,
+)
 from strom.runtime.sinks import ExactlyOnceSinkWriter, KafkaSinkWriter
-from strom.runtime.timers import PROCESSING_TIME, InternalTimerService, processing_time_ms
+from strom.runtime.timers import (
+    PROCESSING_TIME,
+    InternalTimerService,
+    processing_time_ms,
+)
 from strom.runtime.watermarks import SourceWatermarks
 from strom.runtime.windows import MAX_WATERMARK, MIN_WATERMARK, RecordClock
 from strom.state.api import RuntimeContext
@@ -428,7 +443,7 @@ class Task(threading.Thread):
         try:
             checkpoint_id = self.store.claim(self.d.generation, self.scheduler.last_id, int(time.time() * 1000),
                                              self.d.checkpoint_timeout_ms, start=due == START)
-        except StaleGenerationError as exc:  # replaced between reading progress and claiming
+        except StaleAttemptError as exc:  # replaced between reading progress and claiming
             raise ReplacedAttemptError(str(exc)) from exc
         if checkpoint_id is None:
             self.scheduler.cannot_join(started)

@@ -17,14 +17,15 @@ list elements and map entries one by one). Cleanup is on read.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 from enum import Enum
+
+from strom.clock import wall_ms
 
 
 def current_time_ms() -> int:
     """The TTL clock: wall-clock ms (Flink's TTL is processing time only)."""
-    return int(time.time() * 1000)
+    return wall_ms()
 
 
 class UpdateType(Enum):

@@ -1,0 +1,119 @@
+"""Every error Strom raises on purpose, under one base.
+
+Catch :class:`StromError` for "anything Strom refused", :class:`FencedError`
+for "the caller is not (or no longer) the one allowed to do this" (REST
+answers 503 with the current leader), :class:`CheckpointError` for a
+checkpoint that cannot be used, with its :class:`CheckpointFailureReason`.
+
+Errors that are also bad input subclass :class:`ValueError` (and a lookup
+miss :class:`KeyError`) as well, so callers that validate input the Python
+way keep working.
+
+>>> isinstance(StaleLeaderError("epoch 3 < 4"), FencedError)
+True
+>>> CheckpointCorruptedError("chk 7 of v1[0] is missing").reason
+<CheckpointFailureReason.CORRUPTED: 'corrupted'>
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class StromError(Exception):
+    """Base of every error Strom raises on purpose."""
+
+
+# -- input and configuration --------------------------------------------------------------
+class ConfigError(StromError, ValueError):
+    """A setting has a value of the wrong type or range; the message names the setting."""
+
+
+class InvalidJobGraphError(StromError, ValueError):
+    """A job's graph cannot be run as built (the message says which operator and why)."""
+
+
+class InvalidArtifactError(StromError, ValueError):
+    """A submitted job artifact cannot be read (not a Strom job graph, or a broken payload)."""
+
+
+class ControlMessageError(StromError, ValueError):
+    """A control-topic record is not a valid control message (bad envelope, type or body)."""
+
+
+# -- jobs and resources ---------------------------------------------------------------------
+class UnknownJobError(StromError, KeyError):
+    """No job of that id on this cluster (REST: 404)."""
+
+
+class JobStateError(StromError):
+    """The job is in a state that does not allow the request, e.g. a savepoint of a FINISHED job
+    (REST: 409)."""
+
+
+class JobSetupError(StromError):
+    """The job's topics or offsets could not be set up; the job fails with this message."""
+
+
+class NoSlotAvailableError(StromError):
+    """No registered TaskManager has a free slot for the request."""
+
+
+class JobClientError(StromError):
+    """The REST endpoint refused a client request or could not be reached; carries its message."""
+
+
+# -- Kafka ----------------------------------------------------------------------------------
+class KafkaUnavailableError(StromError):
+    """The Kafka cluster did not answer within the timeout (bootstrap servers named)."""
+
+
+class TopicNotReadyError(StromError):
+    """A topic exists but its partitions have no leader yet (just created, or a broker restarted)."""
+
+
+# -- fencing -----------------------------------------------------------------------------------
+class FencedError(StromError):
+    """The caller is not, or no longer, the one allowed to act: a non-leader, a deposed leader or
+    a task of a replaced attempt. Fencing tokens fence the stale, they authenticate nobody."""
+
+
+class NotLeaderError(FencedError):
+    """This process is not its role's leader (REST: 503 with the leader's address)."""
+
+
+class StaleLeaderError(FencedError):
+    """A write carried a leader epoch older than the newest one that wrote (a deposed leader)."""
+
+
+class StaleAttemptError(FencedError):
+    """A task of an attempt that is no longer the job's current one tried to start or ack a
+    checkpoint (Flink's attempt number fences it)."""
+
+
+# -- checkpoints ------------------------------------------------------------------------------
+class CheckpointFailureReason(enum.Enum):
+    """Why a checkpoint cannot be used (Flink's ``CheckpointFailureReason``, as far as Strom has them)."""
+
+    CORRUPTED = "corrupted"            # a completed checkpoint's snapshot is missing or unreadable
+    DECLINED = "declined"              # a task declined it (its snapshot failed)
+    EXPIRED = "expired"                # not completed within execution.checkpointing.timeout
+    ABORTED = "aborted"                # the job failed, was canceled or restarted meanwhile
+
+
+class CheckpointError(StromError):
+    """A checkpoint cannot be taken or restored; ``reason`` says why."""
+
+    reason = CheckpointFailureReason.DECLINED
+
+    def __init__(self, message: str, reason: CheckpointFailureReason | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+
+class CheckpointCorruptedError(CheckpointError):
+    """A completed checkpoint's snapshot data is missing or unreadable; names checkpoint and task.
+    The job restarts from an older checkpoint (or none)."""
+
+    reason = CheckpointFailureReason.CORRUPTED

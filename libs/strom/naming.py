@@ -1,0 +1,75 @@
+"""Every name Strom gives to something outside the process: Kafka topics and
+transactional ids, Redis keys, ZooKeeper paths. Each is built here and only here,
+so two processes (and two versions) agree on it.
+
+``cluster_id`` (``strom.cluster-id``) namespaces everything, so several clusters
+share one Kafka, ZooKeeper and Redis.
+
+>>> edge_topic("c1", "job42", "e0")
+'strom.c1.job.job42.e0'
+>>> leader_path("c1", "JOBMANAGER")
+'/strom/c1/jobmanager/leader'
+>>> job_prefix("c1", "job42")
+'strom:c1:job:job42'
+"""
+
+from __future__ import annotations
+
+
+# -- Kafka ----------------------------------------------------------------------------------
+def cluster_topic_prefix(cluster_id: str) -> str:
+    """Prefix of every topic of a cluster (control topics and jobs' edge topics)."""
+    return f"strom.{cluster_id}."
+
+
+def control_topic(cluster_id: str, role: str) -> str:
+    """The control topic a role's processes read (``role``: JOBMANAGER, RESOURCEMANAGER, ...)."""
+    return f"strom.{cluster_id}.control.{role.lower()}"
+
+
+def edge_topic(cluster_id: str, job_id: str, edge_id: str) -> str:
+    """The intermediate topic of one JobEdge: one partition per key group (hash) or subtask."""
+    return f"strom.{cluster_id}.job.{job_id}.{edge_id}"
+
+
+def sink_marker_topic(cluster_id: str) -> str:
+    """Where exactly-once sinks write their commit markers (the last epoch they committed)."""
+    return f"strom.{cluster_id}.sink-markers"
+
+
+def sink_transactional_id(job_id: str, vertex_id: str, subtask_index: int) -> str:
+    """The Kafka ``transactional.id`` of one exactly-once sink subtask, stable across attempts
+    (a new attempt's ``init_transactions`` fences the old one's), and its marker group."""
+    return f"strom-{job_id}-{vertex_id}-{subtask_index}"
+
+
+# -- Redis ----------------------------------------------------------------------------------
+def cluster_prefix(cluster_id: str) -> str:
+    """Prefix of every Redis key of a cluster."""
+    return f"strom:{cluster_id}"
+
+
+def job_prefix(cluster_id: str, job_id: str) -> str:
+    """The job store's hash of one job; its checkpoints' keys start with it too."""
+    return f"strom:{cluster_id}:job:{job_id}"
+
+
+def savepoint_prefix(cluster_id: str) -> str:
+    """Prefix of savepoints, which outlive their job."""
+    return f"strom:{cluster_id}:savepoint"
+
+
+def leader_epoch_key(cluster_id: str) -> str:
+    """The newest JobManager leader epoch that wrote to Redis (the leader fence)."""
+    return f"strom:{cluster_id}:jobmanager-epoch"
+
+
+# -- ZooKeeper ------------------------------------------------------------------------------
+def role_path(cluster_id: str, role: str) -> str:
+    """A leader role's ZooKeeper node: election lock, epoch counter and leader node below it."""
+    return f"/strom/{cluster_id}/{role.lower()}"
+
+
+def leader_path(cluster_id: str, role: str) -> str:
+    """The ephemeral node holding the current leader's ``LeaderInfo`` (JSON)."""
+    return f"{role_path(cluster_id, role)}/leader"
