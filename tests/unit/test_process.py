@@ -10,7 +10,7 @@ from strom.runtime.windows import RecordClock
 from strom.state import ttl
 from strom.state.api import RuntimeContext, ValueStateDescriptor
 from strom.state.backend import HeapKeyedStateBackend
-from strom.state.functions import KeyedProcessFunction, TimeDomain
+from strom.api.functions import KeyedProcessFunction, TimeDomain
 
 
 class Collect:
@@ -164,7 +164,7 @@ def test_state_ttl_expires_values(monkeypatch):
 
 
 def test_a_non_keyed_co_process_function_takes_each_input_through_its_own_method():
-    from strom.state.functions import CoProcessFunction
+    from strom.api.functions import CoProcessFunction
 
     class Tag(CoProcessFunction):
         def process_element1(self, value, ctx):
@@ -201,7 +201,7 @@ def test_interval_join_keeps_an_element_until_its_own_time_with_a_positive_lower
 def test_a_non_keyed_process_function_chained_behind_a_keyed_one_cannot_use_its_timers():
     from strom.graph.stream_graph import PROCESS, StreamNode
     from strom.runtime.operators import chain_operator
-    from strom.state.functions import ProcessFunction
+    from strom.api.functions import ProcessFunction
 
     class Tick(ProcessFunction):
         def process_element(self, value, ctx):

@@ -16,11 +16,12 @@ from strom.api.windowing import (
     ProcessWindowFunction, SlidingEventTimeWindows, SlidingProcessingTimeWindows, TimeWindow,
     TumblingEventTimeWindows, TumblingProcessingTimeWindows, WindowAssigner, WindowFunction)
 from strom.checkpoint.config import CheckpointingMode, RestartStrategies
+from strom.api.functions import (
+    CoProcessFunction, FilterFunction, FlatMapFunction, JoinFunction, KeyedCoProcessFunction,
+    KeyedProcessFunction, MapFunction, ProcessFunction, ProcessJoinFunction, ReduceFunction, TimeDomain)
 from strom.state import (
-    AggregateFunction, AggregatingStateDescriptor, CoProcessFunction, FilterFunction, FlatMapFunction,
-    JoinFunction, KeyedCoProcessFunction, KeyedProcessFunction, ListStateDescriptor, MapFunction,
-    MapStateDescriptor, ProcessFunction, ProcessJoinFunction, ReduceFunction, ReducingStateDescriptor,
-    RuntimeContext, StateTtlConfig, TimeDomain, ValueStateDescriptor)
+    AggregateFunction, AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor,
+    ReducingStateDescriptor, RuntimeContext, StateTtlConfig, ValueStateDescriptor)
 
 __all__ = [
     # connectors and formats

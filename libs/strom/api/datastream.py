@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 
 from strom.api.connectors import DeliveryGuarantee, KafkaSink, KafkaSource
 from strom.api.evictors import CountEvictor, Evictor
+from strom.api.executor import current_context, resolve_executor
 from strom.api.joins import (
     IntervalJoinFunction,
     WindowJoinFunction,
@@ -50,7 +51,7 @@ from strom.graph.stream_graph import (
     StreamGraph,
     StreamNode,
 )
-from strom.state.functions import (
+from strom.api.functions import (
     CoProcessFunction,
     KeyedCoProcessFunction,
     KeyedProcessFunction,
@@ -77,17 +78,11 @@ class StreamExecutionEnvironment:
     """Collects the job's operators; :meth:`execute` submits it to the cluster.
 
     ``strom run --parallelism N`` sets the default parallelism of every
-    environment created while the job's ``main`` runs.
+    environment created while the job's ``main`` runs (:mod:`strom.api.executor`).
     """
 
-    default_parallelism: int = 1
-    # Called by execute(); set by `strom run` (and by default the REST client).
-    submitter: Callable[[JobGraph], Any] | None = None
-    # Set by `strom run --from-savepoint ID`.
-    savepoint_to_restore: str | None = None
-
     def __init__(self) -> None:
-        self._parallelism = StreamExecutionEnvironment.default_parallelism
+        self._parallelism = current_context().parallelism or 1
         self._max_parallelism = DEFAULT_MAX_PARALLELISM
         self._chaining = True
         self._dead_letter_topic: str | None = None
@@ -193,16 +188,14 @@ class StreamExecutionEnvironment:
         _resolve_sink_guarantees(stream_graph, self._checkpoint_config)
         return build_job_graph(stream_graph, checkpoint_config=self._checkpoint_config,
                                restart_strategy=restart, dead_letter_topic=self._dead_letter_topic,
-                               savepoint=StreamExecutionEnvironment.savepoint_to_restore)
+                               savepoint=current_context().savepoint)
 
     def execute(self, job_name: str = "Strom Job") -> Any:
-        """Build the JobGraph and submit it; returns what the submitter returns (a JobClient result)."""
+        """Build the JobGraph and run it with the current executor (:mod:`strom.api.executor`);
+        returns what the executor returns (with ``strom run`` or the default: the job's final
+        details). Raises :class:`~strom.errors.InvalidJobGraphError` for a graph that cannot run."""
         job_graph = self.get_job_graph(job_name)
-        submitter = StreamExecutionEnvironment.submitter
-        if submitter is None:
-            from strom.client.jobs import submit_and_wait
-            submitter = submit_and_wait
-        return submitter(job_graph)
+        return resolve_executor(current_context())(job_graph)
 
 
 class DataStream:

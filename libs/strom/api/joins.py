@@ -5,7 +5,7 @@ inputs are tagged 1 and 2, unioned, keyed by their own key selector and
 windowed; :class:`WindowJoinFunction` pairs the two sides of each window.
 
 Interval join (``a.key_by(ka).interval_join(b.key_by(kb)).between(lo, hi)``):
-a :class:`~strom.state.functions.KeyedCoProcessFunction` that buffers each
+a :class:`~strom.api.functions.KeyedCoProcessFunction` that buffers each
 side in MapState by timestamp, pairs an element of ``a`` at ``t`` with
 elements of ``b`` in ``[t + lo, t + hi]`` (and vice versa) and drops buffered
 elements once the watermark says no partner can come (Flink's
@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 
 from strom.api.windowing import OutputTag, ProcessWindowFunction
 from strom.state.api import MapStateDescriptor
-from strom.state.functions import KeyedCoProcessFunction
+from strom.api.functions import KeyedCoProcessFunction
 
 
 def tag_input(number: int) -> Callable[[Any], tuple[int, Any]]:

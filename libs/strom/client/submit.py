@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from strom.api.datastream import StreamExecutionEnvironment
+from strom.api.executor import ExecutionContext, execution_context
 from strom.client.jobs import JobClient
 from strom.config import Configuration
 from strom.errors import InvalidJobGraphError, JobClientError
@@ -75,14 +75,12 @@ def run_job_file(config: Configuration, job_file: str, args: list[str], parallel
         finally:
             client.close()
 
-    if parallelism is not None:
-        StreamExecutionEnvironment.default_parallelism = parallelism
-    StreamExecutionEnvironment.submitter = submit
-    StreamExecutionEnvironment.savepoint_to_restore = savepoint_id
     sys.argv = [str(path), *args]
+    context = ExecutionContext(executor=submit, parallelism=parallelism, savepoint=savepoint_id)
     try:
         main = module.main
-        main(args) if inspect.signature(main).parameters else main()
+        with execution_context(context):
+            main(args) if inspect.signature(main).parameters else main()
     except InvalidJobGraphError as exc:
         click.echo(f"invalid job graph ({_where(exc, path)}): {exc}", err=True)
         return 1
@@ -92,10 +90,6 @@ def run_job_file(config: Configuration, job_file: str, args: list[str], parallel
     except Exception as exc:
         click.echo(f"job main() raised at {_where(exc, path)}: {type(exc).__name__}: {exc}", err=True)
         return 1
-    finally:
-        StreamExecutionEnvironment.submitter = None
-        StreamExecutionEnvironment.savepoint_to_restore = None
-        StreamExecutionEnvironment.default_parallelism = 1
     if "job_id" not in outcome:
         click.echo(f"job {path}: main() returned without calling env.execute()", err=True)
         return 1

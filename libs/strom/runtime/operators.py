@@ -20,7 +20,7 @@ from strom.graph.stream_graph import (
 from strom.runtime.keygroups import key_bytes
 from strom.state.api import RuntimeContext
 from strom.state.backend import HeapKeyedStateBackend
-from strom.state.functions import RichFunction
+from strom.api.functions import RichFunction
 from strom.runtime.process import ProcessOperator
 from strom.runtime.timers import InternalTimerService
 from strom.runtime.windows import RecordClock, WindowOperator

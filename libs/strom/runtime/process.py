@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 
 from strom.api.windowing import OutputTag
 from strom.runtime.timers import EVENT_TIME, PROCESSING_TIME, InternalTimerService, TimerService
-from strom.state.functions import TimeDomain
+from strom.api.functions import TimeDomain
 
 
 class ProcessContext:

@@ -1,5 +1,8 @@
 """Keyed state: descriptors, state handles and the heap backend that snapshots per key group.
 
+State is reached from a rich function's ``open(ctx)`` (:mod:`strom.api.functions`):
+
+>>> from strom.api import MapFunction
 >>> class CountPerKey(MapFunction):
 ...     def open(self, ctx):
 ...         self.count = ctx.get_state(ValueStateDescriptor("count", default=0))
@@ -11,15 +14,9 @@
 from strom.state.api import (
     AggregateFunction, AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor,
     ReducingStateDescriptor, RuntimeContext, ValueStateDescriptor)
-from strom.state.functions import (
-    CoProcessFunction, FilterFunction, FlatMapFunction, JoinFunction, KeyedCoProcessFunction,
-    KeyedProcessFunction, MapFunction, ProcessFunction, ProcessJoinFunction, ReduceFunction, TimeDomain)
 from strom.state.ttl import StateTtlConfig
 
 __all__ = [
-    "AggregateFunction", "AggregatingStateDescriptor", "CoProcessFunction", "FilterFunction",
-    "FlatMapFunction", "JoinFunction", "KeyedCoProcessFunction", "KeyedProcessFunction",
-    "ListStateDescriptor", "MapFunction", "MapStateDescriptor", "ProcessFunction", "ProcessJoinFunction",
-    "ReduceFunction", "ReducingStateDescriptor", "RuntimeContext", "StateTtlConfig", "TimeDomain",
-    "ValueStateDescriptor",
+    "AggregateFunction", "AggregatingStateDescriptor", "ListStateDescriptor", "MapStateDescriptor",
+    "ReducingStateDescriptor", "RuntimeContext", "StateTtlConfig", "ValueStateDescriptor",
 ]
