@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -17,7 +18,7 @@ import structlog
 _process_fields: dict[str, Any] = {}
 
 
-def _add_process_fields(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _add_process_fields(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in _process_fields.items():
         event.setdefault(key, value)
     return event

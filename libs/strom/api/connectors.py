@@ -137,7 +137,10 @@ class KafkaRecordSerializationSchemaBuilder:
 
     def set_value_serialization_schema(self, schema: Any) -> "KafkaRecordSerializationSchemaBuilder":
         """A SerializationSchema or a function element -> bytes."""
-        self._value = _as_function(schema)
+        value = _as_function(schema)
+        if value is None:
+            raise ValueError("KafkaRecordSerializationSchema needs a value serializer, got None")
+        self._value = value
         return self
 
     def build(self) -> KafkaRecordSerializationSchema:

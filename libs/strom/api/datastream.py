@@ -296,6 +296,7 @@ def _field_aggregate(position: int | str, combine: Callable[[Any, Any], Any]) ->
         if isinstance(acc, dict):
             return {**acc, position: combine(acc[position], value[position])}
         if isinstance(acc, (tuple, list)):
+            assert isinstance(position, int), f"field {position!r} of a tuple or list must be an index"
             merged = list(acc)
             merged[position] = combine(acc[position], value[position])
             return type(acc)(merged)
@@ -435,7 +436,9 @@ class ConnectedStreams:
         keyed = [isinstance(s, KeyedStream) for s in (self.first, self.second)]
         if keyed[0] != keyed[1]:
             raise InvalidJobGraphError("connect: key both streams or neither (ConnectedStreams.key_by(k1, k2))")
-        return (self.first._key_selector, self.second._key_selector) if keyed[0] else None
+        if not (isinstance(self.first, KeyedStream) and isinstance(self.second, KeyedStream)):
+            return None
+        return self.first._key_selector, self.second._key_selector
 
     def process(self, function: CoProcessFunction) -> DataStream:
         """A CoProcessFunction, or on keyed inputs a KeyedCoProcessFunction (keyed state, timers)."""

@@ -39,6 +39,10 @@ class _BeforeOrAfter(Evictor):
 
     do_evict_after = False
 
+    def evict(self, elements: list[TimestampedValue]) -> None:
+        """Remove elements from ``elements`` in place (each subclass says which)."""
+        raise NotImplementedError
+
     def evict_before(self, elements, size, window, ctx):
         if not self.do_evict_after:
             self.evict(elements)

@@ -78,7 +78,7 @@ class AvroSchema:
 
     def deserialize(self, data: bytes) -> dict:
         buf = io.BytesIO(data)
-        record = fastavro.schemaless_reader(buf, self._schema, None)
+        record: dict = fastavro.schemaless_reader(buf, self._schema, None)  # type: ignore[assignment]
         if buf.tell() != len(data):
             raise ValueError(f"{len(data) - buf.tell()} trailing bytes after an Avro record "
                              f"of {self.schema_path}")

@@ -29,16 +29,18 @@ def _where(exc: BaseException, job_file: Path) -> str:
     """'file:line' of the deepest frame in the job file (or the last frame)."""
     frames = traceback.extract_tb(exc.__traceback__)
     in_job = [f for f in frames if Path(f.filename).resolve() == job_file.resolve()]
-    frame = (in_job or frames or [None])[-1]
-    if frame is None and isinstance(exc, SyntaxError):
-        return f"{exc.filename}:{exc.lineno}"
-    return f"{frame.filename}:{frame.lineno}" if frame else str(job_file)
+    if not (in_job or frames):
+        return f"{exc.filename}:{exc.lineno}" if isinstance(exc, SyntaxError) else str(job_file)
+    frame = (in_job or frames)[-1]
+    return f"{frame.filename}:{frame.lineno}"
 
 
 def load_job_module(job_file: Path) -> ModuleType:
     """Import ``job_file`` as a module of its own (so cloudpickle ships its functions by value)."""
     name = f"strom_job_{job_file.stem}"
     spec = importlib.util.spec_from_file_location(name, job_file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{job_file} is not a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

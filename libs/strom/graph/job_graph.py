@@ -86,8 +86,8 @@ class JobGraph:
 
     def state_key(self, vertex: JobVertex) -> str:
         """How a savepoint finds this vertex's state: its operators' uids, else its id."""
-        uids = [op.uid for op in vertex.operators]
-        return "uid:" + "/".join(uids) if all(uids) else "vertex:" + vertex.id
+        uids = [op.uid for op in vertex.operators if op.uid]
+        return "uid:" + "/".join(uids) if len(uids) == len(vertex.operators) else "vertex:" + vertex.id
 
     def vertex(self, vertex_id: str) -> JobVertex:
         return next(v for v in self.vertices if v.id == vertex_id)
@@ -166,7 +166,7 @@ def build_job_graph(graph: StreamGraph, job_id: str | None = None,
             vertex = JobVertex(f"v{len(vertices) + 1}", [node], node.parallelism, graph.max_parallelism)
             vertices.append(vertex)
         vertex_of[node.id] = vertex
-    edges = []
+    edges: list[JobEdge] = []
     for edge in graph.edges:
         source, target = vertex_of[edge.source_id], vertex_of[edge.target_id]
         if source is target:
