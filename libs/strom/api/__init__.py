@@ -1,27 +1,74 @@
 """Strom's DataStream API (Flink's names): ``from strom.api import *``."""
 
 from strom.api.connectors import (
-    DeliveryGuarantee, KafkaOffsetsInitializer, KafkaRecordSerializationSchema, KafkaSink, KafkaSource)
+    DeliveryGuarantee,
+    KafkaOffsetsInitializer,
+    KafkaRecordSerializationSchema,
+    KafkaSink,
+    KafkaSource,
+)
 from strom.api.datastream import (
-    ConnectedStreams, DataStream, IntervalJoin, JoinedStreams, KeyedStream, StreamExecutionEnvironment,
-    WindowedStream)
+    ConnectedStreams,
+    DataStream,
+    IntervalJoin,
+    JoinedStreams,
+    KeyedStream,
+    StreamExecutionEnvironment,
+    WindowedStream,
+)
 from strom.api.evictors import CountEvictor, DeltaEvictor, Evictor, TimeEvictor, TimestampedValue
+from strom.api.functions import (
+    CoProcessFunction,
+    FilterFunction,
+    FlatMapFunction,
+    JoinFunction,
+    KeyedCoProcessFunction,
+    KeyedProcessFunction,
+    MapFunction,
+    ProcessFunction,
+    ProcessJoinFunction,
+    ReduceFunction,
+    TimeDomain,
+)
 from strom.api.serialization import AvroSchema, BytesSchema, JsonSchema, SimpleStringSchema
 from strom.api.time import Duration, TimestampAssigner, WatermarkStrategy
 from strom.api.triggers import (
-    ContinuousEventTimeTrigger, ContinuousProcessingTimeTrigger, CountTrigger, EventTimeTrigger,
-    NeverTrigger, ProcessingTimeTrigger, PurgingTrigger, Trigger, TriggerResult)
+    ContinuousEventTimeTrigger,
+    ContinuousProcessingTimeTrigger,
+    CountTrigger,
+    EventTimeTrigger,
+    NeverTrigger,
+    ProcessingTimeTrigger,
+    PurgingTrigger,
+    Trigger,
+    TriggerResult,
+)
 from strom.api.windowing import (
-    EventTimeSessionWindows, GlobalWindow, GlobalWindows, OutputTag, ProcessingTimeSessionWindows,
-    ProcessWindowFunction, SlidingEventTimeWindows, SlidingProcessingTimeWindows, TimeWindow,
-    TumblingEventTimeWindows, TumblingProcessingTimeWindows, WindowAssigner, WindowFunction)
+    EventTimeSessionWindows,
+    GlobalWindow,
+    GlobalWindows,
+    OutputTag,
+    ProcessingTimeSessionWindows,
+    ProcessWindowFunction,
+    SlidingEventTimeWindows,
+    SlidingProcessingTimeWindows,
+    TimeWindow,
+    TumblingEventTimeWindows,
+    TumblingProcessingTimeWindows,
+    WindowAssigner,
+    WindowFunction,
+)
 from strom.checkpoint.config import CheckpointingMode, RestartStrategies
-from strom.api.functions import (
-    CoProcessFunction, FilterFunction, FlatMapFunction, JoinFunction, KeyedCoProcessFunction,
-    KeyedProcessFunction, MapFunction, ProcessFunction, ProcessJoinFunction, ReduceFunction, TimeDomain)
 from strom.state import (
-    AggregateFunction, AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor,
-    ReducingStateDescriptor, RuntimeContext, StateTtlConfig, ValueStateDescriptor)
+    AggregateFunction,
+    AggregatingStateDescriptor,
+    ListStateDescriptor,
+    MapStateDescriptor,
+    ReducingStateDescriptor,
+    RuntimeContext,
+    StateTtlConfig,
+    ValueStateDescriptor,
+)
 
 __all__ = [
     # connectors and formats

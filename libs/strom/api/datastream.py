@@ -18,6 +18,11 @@ from typing import Any, Callable, Iterable
 from strom.api.connectors import DeliveryGuarantee, KafkaSink, KafkaSource
 from strom.api.evictors import CountEvictor, Evictor
 from strom.api.executor import current_context, resolve_executor
+from strom.api.functions import (
+    CoProcessFunction,
+    KeyedCoProcessFunction,
+    KeyedProcessFunction,
+)
 from strom.api.joins import (
     IntervalJoinFunction,
     WindowJoinFunction,
@@ -50,11 +55,6 @@ from strom.graph.stream_graph import (
     StreamEdge,
     StreamGraph,
     StreamNode,
-)
-from strom.api.functions import (
-    CoProcessFunction,
-    KeyedCoProcessFunction,
-    KeyedProcessFunction,
 )
 
 DEFAULT_MAX_PARALLELISM = 128  # Flink's default for parallelism <= 128

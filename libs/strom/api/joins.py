@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
+from strom.api.functions import KeyedCoProcessFunction
 from strom.api.windowing import OutputTag, ProcessWindowFunction
 from strom.state.api import MapStateDescriptor
-from strom.api.functions import KeyedCoProcessFunction
 
 
 def tag_input(number: int) -> Callable[[Any], tuple[int, Any]]:

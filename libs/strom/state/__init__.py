@@ -12,8 +12,14 @@ State is reached from a rich function's ``open(ctx)`` (:mod:`strom.api.functions
 """
 
 from strom.state.api import (
-    AggregateFunction, AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor,
-    ReducingStateDescriptor, RuntimeContext, ValueStateDescriptor)
+    AggregateFunction,
+    AggregatingStateDescriptor,
+    ListStateDescriptor,
+    MapStateDescriptor,
+    ReducingStateDescriptor,
+    RuntimeContext,
+    ValueStateDescriptor,
+)
 from strom.state.ttl import StateTtlConfig
 
 __all__ = [
