@@ -59,6 +59,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 65536:
+        raise ValueError(f"must be a TCP port (1..65535), got {value}")
+    return value
+
+
+def _value_in(env: Mapping[str, str], option: "ConfigOption[T]") -> T:
+    """Another option's value in the same environment, for defaults derived from it."""
+    return Configuration(env=env).get(option)
+
+
 class ClusterOptions:
     """Which cluster a process belongs to; several can share one Kafka/ZooKeeper/Redis."""
 
@@ -69,6 +81,46 @@ class ClusterOptions:
         "state.dir", str, _default_state_dir,
         "Directory of data, logs and pid files of `ops/stack` and `strom cluster` "
         "(default: .strom in the source checkout).")
+    STOP_TIMEOUT = ConfigOption(
+        "cluster.stop-timeout", _positive_int, 10_000,
+        "How long `strom cluster down` (and the tests) wait for a service to exit after SIGTERM "
+        "before they send SIGKILL.", "ms")
+
+
+class StackOptions:
+    """The local Kafka, ZooKeeper and Redis that `ops/stack` runs on 127.0.0.1.
+
+    The ports are also the defaults of the clients' connection settings (kafka.bootstrap,
+    zookeeper, redis.url), so a stack on other ports needs only these variables.
+    """
+
+    KAFKA_PORT = ConfigOption("kafka.port", _port, 9092, "Kafka broker port.")
+    KAFKA_CONTROLLER_PORT = ConfigOption("kafka.controller-port", _port, 9093, "Kafka KRaft controller port.")
+    ZK_PORT = ConfigOption("zk.port", _port, 2181, "ZooKeeper client port.")
+    REDIS_PORT = ConfigOption("redis.port", _port, 6379, "Redis port.")
+    KAFKA_LIBS = ConfigOption(
+        "kafka.libs", str,
+        lambda env: str(Path(_value_in(env, ClusterOptions.STATE_DIR)) / "kafka-libs"),
+        "Cache of the Kafka jars that ops/stack resolves with Maven (default: <state.dir>/kafka-libs).")
+    KAFKA_HEAP_OPTS = ConfigOption("kafka.heap-opts", str, "-Xmx1G -Xms256m", "Kafka's JVM heap options.")
+    ZK_HEAP_OPTS = ConfigOption("zk.heap-opts", str, "-Xmx256m -Xms32m", "ZooKeeper's JVM heap options.")
+    KAFKA_START_TIMEOUT = ConfigOption(
+        "stack.kafka.start-timeout", _positive_int, 60_000,
+        "How long `ops/stack up` waits for Kafka to serve before it stops it and fails.", "ms")
+    ZK_START_TIMEOUT = ConfigOption(
+        "stack.zookeeper.start-timeout", _positive_int, 20_000,
+        "How long `ops/stack up` waits for ZooKeeper to accept a session.", "ms")
+    REDIS_START_TIMEOUT = ConfigOption(
+        "stack.redis.start-timeout", _positive_int, 20_000,
+        "How long `ops/stack up` waits for Redis to answer PING.", "ms")
+    STOP_TIMEOUT = ConfigOption(
+        "stack.stop-timeout", _positive_int, 15_000,
+        "How long `ops/stack stop|down|restart` wait for a component to exit after SIGTERM before "
+        "they send SIGKILL (Kafka flushes its logs on a clean stop).", "ms")
+    HEALTH_CHECK_TIMEOUT = ConfigOption(
+        "stack.health-check-timeout", _positive_int, 3000,
+        "Timeout of one health check (Kafka metadata request, ZooKeeper session, Redis PING); "
+        "`ops/stack up` repeats them until the start timeout.", "ms")
 
 
 class KafkaOptions:
@@ -76,7 +128,7 @@ class KafkaOptions:
 
     BOOTSTRAP = ConfigOption(
         "kafka.bootstrap", str,
-        lambda env: f"127.0.0.1:{env.get('STROM_KAFKA_PORT', '9092')}",
+        lambda env: f"127.0.0.1:{_value_in(env, StackOptions.KAFKA_PORT)}",
         "Kafka bootstrap servers (host:port[,host:port]).")
 
 
@@ -85,7 +137,7 @@ class ZooKeeperOptions:
 
     QUORUM = ConfigOption(
         "zookeeper", str,
-        lambda env: f"127.0.0.1:{env.get('STROM_ZK_PORT', '2181')}",
+        lambda env: f"127.0.0.1:{_value_in(env, StackOptions.ZK_PORT)}",
         "ZooKeeper connect string (host:port[,host:port]).")
     SESSION_TIMEOUT = ConfigOption(
         "zookeeper.session-timeout", _positive_int, 2000,
@@ -101,7 +153,7 @@ class RedisOptions:
 
     URL = ConfigOption(
         "redis.url", str,
-        lambda env: f"redis://127.0.0.1:{env.get('STROM_REDIS_PORT', '6379')}/0",
+        lambda env: f"redis://127.0.0.1:{_value_in(env, StackOptions.REDIS_PORT)}/0",
         "Redis URL.")
 
 
@@ -159,11 +211,15 @@ class ControlPlaneOptions:
     REQUEST_TIMEOUT = ConfigOption(
         "control.request-timeout", _positive_int, 5000,
         "How long a client waits for replies to a control request.", "ms")
+    POLL_INTERVAL = ConfigOption(
+        "control.poll-interval", _positive_int, 50,
+        "Longest a service's main thread blocks polling its control inbox before it runs its "
+        "mailbox and timers again: the tick of every service loop.", "ms")
 
 
 ALL_OPTIONS: tuple[ConfigOption[Any], ...] = tuple(
     option
-    for group in (ClusterOptions, KafkaOptions, ZooKeeperOptions, RedisOptions,
+    for group in (ClusterOptions, StackOptions, KafkaOptions, ZooKeeperOptions, RedisOptions,
                   HeartbeatOptions, TaskManagerOptions, RestOptions, JobManagerOptions,
                   ControlPlaneOptions)
     for option in vars(group).values()
