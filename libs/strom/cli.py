@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
-from typing import Sequence
+from collections.abc import Callable, Sequence
 
 import click
 
@@ -21,9 +20,12 @@ from strom.config import (
     KafkaOptions,
     RestOptions,
     TaskManagerOptions,
-    source_root,
 )
 from strom.errors import JobClientError, KafkaUnavailableError
+from strom.stack.commands import Stack
+from strom.stack.console import StackError
+from strom.testing.faults import arm_from_env
+from strom.testing.readiness import ClusterNotReadyError, cluster_ready, wait_until_ready
 
 ROLE_TITLES = {"JOBMANAGER": "JobManager", "RESOURCEMANAGER": "ResourceManager"}
 
@@ -47,6 +49,10 @@ def cli(ctx: click.Context) -> None:
 def _run_service(config: Configuration, cls_path: str, service: str, name: str | None) -> None:
     module_name, cls_name = cls_path.rsplit(".", 1)
     module = __import__(module_name, fromlist=[cls_name])
+    try:
+        arm_from_env()  # a test's STROM_FAULT_INJECT; production never sets it
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     endpoint = getattr(module, cls_name)(config, name)
     logs.configure(service, endpoint.id)
     try:
@@ -255,7 +261,7 @@ def drill(config: Configuration, faults: tuple[str, ...], words: int, outage: fl
     Uses (and completes) the local cluster: 2 JobManagers, 2 ResourceManagers, 2 TaskManagers.
     Exits 1 if any drill lost or duplicated a record.
     """
-    from strom.cluster.drill import FAULTS, Drill, drill_input
+    from strom.testing.drill import FAULTS, Drill, drill_input
     selected = list(FAULTS) if "all" in faults else list(faults)
     runner = Drill(config, _local(config), drill_input(words), say=click.echo, outage_s=outage)
     click.echo(f"drill input: {words:,} words; fault-free run first")
@@ -292,31 +298,24 @@ def _local(config: Configuration) -> LocalCluster:
     return LocalCluster(config.get(ClusterOptions.STATE_DIR))
 
 
-def _ops_stack(*args: str) -> None:
-    root = source_root()
-    if root is None:
-        raise click.ClickException("`strom cluster` needs a source checkout (ops/stack); "
-                                   "with an installed package, run the services yourself")
-    if subprocess.call([str(root / "ops" / "stack"), *args]) != 0:
-        raise click.ClickException(f"ops/stack {' '.join(args)} failed (see above)")
+def _stack(config: Configuration, action: Callable[[Stack], None], what: str) -> None:
+    try:
+        action(Stack(config))
+    except StackError as exc:
+        raise click.ClickException(f"ops/stack {what} failed (see above)") from exc
 
 
 def wait_for_cluster(config: Configuration, task_managers: int, timeout_s: float) -> ClusterStatus:
-    """Poll status until both leaders answer and ``task_managers`` are registered.
+    """Wait until both leaders answer and ``task_managers`` are registered.
 
     Raises ``click.ClickException`` with the last status after ``timeout_s``.
     """
-    deadline = time.monotonic() + timeout_s
     with ClusterClient(config) as client:
-        while True:
-            result = client.status(timeout_s=2.0)
-            registered = sum(1 for r in result.slot_table() if r["state"] == "REGISTERED")
-            if all(result.leaders.values()) and registered >= task_managers:
-                return result
-            if time.monotonic() > deadline:
-                raise click.ClickException(
-                    f"cluster not ready after {timeout_s:.0f} s:\n{_format_status(result)}")
-            time.sleep(0.3)
+        try:
+            return wait_until_ready(client, cluster_ready(task_managers), timeout_s, poll_s=0.3)
+        except ClusterNotReadyError as exc:
+            raise click.ClickException(
+                f"cluster not ready after {timeout_s:.0f} s:\n{_format_status(exc.status)}") from exc
 
 
 @cluster.command("up")
@@ -332,7 +331,7 @@ def cluster_up(config: Configuration, jobmanagers: int, resourcemanagers: int, t
                slots: int, stack: bool) -> None:
     """Start the stack and the services (idempotent), wait until ready, print status."""
     if stack:
-        _ops_stack("up")
+        _stack(config, lambda s: s.up(), "up")
     local = _local(config)
     started = time.monotonic()
     for i in range(1, resourcemanagers + 1):
@@ -359,7 +358,7 @@ def cluster_down(config: Configuration, stack: bool) -> None:
         local.stop(name)
         click.echo(f"stopped {name}")
     if stack:
-        _ops_stack("down")
+        _stack(config, lambda s: s.down(), "down")
 
 
 @cluster.command("status")

@@ -23,6 +23,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from strom.config import Configuration, KafkaOptions
+from strom.testing.readiness import ClusterNotReadyError, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,15 +85,10 @@ class TestCluster:
     def wait_for(self, predicate: Callable[[ClusterStatus], bool], timeout_s: float,
                  what: str) -> ClusterStatus:
         """Poll the live status until ``predicate`` holds; fail with the last status."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            status = self.client.status(timeout_s=1.5, settle_s=0.2)
-            if predicate(status):
-                return status
-            if time.monotonic() > deadline:
-                pytest.fail(f"{what} not reached in {timeout_s} s; last status: {status}\n"
-                            + self.logs())
-            time.sleep(0.1)
+        try:
+            return wait_until_ready(self.client, predicate, timeout_s, what)
+        except ClusterNotReadyError as exc:
+            pytest.fail(f"{exc}\n" + self.logs())
 
     def kill_taskmanager_mid_job(self, job_id: str, name: str = "taskmanager-2") -> dict:
         """kill -9 ``name`` once the job completed a checkpoint; returns the job's final details

@@ -2,7 +2,7 @@
 
 The drills run WordCount with exactly-once output over 200,000 words and
 check every word's committed running counts against the input (see
-strom.cluster.drill); here each verdict must be OK.
+strom.testing.drill); here each verdict must be OK.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import time
 
 import httpx
 import pytest
-from strom.cluster.drill import Drill, DrillResult
+
 from strom.config import HeartbeatOptions, ZooKeeperOptions
 from strom.coordination.leader_election import current_leader
 from strom.io.redis import redis_client
+from strom.testing.drill import Drill, DrillResult
 
 from .conftest import TestCluster
 from .test_checkpoints import corpus

@@ -19,8 +19,8 @@ from typing import Any, Callable
 
 from strom.checkpoint.config import CheckpointConfig
 from strom.checkpoint.store import CheckpointStore
+from strom.fault_points import inject
 from strom.logs import get_logger
-from strom.runtime.faults import inject
 
 log = get_logger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Callable
 from kazoo.client import KazooClient
 
 from strom import logs
-from strom.config import Configuration
+from strom.config import Configuration, ControlPlaneOptions
 from strom.control.channel import ControlChannel, new_instance_id
 from strom.control.codec import ControlMessage
 from strom.control.fencing import FencingGuard
@@ -52,10 +52,10 @@ class ControlEndpoint:
 
     role: str = ""
     leader_scoped: bool = False
-    poll_interval_s: float = 0.05
 
     def __init__(self, config: Configuration, instance_id: str | None = None) -> None:
         self.config = config
+        self.poll_interval_s = config.get(ControlPlaneOptions.POLL_INTERVAL) / 1000
         self.id = instance_id or new_instance_id(self.role)
         self.host = socket.gethostname()
         self.pid = os.getpid()

@@ -28,9 +28,9 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from strom.fault_points import inject
 from strom.io.kafka import log_kafka_errors
 from strom.runtime.operators import produce
-from strom.runtime.faults import inject
 
 class KafkaSinkWriter:
     """AT_LEAST_ONCE (``flush_on_barrier``) or NONE."""

@@ -49,12 +49,12 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from strom.checkpoint.scheduler import START, CheckpointScheduler
 from strom.checkpoint.store import CheckpointStore
 from strom.errors import CheckpointCorruptedError, StaleAttemptError
+from strom.fault_points import inject
 from strom.graph.execution_graph import CANCELED, END_OF_DATA, FAILED, FINISHED, RUNNING
 from strom.graph.job_graph import JobVertex
 from strom.graph.stream_graph import CO_PROCESS, PROCESS, SINK, WINDOW
 from strom.io.kafka import log_kafka_errors
 from strom.logs import get_logger
-from strom.runtime.faults import inject
 from strom.runtime.operators import (
     END_OF_INPUT,
     GENERATION,

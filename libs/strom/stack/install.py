@@ -55,9 +55,10 @@ class Installer:
         if root is None:  # an installed package: trust a complete cache, there is no pom to compare
             if marker.is_file():
                 return
-            raise StackError(f"the Kafka jars are missing from {self.kafka_libs} and there is no "
-                             "ops/kafka/pom.xml to fetch them with (an installed package, not a source "
-                             "checkout): set STROM_KAFKA_LIBS to a complete jar cache")
+            self.console.warn(f"kafka: FAILED: the Kafka jars are missing from {self.kafka_libs} and there is "
+                              "no ops/kafka/pom.xml to fetch them with (an installed package, not a source "
+                              "checkout): set STROM_KAFKA_LIBS to a complete jar cache")
+            raise StackError("no Kafka jars")
         pom = root / "ops" / "kafka" / "pom.xml"
         digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:16]
         if marker.is_file() and marker.read_text().strip() == digest:

@@ -39,6 +39,9 @@ from strom.config import (
     Configuration, HeartbeatOptions, KafkaOptions, RestOptions, ZooKeeperOptions, source_root)
 from strom.coordination.leader_election import current_leader, zookeeper_client
 from strom.io.kafka import read_to_end
+from strom.stack.commands import Stack
+from strom.stack.console import Console
+from strom.testing.readiness import ClusterNotReadyError, cluster_ready, wait_until_ready
 
 FAULTS = ("kill-jobmanager", "kill-resourcemanager", "kill-taskmanager", "pause-taskmanager",
           "restart-redis", "restart-kafka", "partition-zookeeper")
@@ -129,7 +132,11 @@ def judge(records, lines: list[bytes], result: DrillResult) -> None:
 
 
 class Drill:
-    """Drives drills on the local cluster of ``local`` (processes named as `strom cluster up` does)."""
+    """Drives drills on the local cluster of ``local`` (processes named as `strom cluster up` does).
+
+    restart-redis and restart-kafka stop and start the stack of this process's environment (what
+    ``ops/stack`` would), whose state dir need not be the cluster's (the tests' are temporary).
+    """
 
     def __init__(self, config: Configuration, local: LocalCluster, lines: list[bytes],
                  say: Callable[[str], None] = print, outage_s: float = 2.0) -> None:
@@ -137,6 +144,7 @@ class Drill:
         self.outage_s = outage_s  # how long restart-redis / restart-kafka keep it down
         self.bootstrap = config.get(KafkaOptions.BOOTSTRAP)
         self.root = source_root() or Path.cwd()
+        self.stack = Stack(Configuration(), Console(say=lambda _line: None))
         self._replacements = 0
         # partition-zookeeper: called with (paused JobManager's name, job id) once a new leader
         # took over, before the old one resumes (tests queue work for the deposed leader here).
@@ -149,20 +157,17 @@ class Drill:
             self.local.start(f"resourcemanager-{i}", "resourcemanager")
             self._start_jobmanager(f"jobmanager-{i}")
             self.local.start(f"taskmanager-{i}", "taskmanager", "--slots", "2")
-        deadline = time.monotonic() + 60
         with ClusterClient(self.config) as client:
-            while True:
-                status = client.status(timeout_s=2.0)
-                if all(status.leaders.values()) and status.registered_slots()[0] >= 4:
-                    return
-                if time.monotonic() > deadline:
-                    registered = sorted(r["tm_id"] for r in status.slot_table() if r["state"] == "REGISTERED")
-                    tails = {name: (self.local.log_dir / f"{name}.log").read_text(errors="replace")
-                             .splitlines()[-8:] for name in ("taskmanager-1", "taskmanager-2")
-                             if name not in registered and (self.local.log_dir / f"{name}.log").exists()}
-                    raise RuntimeError(f"cluster not ready for the drill after 60 s: leaders {status.leaders}, "
-                                       f"registered TaskManagers {registered}; logs of the others: {tails}")
-                time.sleep(0.3)
+            try:
+                wait_until_ready(client, cluster_ready(task_managers=2, free_slots=4), timeout_s=60,
+                                 what="cluster ready for the drill")
+            except ClusterNotReadyError as exc:
+                up = {r["tm_id"] for r in exc.status.slot_table() if r["state"] == "REGISTERED"}
+                tails = {name: log.read_text(errors="replace").splitlines()[-8:]
+                         for name in ("taskmanager-1", "taskmanager-2")
+                         if name not in up and (log := self.local.log_dir / f"{name}.log").exists()}
+                raise RuntimeError(f"cluster not ready for the drill after 60 s: leaders {exc.status.leaders}, "
+                                   f"registered TaskManagers {sorted(up)}; logs of the others: {tails}") from exc
 
     def _task_manager_with_tasks(self, client: JobClient, job_id: str) -> str:
         details = client.details(job_id)
@@ -277,10 +282,10 @@ class Drill:
         if fault in ("restart-redis", "restart-kafka"):
             # Down for outage_s, not a bare restart: Redis restarts in ~0.1 s, between two
             # checkpoints, and nobody would notice.
-            stack, component = str(self.root / "ops" / "stack"), fault.split("-", 1)[1]
-            subprocess.run([stack, "stop", component], check=True, stdout=subprocess.DEVNULL)
+            component = fault.split("-", 1)[1]
+            self.stack.stop([component])
             time.sleep(self.outage_s)
-            subprocess.run([stack, "start", component], check=True, stdout=subprocess.DEVNULL)
+            self.stack.up([component])
             return None
         raise ValueError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
 

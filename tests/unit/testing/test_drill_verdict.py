@@ -1,4 +1,4 @@
-from strom.cluster.drill import CommittedOutputMonitor, DrillResult, judge
+from strom.testing.drill import CommittedOutputMonitor, DrillResult, judge
 
 LINES = [b"god", b"said", b"god", b"light"]
 

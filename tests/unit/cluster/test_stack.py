@@ -1,0 +1,87 @@
+"""ops/stack's pure parts: settings from options, which process is ours, status lines, help."""
+
+from pathlib import Path
+
+import pytest
+
+from strom.cluster.supervisor import ProcessInfo
+from strom.config import Configuration, KafkaOptions, RedisOptions, ZooKeeperOptions
+from strom.stack.cli import main, usage
+from strom.stack.commands import Stack, UnknownComponentError, describe_state, status_line
+from strom.stack.components import Kafka, Redis, StackSettings, ZooKeeper, kafka_cluster_id
+
+ENV = {"STROM_STATE_DIR": "/tmp/some-stack", "STROM_KAFKA_PORT": "19092", "STROM_ZK_PORT": "12181",
+       "STROM_REDIS_PORT": "16379", "STROM_STACK_STOP_TIMEOUT": "2500"}
+
+
+@pytest.fixture
+def settings():
+    return StackSettings.from_config(Configuration(env=ENV))
+
+
+def test_ports_are_declared_once_and_clients_follow_them(settings):
+    config = Configuration(env=ENV)
+    assert (settings.kafka_port, settings.kafka_controller_port, settings.zk_port, settings.redis_port) == (
+        19092, 9093, 12181, 16379)
+    assert settings.env_exports() == {"STROM_KAFKA_BOOTSTRAP": config.get(KafkaOptions.BOOTSTRAP),
+                                      "STROM_ZOOKEEPER": config.get(ZooKeeperOptions.QUORUM),
+                                      "STROM_REDIS_URL": config.get(RedisOptions.URL)}
+    assert settings.kafka_libs == Path("/tmp/some-stack/kafka-libs") and settings.stop_timeout_s == 2.5
+
+
+def test_is_ours_needs_this_state_dirs_config(settings):
+    kafka, zookeeper, redis = Kafka(settings), ZooKeeper(settings), Redis(settings)
+    kafka_argv = ("java", "-cp", "x", "kafka.Kafka", "/tmp/some-stack/kafka/server.properties")
+    assert kafka.is_ours(ProcessInfo(1, kafka_argv, "/"))
+    assert not kafka.is_ours(ProcessInfo(1, kafka_argv[:-1] + ("/other/kafka/server.properties",), "/"))
+    zk_argv = ("java", "org.apache.zookeeper.server.ZooKeeperServerMain", "/tmp/some-stack/zookeeper/zoo.cfg")
+    assert zookeeper.is_ours(ProcessInfo(1, zk_argv, "/")) and not kafka.is_ours(ProcessInfo(1, zk_argv, "/"))
+    # redis rewrites its title; its working directory names the state dir
+    assert redis.is_ours(ProcessInfo(1, ("redis-server 127.0.0.1:16379",), "/tmp/some-stack/redis/data"))
+    assert not redis.is_ours(ProcessInfo(1, ("redis-server 127.0.0.1:6379",), "/work/main/.strom/redis/data"))
+
+
+def test_commands_carry_the_settings(settings):
+    kafka = Kafka(settings).command(Path("/log"))
+    assert kafka[:3] == ["java", "-Xmx1G", "-Xms256m"] and kafka[-1] == "/tmp/some-stack/kafka/server.properties"
+    redis = Redis(settings).command(Path("/tmp/some-stack/logs/redis.log"))
+    assert redis[redis.index("--port") + 1] == "16379" and "--daemonize" not in redis
+
+
+def test_kafka_cluster_id_is_kafkas_uuid_format():
+    ids = {kafka_cluster_id() for _ in range(200)}
+    assert len(ids) == 200
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+
+
+def test_status_states_and_lines():
+    assert describe_state(True, True, True, "") == "healthy"
+    assert describe_state(True, False, False, "") == "unhealthy"
+    assert describe_state(False, False, False, "") == "stopped"
+    assert describe_state(False, True, True, "pid 9 java x").startswith("healthy (external: ")
+    assert describe_state(False, True, False, "pid 9 nc") == "stopped (port in use by another process: pid 9 nc)"
+    assert status_line("redis", 4242, 6379, "healthy") == "redis      pid=4242     127.0.0.1:6379   healthy"
+    assert status_line("kafka", None, 9092, "stopped") == "kafka      pid=-        127.0.0.1:9092   stopped"
+
+
+def test_components_are_selected_in_start_order():
+    stack = Stack(Configuration(env=ENV))
+    assert stack.select(()) == ["zookeeper", "redis", "kafka"]
+    assert stack.select(["kafka", "zookeeper"]) == ["zookeeper", "kafka"]
+    with pytest.raises(UnknownComponentError, match="unknown component 'kafak'"):
+        stack.select(["kafak"])
+
+
+def test_help_shows_the_declared_defaults():
+    text = usage(Configuration(env=ENV))
+    assert "Kafka broker port (default 9092)" in text and "now /tmp/some-stack" in text
+
+
+def test_usage_errors_exit_2(capsys, monkeypatch):
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    assert main(["frobnicate"]) == 2 and "unknown command 'frobnicate'" in capsys.readouterr().err
+    assert main(["stop"]) == 2 and "usage: ops/stack stop COMPONENT..." in capsys.readouterr().err
+    assert main(["down", "--force"]) == 2 and "down: unknown argument '--force'" in capsys.readouterr().err
+    monkeypatch.setenv("STROM_KAFKA_PORT", "99999")
+    assert main(["env"]) == 2 and "STROM_KAFKA_PORT='99999'" in capsys.readouterr().err
