@@ -10,9 +10,10 @@ dots and dashes as underscores, e.g. ``heartbeat.timeout`` ->
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Generic, Mapping, TypeVar
+from typing import Any, Generic, TypeVar
 
 from strom.errors import ConfigError
 
@@ -66,7 +67,7 @@ def _port(text: str) -> int:
     return value
 
 
-def _value_in(env: Mapping[str, str], option: "ConfigOption[T]") -> T:
+def _value_in(env: Mapping[str, str], option: ConfigOption[T]) -> T:
     """Another option's value in the same environment, for defaults derived from it."""
     return Configuration(env=env).get(option)
 
@@ -250,7 +251,7 @@ class Configuration:
         except ValueError as exc:
             raise ConfigError(f"{option.env_var}={raw!r} is not a valid {option.key}: {exc}") from exc
 
-    def with_overrides(self, overrides: Mapping[str, Any]) -> "Configuration":
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Configuration:
         """A copy with ``key=value`` overrides (keys as in :attr:`ConfigOption.key`)."""
         merged = {**self._overrides, **overrides}
         return Configuration(merged, self._env)

@@ -17,7 +17,7 @@ JobManager: ``after-complete`` (completed checkpoint written to Redis, tasks not
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 STEPS = ("after-barrier", "after-snapshot", "after-ack", "sink-before-commit", "sink-during-commit",
          "sink-after-commit", "after-complete")

@@ -12,16 +12,15 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
-
-from strom.cluster.client import ClusterClient, ClusterStatus
-from strom.cluster.local import LocalCluster
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
+from strom.cluster.client import ClusterClient, ClusterStatus
+from strom.cluster.local import LocalCluster
 from strom.config import Configuration, KafkaOptions
 from strom.testing.readiness import ClusterNotReadyError, wait_until_ready
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from strom.cluster.supervisor import ProcessInfo, Supervisor
@@ -29,7 +30,7 @@ class ServiceProcess:
 def is_service(name: str, process: ProcessInfo) -> bool:
     """Does ``process`` run the Strom service started as ``name`` (``... strom ... --name NAME``)?"""
     argv = process.argv
-    named = any(a == "--name" and b == name for a, b in zip(argv, argv[1:]))
+    named = any(a == "--name" and b == name for a, b in pairwise(argv))
     return named and any("strom" in a for a in argv)
 
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from strom.config import ClusterOptions, ConfigError, Configuration, StackOptions
 from strom.stack.commands import Stack, UnknownComponentError

@@ -14,11 +14,11 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from strom.cluster.supervisor import ProcessInfo, StopError, Supervisor, wait_until
 from strom.config import Configuration
@@ -235,10 +235,8 @@ class Stack:
             self._fail(component, f"process exited during startup (after {seconds(started)} s)")
             return False
         self._fail(component, f"not healthy after {timeout_s:g} s; stopping it")
-        try:
+        with suppress(StackError):  # reported; up fails anyway
             self._stop_one(name, strict=False, quiet=True)
-        except StackError:
-            pass  # reported; up fails anyway
         return False
 
     # -- stop -----------------------------------------------------------------------------

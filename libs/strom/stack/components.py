@@ -15,6 +15,7 @@ import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 from confluent_kafka import KafkaException
@@ -202,8 +203,9 @@ class Kafka(Component):
 
     def healthy(self) -> bool:
         timeout_s = self.settings.health_timeout_s
-        admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{self.port}", "logger": _QUIET,
-                             "socket.timeout.ms": int(timeout_s * 1000)})
+        config: dict[str, Any] = {"bootstrap.servers": f"127.0.0.1:{self.port}", "logger": _QUIET,
+                                  "socket.timeout.ms": int(timeout_s * 1000)}
+        admin = AdminClient(config)
         try:
             return bool(admin.list_topics(timeout=timeout_s).brokers)
         except KafkaException:

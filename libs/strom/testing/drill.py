@@ -25,9 +25,10 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
-from typing import Callable
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -35,8 +36,7 @@ from strom.client.jobs import JobClient
 from strom.client.produce import produce_lines
 from strom.cluster.client import ClusterClient
 from strom.cluster.local import LocalCluster
-from strom.config import (
-    Configuration, HeartbeatOptions, KafkaOptions, RestOptions, ZooKeeperOptions, source_root)
+from strom.config import Configuration, HeartbeatOptions, KafkaOptions, RestOptions, ZooKeeperOptions, source_root
 from strom.coordination.leader_election import current_leader, zookeeper_client
 from strom.io.kafka import read_to_end
 from strom.stack.commands import Stack
@@ -111,7 +111,7 @@ class CommittedOutputMonitor(threading.Thread):
         points = sorted(self.increases + ([fault_at] if fault_at is not None else []))
         if end_at is not None and (not points or points[-1] == fault_at):
             points.append(end_at)
-        return max((b - a for a, b in zip(points, points[1:])), default=0.0)
+        return max((b - a for a, b in pairwise(points)), default=0.0)
 
 
 def judge(records, lines: list[bytes], result: DrillResult) -> None:
@@ -189,7 +189,10 @@ class Drill:
              "--input", source, "--output", sink, "--dead-letter-topic", f"drill-dlq-{run_id}",
              "--checkpoint-interval", "500"], check=True, capture_output=True, text=True,
             env=self.local.env).stdout
-        job_id = re.search(r"JobID (\w+)", out).group(1)
+        submitted = re.search(r"JobID (\w+)", out)
+        if submitted is None:
+            raise RuntimeError(f"strom run printed no JobID: {out!r}")
+        job_id = submitted.group(1)
         monitor.start()
         client = JobClient(self.config)
         while client.checkpoints(job_id)["counts"].get("completed", 0) < 1:
@@ -230,16 +233,20 @@ class Drill:
             time.sleep(0.2)
 
     # -- faults ---------------------------------------------------------------------------
-    def _leader_change(self, role: str, kill: Callable[[str], None]) -> float:
+    def _leader_change(self, role: str, sig: int) -> tuple[str, float]:
+        """Send ``sig`` to the leader of ``role``; returns its name and the time until another
+        process led. Raises RuntimeError if ``role`` has no leader."""
         zk = zookeeper_client(self.config)
         try:
             old = current_leader(zk, self.config, role)
+            if old is None:
+                raise RuntimeError(f"no {role} leader to fault")
             fault = time.monotonic()
-            kill(old.id)
+            self.local.signal(old.id, sig)
             while True:
                 new = current_leader(zk, self.config, role)
                 if new is not None and new.id != old.id:
-                    return time.monotonic() - fault
+                    return old.id, time.monotonic() - fault
                 time.sleep(0.02)
         finally:
             zk.stop()
@@ -251,21 +258,17 @@ class Drill:
         heartbeat_s = self.config.get(HeartbeatOptions.TIMEOUT) / 1000
         if fault in ("kill-jobmanager", "kill-resourcemanager"):
             role = "JOBMANAGER" if fault == "kill-jobmanager" else "RESOURCEMANAGER"
-            killed: list[str] = []
-            elapsed = self._leader_change(role, lambda name: (killed.append(name),
-                                                              self.local.signal(name, signal.SIGKILL)))
-            self._restart(killed[0])
+            killed, elapsed = self._leader_change(role, signal.SIGKILL)
+            self._restart(killed)
             return elapsed
         if fault == "partition-zookeeper":
             # Freeze the leader past its ZooKeeper session: the session expires, a standby leads,
             # and the old leader wakes up deposed (an equivalent of a network partition).
-            paused: list[str] = []
-            elapsed = self._leader_change("JOBMANAGER", lambda name: (
-                paused.append(name), self.local.signal(name, signal.SIGSTOP)))
+            paused, elapsed = self._leader_change("JOBMANAGER", signal.SIGSTOP)
             time.sleep(max(0.0, session_s + 2 - elapsed))
             if self.before_resume is not None:
-                self.before_resume(paused[0], job_id)
-            self.local.signal(paused[0], signal.SIGCONT)
+                self.before_resume(paused, job_id)
+            self.local.signal(paused, signal.SIGCONT)
             return elapsed
         if fault == "kill-taskmanager":
             victim = self._task_manager_with_tasks(client, job_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import Mapping
+from collections.abc import Mapping
 
 from strom import fault_points
 

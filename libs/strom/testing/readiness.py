@@ -5,7 +5,7 @@ The one such wait of ``strom cluster up``, the drills and the integration tests.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 

@@ -33,7 +33,7 @@ def test_is_ours_needs_this_state_dirs_config(settings):
     kafka, zookeeper, redis = Kafka(settings), ZooKeeper(settings), Redis(settings)
     kafka_argv = ("java", "-cp", "x", "kafka.Kafka", "/tmp/some-stack/kafka/server.properties")
     assert kafka.is_ours(ProcessInfo(1, kafka_argv, "/"))
-    assert not kafka.is_ours(ProcessInfo(1, kafka_argv[:-1] + ("/other/kafka/server.properties",), "/"))
+    assert not kafka.is_ours(ProcessInfo(1, (*kafka_argv[:-1], "/other/kafka/server.properties"), "/"))
     zk_argv = ("java", "org.apache.zookeeper.server.ZooKeeperServerMain", "/tmp/some-stack/zookeeper/zoo.cfg")
     assert zookeeper.is_ours(ProcessInfo(1, zk_argv, "/")) and not kafka.is_ours(ProcessInfo(1, zk_argv, "/"))
     # redis rewrites its title; its working directory names the state dir

@@ -14,17 +14,19 @@ class FakeClient:
         return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
 
 
-def rm_reply(*tm_states):
-    class Reply:
-        sender_role, sender_id = "RESOURCEMANAGER", "resourcemanager-1"
-        body = {"is_leader": True, "task_managers": [
+class Reply:
+    """The leading ResourceManager's StatusReply with one free slot per TaskManager."""
+
+    sender_role, sender_id = "RESOURCEMANAGER", "resourcemanager-1"
+
+    def __init__(self, *tm_states):
+        self.body = {"is_leader": True, "task_managers": [
             {"tm_id": f"tm-{i}", "state": s, "slots": [{"allocation_id": None}]} for i, s in enumerate(tm_states)]}
-    return Reply()
 
 
 def status(leaders=True, *tm_states):
     leader = object() if leaders else None
-    return ClusterStatus({"JOBMANAGER": leader, "RESOURCEMANAGER": leader}, [rm_reply(*tm_states)])
+    return ClusterStatus({"JOBMANAGER": leader, "RESOURCEMANAGER": leader}, [Reply(*tm_states)])
 
 
 def test_ready_needs_both_leaders_and_the_task_managers():
@@ -42,6 +44,6 @@ def test_waits_until_ready():
 
 def test_times_out_with_the_last_status():
     last = status(True)
-    with pytest.raises(ClusterNotReadyError, match="2 TaskManagers not reached in 0.1 s") as info:
+    with pytest.raises(ClusterNotReadyError, match=r"2 TaskManagers not reached in 0\.1 s") as info:
         wait_until_ready(FakeClient([last]), cluster_ready(2), timeout_s=0.1, what="2 TaskManagers", poll_s=0.02)
     assert info.value.status is last
