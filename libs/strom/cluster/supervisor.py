@@ -42,7 +42,8 @@ class ProcessInfo:
 
     @classmethod
     def of(cls, pid: int) -> ProcessInfo | None:
-        """The process ``pid``, or None if it does not exist or is a zombie (exited, not reaped)."""
+        """The process ``pid``, or None if it does not exist, is a zombie (exited, not reaped),
+        or has no command line (a kernel thread, or a process exiting right now)."""
         proc = Path(f"/proc/{pid}")
         try:
             # The state follows the command name, which may itself contain ") ".
@@ -50,7 +51,7 @@ class ProcessInfo:
             argv = tuple(a.decode(errors="replace") for a in (proc / "cmdline").read_bytes().split(b"\0") if a)
         except (OSError, IndexError):
             return None
-        if state in ("Z", "X"):
+        if state in ("Z", "X") or not argv:
             return None
         try:
             cwd: str | None = os.readlink(proc / "cwd")

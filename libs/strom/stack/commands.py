@@ -16,7 +16,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 
@@ -77,6 +77,36 @@ def port_owner(port: int) -> str:
     return f"pid {process.pid} {command} {(process.argv[-1] if process.argv else '')[:120]}"
 
 
+@contextmanager
+def exclusive(lock_path: Path, console: Console) -> Iterator[None]:
+    """Hold the stack's lock file (waiting up to 10 min: another command may be downloading jars).
+
+    Raises :class:`StackError` if another command still holds it then.
+    """
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:  # not inherited by the servers (PEP 446)
+        def take() -> bool:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                return False
+        if not wait_until(take, LOCK_TIMEOUT_S, 0.2):
+            console.warn(f"{PROG}: another ops/stack command holds {lock_path}")
+            raise StackError("locked")
+        yield
+
+
+def start_log(log: Path, name: str) -> None:
+    """Rotate ``log`` if it grew too big, then mark where this start's output begins."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    if log.is_file() and log.stat().st_size > LOG_ROTATE_BYTES:
+        log.replace(log.with_name(log.name + ".1"))
+    with open(log, "a") as out:
+        out.write(f"\n==== {datetime.now().astimezone().isoformat(timespec='seconds')}: "
+                  f"ops/stack starting {name} ====\n")
+
+
 class Stack:
     """Kafka, ZooKeeper and Redis of one state dir, configured by :class:`StackOptions`.
 
@@ -109,24 +139,10 @@ class Stack:
                                         f"(expected: {' '.join(self.components)})")
         return [n for n in self.components if not names or n in names]
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        self.settings.run.mkdir(parents=True, exist_ok=True)
-        self.settings.logs.mkdir(parents=True, exist_ok=True)
-        path = self.settings.run / "stack.lock"
-        with open(path, "w") as lock:  # not inherited by the servers (PEP 446)
-            def take() -> bool:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return True
-                except BlockingIOError:
-                    return False
-            if not wait_until(take, LOCK_TIMEOUT_S, 0.2):
-                self.console.warn(f"{PROG}: another ops/stack command holds {path}")
-                raise StackError("locked")
-            yield
-
     # -- up -------------------------------------------------------------------------------
+    def locked(self) -> AbstractContextManager[None]:
+        return exclusive(self.settings.run / "stack.lock", self.console)
+
     def up(self, names: Sequence[str] = ()) -> None:
         with self.locked():
             self._up(self.select(names))
@@ -179,7 +195,8 @@ class Stack:
         controller = self.settings.kafka_controller_port
         if isinstance(component, Kafka) and port_in_use(controller):
             raise self._fail(component, f"controller port 127.0.0.1:{controller} is in use by another process")
-        log = self._open_log(name)
+        log = self.supervisor.log(name)
+        start_log(log, name)
         started = time.monotonic()
         component.write_config()
         if isinstance(component, Kafka) and not component.formatted:
@@ -194,16 +211,6 @@ class Stack:
         else:
             say(f"{name}: starting on 127.0.0.1:{port} (pid {pid}) ...")
         return started
-
-    def _open_log(self, name: str) -> Path:
-        log = self.supervisor.log(name)
-        log.parent.mkdir(parents=True, exist_ok=True)
-        if log.is_file() and log.stat().st_size > LOG_ROTATE_BYTES:
-            log.replace(log.with_name(log.name + ".1"))
-        with open(log, "a") as out:
-            out.write(f"\n==== {datetime.now().astimezone().isoformat(timespec='seconds')}: "
-                      f"ops/stack starting {name} ====\n")
-        return log
 
     def _format(self, kafka: Kafka, log: Path) -> None:
         cluster_id = kafka.cluster_id()
