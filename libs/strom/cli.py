@@ -21,13 +21,14 @@ from strom.config import (
     RestOptions,
     TaskManagerOptions,
 )
+from strom.control.roles import Role
 from strom.errors import JobClientError, KafkaUnavailableError
 from strom.stack.commands import Stack
 from strom.stack.console import StackError
 from strom.testing.faults import arm_from_env
 from strom.testing.readiness import ClusterNotReadyError, cluster_ready, wait_until_ready
 
-ROLE_TITLES = {"JOBMANAGER": "JobManager", "RESOURCEMANAGER": "ResourceManager"}
+ROLE_TITLES = {Role.JOBMANAGER: "JobManager", Role.RESOURCEMANAGER: "ResourceManager"}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -79,7 +80,7 @@ def jobmanager(config: Configuration, name: str | None, rest_port: int | None) -
 @click.pass_obj
 def resourcemanager(config: Configuration, name: str | None) -> None:
     """Run a ResourceManager (leader or standby)."""
-    _run_service(config, "strom.services.resourcemanager.ResourceManager", "resourcemanager", name)
+    _run_service(config, "strom.services.resourcemanager.build", "resourcemanager", name)
 
 
 @cli.command()
@@ -89,7 +90,7 @@ def resourcemanager(config: Configuration, name: str | None) -> None:
 def taskmanager(config: Configuration, name: str | None, slots: int | None) -> None:
     """Run a TaskManager offering SLOTS task slots."""
     config = config.with_overrides({TaskManagerOptions.NUM_SLOTS.key: slots})
-    _run_service(config, "strom.services.taskmanager.TaskManager", "taskmanager", name)
+    _run_service(config, "strom.services.taskmanager.build", "taskmanager", name)
 
 
 # -- status -----------------------------------------------------------------------------------
@@ -115,7 +116,7 @@ def _format_status(status: ClusterStatus) -> str:
                              for s in row["slots"])
             age = f"{row['last_heartbeat_age_ms'] / 1000:.1f} s ago"
             lines.append(f"  {row['tm_id']:<28} {row['state']:<11} {age:>10}  {slots}")
-    elif status.leaders["RESOURCEMANAGER"] is not None:
+    elif status.leaders[Role.RESOURCEMANAGER] is not None:
         lines.append("  (the ResourceManager leader did not answer)")
     return "\n".join(lines)
 

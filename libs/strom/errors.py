@@ -117,3 +117,19 @@ class CheckpointCorruptedError(CheckpointError):
     The job restarts from an older checkpoint (or none)."""
 
     reason = CheckpointFailureReason.CORRUPTED
+
+
+class TaskFailureCause(enum.Enum):
+    """Why a subtask failed, sent with its FAILED TaskExecutionState: the JobManager acts on the
+    cause, never on the error text (the Avro enum ``strom.control.TaskFailureCause``)."""
+
+    EXCEPTION = "EXCEPTION"                        # the task raised: restart as the strategy says
+    CHECKPOINT_CORRUPTED = "CHECKPOINT_CORRUPTED"  # the checkpoint it restores is unreadable: use an older one
+    DEPLOYMENT = "DEPLOYMENT"                      # it never ran: no such slot, or an unusable descriptor or artifact
+
+    @classmethod
+    def of(cls, exc: BaseException) -> TaskFailureCause:
+        """The cause a task reports for ``exc``, the error that ended it."""
+        if isinstance(exc, CheckpointError) and exc.reason is CheckpointFailureReason.CORRUPTED:
+            return cls.CHECKPOINT_CORRUPTED
+        return cls.EXCEPTION

@@ -54,6 +54,11 @@ def job_prefix(cluster_id: str, job_id: str) -> str:
     return f"strom:{cluster_id}:job:{job_id}"
 
 
+def artifact_key(cluster_id: str, job_id: str) -> str:
+    """A submitted job's artifact (the cloudpickled JobGraph) that TaskManagers load."""
+    return f"{job_prefix(cluster_id, job_id)}:artifact"
+
+
 def savepoint_prefix(cluster_id: str) -> str:
     """Prefix of savepoints, which outlive their job."""
     return f"strom:{cluster_id}:savepoint"

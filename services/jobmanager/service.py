@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any
 
 from strom.checkpoint.store import CheckpointStore
-from strom.cluster.endpoint import ControlEndpoint
+from strom.cluster.endpoint import ControlEndpoint, Handler
 from strom.config import (
     ClusterOptions,
     Configuration,
@@ -22,6 +23,18 @@ from strom.config import (
     RestOptions,
 )
 from strom.control.codec import ControlMessage
+from strom.control.gateways import TaskExecutorGateway
+from strom.control.messages import (
+    AcknowledgeCheckpoint,
+    ControlPayload,
+    DeclineCheckpoint,
+    SlotOffer,
+    SlotRequestFailed,
+    TaskExecutionState,
+    TaskManagerLost,
+    TaskReports,
+)
+from strom.control.roles import Role
 from strom.coordination.leader_election import LeaderInfo
 from strom.errors import InvalidArtifactError, NotLeaderError, StaleLeaderError
 from strom.graph.job_graph import JobGraph
@@ -34,7 +47,7 @@ from strom.naming import leader_path
 
 
 class JobManager(ControlEndpoint):
-    role = "JOBMANAGER"
+    role = Role.JOBMANAGER
     leader_scoped = True
 
     def __init__(self, config: Configuration, instance_id: str | None = None) -> None:
@@ -43,6 +56,7 @@ class JobManager(ControlEndpoint):
         client = redis_client(config)
         self.fence = LeaderFence(client, cluster_id, lambda: self.leadership.token)
         self.store = JobStore(client, cluster_id, self.fence)
+        self.task_executors = TaskExecutorGateway(self.channel)
         self.dispatcher: Dispatcher | None = None
         self._reports: list[dict] = []
         self._reports_request: str | None = None
@@ -54,11 +68,21 @@ class JobManager(ControlEndpoint):
             config.get(RestOptions.ADDRESS), config.get(RestOptions.PORT))
         self.every(0.2, self._tick)
 
+    def handlers(self) -> Mapping[type[ControlPayload], Handler]:
+        return {**super().handlers(),
+                TaskReports: self.on_TaskReports,
+                SlotOffer: self.on_SlotOffer,
+                SlotRequestFailed: self.on_SlotRequestFailed,
+                TaskExecutionState: self.on_TaskExecutionState,
+                AcknowledgeCheckpoint: self.on_AcknowledgeCheckpoint,
+                DeclineCheckpoint: self.on_DeclineCheckpoint,
+                TaskManagerLost: self.on_TaskManagerLost}
+
     def advertised_address(self) -> str:
         return self.rest.address
 
     def _leader_address(self) -> str | None:
-        leader = self.leaders["JOBMANAGER"]
+        leader = self.leaders[Role.JOBMANAGER]
         return leader.address if leader else None
 
     def start(self) -> None:
@@ -113,8 +137,7 @@ class JobManager(ControlEndpoint):
             self._reports, self._reports_request = [], uuid.uuid4().hex
             self._reconcile_at = time.monotonic() + self.reconcile_timeout_s
             self.log.info("asking TaskManagers for their tasks to re-attach", jobs=len(recovered))
-            self.channel.send("TASKMANAGER", "RequestTaskReports", {"request_id": self._reports_request},
-                              fenced=True)
+            self.task_executors.request_task_reports(self._reports_request)
 
     def on_revoke_leadership(self) -> None:
         # Jobs keep running on the TaskManagers; re-attaching them is the new leader's part.
@@ -172,9 +195,8 @@ class JobManager(ControlEndpoint):
         if job_master is not None:
             job_master.on_slot_offer(message.body)
         elif self.is_leader:
-            self.channel.send("TASKMANAGER", "FreeSlot", {
-                "tm_id": message.body["tm_id"], "allocation_id": message.body["allocation_id"],
-                "job_id": message.body["job_id"]}, target_id=message.body["tm_id"], fenced=True)
+            self.task_executors.free_slot(message.body["tm_id"], message.body["allocation_id"],
+                                          message.body["job_id"])
 
     def _forward(self, message: ControlMessage, method: str) -> None:
         """Hand a job-scoped message to its JobMaster (ignored for jobs this leader does not run)."""

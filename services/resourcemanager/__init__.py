@@ -1,5 +1,5 @@
 """``strom resourcemanager``: TaskManager registration, heartbeats and the slot table."""
 
-from strom.services.resourcemanager.service import ResourceManager
+from strom.services.resourcemanager.service import build
 
-__all__ = ["ResourceManager"]
+__all__ = ["build"]

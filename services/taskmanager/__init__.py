@@ -1,5 +1,5 @@
 """``strom taskmanager``: offers task slots, registers and heartbeats with the ResourceManager."""
 
-from strom.services.taskmanager.service import TaskManager
+from strom.services.taskmanager.service import build
 
-__all__ = ["TaskManager"]
+__all__ = ["build"]

@@ -3,20 +3,22 @@
 A :class:`ControlEndpoint` owns a :class:`~strom.control.channel.ControlChannel`
 and a mailbox. One thread does everything that touches the service's state:
 it drains the mailbox (callables posted by kazoo or other threads), polls the
-control inbox, drops stale-token messages via :class:`FencingGuard`, calls
-``on_<MessageType>(message)`` handlers and runs periodic timers. Leader-scoped
+control inbox, drops stale-token messages via :class:`FencingGuard`, hands each
+message to the handler its type has in :meth:`ControlEndpoint.handlers` and runs
+periodic timers. Leader-scoped
 subclasses (``leader_role`` set) also run a ZooKeeper leader election.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import signal
 import socket
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable, Mapping
 
 from kazoo.client import KazooClient
 
@@ -25,6 +27,9 @@ from strom.config import Configuration, ControlPlaneOptions
 from strom.control.channel import ControlChannel, new_instance_id
 from strom.control.codec import ControlMessage
 from strom.control.fencing import FencingGuard
+from strom.control.gateways import ClientGateway
+from strom.control.messages import ControlPayload, StatusRequest, TaskManagerInfo
+from strom.control.roles import LEADER_ROLES, Role
 from strom.coordination.leader_election import (
     LeaderElectionService,
     LeaderInfo,
@@ -34,23 +39,24 @@ from strom.coordination.leader_election import (
 )
 from strom.errors import NotLeaderError, StaleLeaderError
 
-LEADER_ROLES = ("JOBMANAGER", "RESOURCEMANAGER")
-
 # What a deposed leader's main thread meets when it acts on leadership it just lost: the control
 # channel refuses to stamp a token, Redis refuses a write with an old epoch. Logged, not fatal.
 FENCED = (NotLeaderError, StaleLeaderError)
+
+# A control message handler; it reads the typed body with ``message.payload(Type)``.
+Handler = Callable[[ControlMessage], None]
 
 
 class ControlEndpoint:
     """Base of the JobManager, ResourceManager and TaskManager services.
 
-    Subclasses set ``role`` (their control inbox, e.g. ``"TASKMANAGER"``),
-    ``leader_scoped`` (contend for leadership of ``role``) and define
-    ``on_<Type>`` handlers; ``on_leader_change(role, info)`` hears about leaders
-    of both leader-scoped roles.
+    Subclasses set ``role`` (their control inbox, e.g. ``Role.TASKMANAGER``),
+    ``leader_scoped`` (contend for leadership of ``role``) and extend
+    :meth:`handlers`; ``on_leader_change(role, info)`` hears about leaders of
+    both leader-scoped roles.
     """
 
-    role: str = ""
+    role: Role
     leader_scoped: bool = False
 
     def __init__(self, config: Configuration, instance_id: str | None = None) -> None:
@@ -62,9 +68,11 @@ class ControlEndpoint:
         self.log = logs.get_logger(self.role.lower())
         self.fencing = FencingGuard()
         self.leadership = LeaderElectionService(self)
-        self.leaders: dict[str, LeaderInfo | None] = {r: None for r in LEADER_ROLES}
+        self.leaders: dict[Role, LeaderInfo | None] = {r: None for r in LEADER_ROLES}
         self.channel = ControlChannel(config, self.id, self.role,
                                       token_source=lambda: self.leadership.token)
+        self.clients = ClientGateway(self.channel)
+        self._handlers = {kind.type_name(): handler for kind, handler in self.handlers().items()}
         self._mailbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._timers: list[list] = []  # [interval_s, next_due, fn]
         self._stopped = threading.Event()
@@ -109,10 +117,10 @@ class ControlEndpoint:
     def on_revoke_leadership(self) -> None:
         """Main-thread hook: this process stopped leading."""
 
-    def on_leader_change(self, role: str, info: LeaderInfo | None) -> None:
+    def on_leader_change(self, role: Role, info: LeaderInfo | None) -> None:
         """Main-thread hook: ZooKeeper reports a new (or no) leader of ``role``."""
 
-    def _leader_changed(self, role: str, info: LeaderInfo | None) -> None:
+    def _leader_changed(self, role: Role, info: LeaderInfo | None) -> None:
         if info is not None:
             self.fencing.observe(role, info.token)
 
@@ -127,8 +135,7 @@ class ControlEndpoint:
         self._zk = zookeeper_client(self.config)
         self.channel.start()
         for role in LEADER_ROLES:
-            LeaderRetriever(self._zk, self.config, role,
-                            lambda info, role=role: self._leader_changed(role, info))
+            LeaderRetriever(self._zk, self.config, role, functools.partial(self._leader_changed, role))
         if self.leader_scoped:
             self._driver = ZooKeeperLeaderElectionDriver(
                 self._zk, self.config, self.role, self.id, self.leadership,
@@ -175,14 +182,19 @@ class ControlEndpoint:
         except Exception:
             self.log.exception(f"{what} failed", callback=getattr(fn, "__qualname__", repr(fn)))
 
+    def handlers(self) -> Mapping[type[ControlPayload], Handler]:
+        """The handler of each message type this endpoint acts on. Subclasses extend it: their
+        table must cover ``received_by(role)`` (a unit test checks every role's)."""
+        return {StatusRequest: self.on_status_request}
+
     def dispatch(self, message: ControlMessage) -> None:
-        """Fence, then hand ``message`` to ``on_<type>``; unknown types are logged and skipped."""
+        """Fence, then hand ``message`` to its handler; types without one are logged and skipped."""
         reason = self.fencing.check(message)
         if reason is not None:
             self.log.warning("rejected control message", type=message.type,
                              sender=message.sender_id, reason=reason)
             return
-        handler = getattr(self, f"on_{message.type}", None)
+        handler = self._handlers.get(message.type)
         if handler is None:
             self.log.debug("ignoring control message", type=message.type, sender=message.sender_id)
             return
@@ -204,16 +216,12 @@ class ControlEndpoint:
         self.log.info("stopped")
 
     # -- common handlers ------------------------------------------------------------------
-    def status_rows(self) -> list[dict]:
-        """TaskManagerInfo rows for a StatusReply (the slot table, for a ResourceManager)."""
+    def status_rows(self) -> list[TaskManagerInfo]:
+        """The TaskManager rows of a StatusReply (the slot table, for a ResourceManager)."""
         return []
 
-    def on_StatusRequest(self, message: ControlMessage) -> None:
-        self.channel.send("CLIENT", "StatusReply", {
-            "request_id": message.body["request_id"],
-            "is_leader": self.is_leader,
-            "host": self.host,
-            "pid": self.pid,
-            "task_managers": self.status_rows(),
-            "rejected_messages": self.fencing.rejected,
-        }, target_id=message.sender_id, fenced=self.is_leader)
+    def on_status_request(self, message: ControlMessage) -> None:
+        self.clients.status_reply(
+            message.sender_id, message.payload(StatusRequest).request_id, is_leader=self.is_leader,
+            host=self.host, pid=self.pid, rejected_messages=self.fencing.rejected,
+            task_managers=self.status_rows())

@@ -18,7 +18,8 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
@@ -31,27 +32,24 @@ from strom.config import (
 )
 from strom.control import codec
 from strom.control.codec import ControlMessage
+from strom.control.roles import Role
 from strom.errors import ControlMessageError, NotLeaderError
 from strom.io.kafka import TopicSpec, end_offset, ensure_topics, log_kafka_errors
 from strom.logs import get_logger
 
-ROLES = ("JOBMANAGER", "RESOURCEMANAGER", "TASKMANAGER", "CLIENT")
-
 log = get_logger(__name__)
 
 
-def control_topic(cluster_id: str, role: str) -> str:
-    """Name of the control topic read by ``role`` (one of :data:`ROLES`)."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; expected one of {ROLES}")
-    return naming.control_topic(cluster_id, role)
+def control_topic(cluster_id: str, role: Role | str) -> str:
+    """Name of the control topic read by ``role``; ValueError for a string that names no :class:`Role`."""
+    return naming.control_topic(cluster_id, Role(role))
 
 
 def control_topic_specs(config: Configuration) -> list[TopicSpec]:
     cluster_id = config.get(ClusterOptions.CLUSTER_ID)
     topic_config = {"retention.ms": str(config.get(ControlPlaneOptions.RETENTION)),
                     "cleanup.policy": "delete"}
-    return [TopicSpec(control_topic(cluster_id, role), 1, topic_config) for role in ROLES]
+    return [TopicSpec(control_topic(cluster_id, role), 1, topic_config) for role in Role]
 
 
 class ControlChannel:
@@ -62,7 +60,7 @@ class ControlChannel:
     process, or None while it is not leading; unfenced senders pass None.
     """
 
-    def __init__(self, config: Configuration, sender_id: str, sender_role: str,
+    def __init__(self, config: Configuration, sender_id: str, sender_role: Role,
                  token_source: Callable[[], int | None] | None = None) -> None:
         self.config = config
         self.sender_id = sender_id
@@ -98,9 +96,10 @@ class ControlChannel:
         high = end_offset(self._consumer, self.inbox_topic, 0)
         self._consumer.assign([TopicPartition(self.inbox_topic, 0, high)])
 
-    def send(self, to_role: str, kind: str, body: Mapping[str, Any], *,
+    def send(self, to_role: Role, kind: str, body: Mapping[str, Any], *,
              target_id: str | None = None, fenced: bool = False) -> ControlMessage:
-        """Send one message to the topic of ``to_role``.
+        """Send one message to the topic of ``to_role``. Services send through the gateways of
+        :mod:`strom.control.gateways`, which build ``body`` from the message dataclass.
 
         ``fenced=True`` stamps the current leader token and raises
         :class:`NotLeaderError` if there is none. Delivery is asynchronous;
@@ -131,12 +130,13 @@ class ControlChannel:
         Records that do not decode are logged with topic/partition/offset and
         skipped; messages addressed to another instance are skipped.
         """
-        assert self._consumer is not None, "start() first"
+        assert self._consumer is not None and self._producer is not None, "start() first"
         messages: list[ControlMessage] = []
         for record in self._consumer.consume(num_messages=500, timeout=timeout_s):
-            if record.error():
-                if record.error().code() != KafkaError._PARTITION_EOF:
-                    log.warning("control topic error", error=str(record.error()))
+            error = record.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("control topic error", error=str(error))
                 continue
             try:
                 message = codec.decode(record.value())

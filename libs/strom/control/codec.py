@@ -11,46 +11,49 @@ sibling files.
 
 from __future__ import annotations
 
+import builtins
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any, TypeVar
 
 import fastavro
 from fastavro.schema import load_schema
 from fastavro.validation import validate
 
 from strom.clock import wall_ms
+from strom.control.messages import MESSAGES, ControlPayload
+from strom.control.roles import Role
 from strom.errors import ControlMessageError
 
 MAGIC = b"S\x01"
-LEADER_ROLES = frozenset({"JOBMANAGER", "RESOURCEMANAGER"})
 
 # Payload types, by short name. Helper types (Role, SlotStatus, ...) are not messages.
-MESSAGE_TYPES: tuple[str, ...] = (
-    "RegisterTaskManager", "TaskManagerRegistered", "DisconnectTaskManager",
-    "Heartbeat", "TaskManagerLost",
-    "SlotRequest", "AllocateSlot", "SlotRequestFailed", "SlotOffer", "FreeSlot",
-    "DeployTask", "TaskExecutionState", "CancelTask",
-    "TriggerCheckpoint", "AcknowledgeCheckpoint", "DeclineCheckpoint", "NotifyCheckpointComplete",
-    "RequestTaskReports", "TaskReports",
-    "StatusRequest", "StatusReply",
-)
+MESSAGE_TYPES: tuple[str, ...] = tuple(MESSAGES)
+
+P = TypeVar("P", bound=ControlPayload)
 
 
 @dataclass(frozen=True)
 class ControlMessage:
-    """A decoded control message: envelope fields plus the payload as a dict."""
+    """A decoded control message: envelope fields plus the payload as its Avro record (a dict)."""
 
     type: str
     sender_id: str
-    sender_role: str
+    sender_role: Role
     seq: int
     body: Mapping[str, Any]
     fencing_token: int | None = None
     target_id: str | None = None
     timestamp_ms: int = field(default_factory=wall_ms)
+
+    def payload(self, cls: builtins.type[P]) -> P:
+        """The body as the message dataclass ``cls``; ControlMessageError if this is another type."""
+        if cls.type_name() != self.type:
+            raise ControlMessageError(f"a {self.type} message is no {cls.type_name()}")
+        return cls.from_record(self.body)
 
 
 def _schema_dir():
@@ -64,7 +67,10 @@ def schema(name: str) -> dict:
     if not path.is_file():
         raise KeyError(name)
     with resources.as_file(path) as real_path:
-        return load_schema(str(real_path))
+        parsed = load_schema(str(real_path))
+    if not isinstance(parsed, dict):  # every control schema file holds one named type
+        raise ControlMessageError(f"schema {name} is a {type(parsed).__name__}, not a named type")
+    return parsed
 
 
 def _write(schema_: dict, record: Mapping[str, Any]) -> bytes:
@@ -81,6 +87,8 @@ def _read(schema_: dict, data: bytes, what: str) -> dict:
         raise ControlMessageError(f"corrupt {what}: {type(exc).__name__}: {exc}") from exc
     if buf.tell() != len(data):
         raise ControlMessageError(f"corrupt {what}: {len(data) - buf.tell()} trailing bytes")
+    if not isinstance(record, dict):
+        raise ControlMessageError(f"corrupt {what}: a {type(record).__name__}, not a record")
     return record
 
 
@@ -127,7 +135,7 @@ def decode(data: bytes | None) -> ControlMessage:
     return ControlMessage(
         type=kind,
         sender_id=envelope["sender_id"],
-        sender_role=envelope["sender_role"],
+        sender_role=Role(envelope["sender_role"]),
         seq=envelope["seq"],
         body=body,
         fencing_token=envelope["fencing_token"],

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 
-from strom.control.codec import LEADER_ROLES, ControlMessage
+from strom.control.codec import ControlMessage
+from strom.control.roles import LEADER_ROLES
 
 
 class FencingGuard:

@@ -24,6 +24,7 @@ from strom.checkpoint.coordinator import CheckpointCoordinator
 from strom.checkpoint.restart import RestartStrategy
 from strom.checkpoint.store import CheckpointStore
 from strom.control.channel import ControlChannel
+from strom.control.gateways import ResourceManagerGateway, TaskExecutorGateway
 from strom.graph.execution_graph import (
     CANCELED,
     CANCELING,
@@ -41,7 +42,7 @@ from strom.graph.execution_graph import (
 FAILING = "FAILING"  # job state while its subtasks are being canceled after a failure
 RESTARTING = "RESTARTING"  # waiting out the restart strategy's delay after a failure
 RECONCILING = "RECONCILING"  # a new leader collecting TaskManagers' reports to re-attach
-from strom.errors import JobSetupError, JobStateError
+from strom.errors import JobSetupError, JobStateError, TaskFailureCause
 from strom.graph.job_graph import JobGraph, JobVertex
 from strom.graph.stream_graph import SINK
 from strom.io.kafka import TopicSpec, ensure_topics, latest_offsets
@@ -74,7 +75,8 @@ class JobMaster:
                  register_savepoint: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.job_graph = job_graph
         self.job_id = job_graph.job_id
-        self.channel = channel
+        self.task_executors = TaskExecutorGateway(channel)
+        self.resource_manager = ResourceManagerGateway(channel)
         self.cluster_id = cluster_id
         self.bootstrap = bootstrap
         self.slot_request_timeout_s = slot_request_timeout_s
@@ -179,15 +181,12 @@ class JobMaster:
 
     # -- slots ----------------------------------------------------------------------------
     def _request(self, grant: SlotGrant) -> None:
-        self.channel.send("RESOURCEMANAGER", "SlotRequest",
-                          {"job_id": self.job_id, "allocation_id": grant.allocation_id}, fenced=True)
+        self.resource_manager.request_slot(self.job_id, grant.allocation_id)
 
     def on_slot_offer(self, body: dict[str, Any]) -> None:
         grant = next((g for g in self.slots if g.allocation_id == body["allocation_id"]), None)
         if grant is None or self.state != RUNNING or grant.tm_id is not None:
-            self.channel.send("TASKMANAGER", "FreeSlot", {
-                "tm_id": body["tm_id"], "allocation_id": body["allocation_id"], "job_id": self.job_id},
-                target_id=body["tm_id"], fenced=True)
+            self.task_executors.free_slot(body["tm_id"], body["allocation_id"], self.job_id)
             return
         grant.tm_id, grant.slot_index, grant.refused = body["tm_id"], body["slot_index"], None
         if all(g.tm_id is not None for g in self.slots):
@@ -287,10 +286,8 @@ class JobMaster:
                 subtask.state = DEPLOYING
                 self.tm_of[subtask.execution_id] = grant.tm_id
                 descriptor = self._descriptor(execution_vertex.job_vertex, subtask)
-                self.channel.send("TASKMANAGER", "DeployTask", {
-                    "tm_id": grant.tm_id, "job_id": self.job_id, "allocation_id": grant.allocation_id,
-                    "execution_id": subtask.execution_id, "descriptor_json": descriptor.to_json()},
-                    target_id=grant.tm_id, fenced=True)
+                self.task_executors.deploy_task(grant.tm_id, self.job_id, grant.allocation_id,
+                                                subtask.execution_id, descriptor.to_json())
         log.info("job deployed", job_id=self.job_id, subtasks=len(self.tm_of))
         self._persist()
 
@@ -306,7 +303,7 @@ class JobMaster:
         subtask.state = body["state"]
         subtask.error = body["error"]
         if subtask.state == FAILED and self.state == RUNNING:
-            if (body["error"] or "").startswith("CheckpointCorruptedError") and self.restored_from:
+            if body.get("cause") == TaskFailureCause.CHECKPOINT_CORRUPTED.value and self.restored_from:
                 self.bad_checkpoints.add(self.restored_from)
             self.handle_failure(f"task {subtask.execution_id} failed on {body['tm_id']}: {body['error']}")
         elif self.state == RUNNING and all(s.state == FINISHED for s in self.graph.subtasks()):
@@ -391,9 +388,7 @@ class JobMaster:
         log.warning("restarting job after JobManager failover", job_id=self.job_id, reason=reason)
         self.failure_history.append(reason)
         for report in mine:  # stale attempts: stop them, free their slots
-            self.channel.send("TASKMANAGER", "FreeSlot", {
-                "tm_id": report["tm_id"], "allocation_id": report["allocation_id"], "job_id": self.job_id},
-                target_id=report["tm_id"], fenced=True)
+            self.task_executors.free_slot(report["tm_id"], report["allocation_id"], self.job_id)
         self.slots, self.tm_of = [], {}
         if self._recovered_state == CANCELING:
             self._end(CANCELED)
@@ -474,16 +469,13 @@ class JobMaster:
                 continue
             for subtask in execution_vertex.subtasks:
                 tm_id = self.tm_of[subtask.execution_id]
-                self.channel.send("TASKMANAGER", "TriggerCheckpoint", {
-                    "tm_id": tm_id, "job_id": self.job_id, "execution_id": subtask.execution_id,
-                    "checkpoint_id": checkpoint_id, "timestamp_ms": timestamp_ms,
-                    "is_savepoint": is_savepoint}, target_id=tm_id, fenced=True)
+                self.task_executors.trigger_checkpoint(tm_id, self.job_id, subtask.execution_id, checkpoint_id,
+                                                       timestamp_ms, is_savepoint)
 
     def _notify_complete(self, checkpoint_id: int) -> None:
         for tm_id in sorted(set(self.tm_of.values())):
-            self.channel.send("TASKMANAGER", "NotifyCheckpointComplete", {
-                "tm_id": tm_id, "job_id": self.job_id, "checkpoint_id": checkpoint_id,
-                "final": checkpoint_id in self.final_checkpoints}, target_id=tm_id, fenced=True)
+            self.task_executors.notify_checkpoint_complete(tm_id, self.job_id, checkpoint_id,
+                                                           checkpoint_id in self.final_checkpoints)
         for request_id, status in self.coordinator.savepoints.items():
             if status.get("checkpoint-id") != checkpoint_id or status["status"] != "COMPLETED":
                 continue
@@ -547,16 +539,12 @@ class JobMaster:
         for subtask in self.graph.subtasks():
             tm_id = self.tm_of.get(subtask.execution_id)
             if tm_id is not None and subtask.state not in TERMINAL_STATES:
-                self.channel.send("TASKMANAGER", "CancelTask", {
-                    "tm_id": tm_id, "job_id": self.job_id, "execution_id": subtask.execution_id},
-                    target_id=tm_id, fenced=True)
+                self.task_executors.cancel_task(tm_id, self.job_id, subtask.execution_id)
 
     def _free_slots(self) -> None:
         for grant in self.slots:
             if grant.tm_id is not None:
-                self.channel.send("TASKMANAGER", "FreeSlot", {
-                    "tm_id": grant.tm_id, "allocation_id": grant.allocation_id, "job_id": self.job_id},
-                    target_id=grant.tm_id, fenced=True)
+                self.task_executors.free_slot(grant.tm_id, grant.allocation_id, self.job_id)
         self.slots = []
 
     def _end(self, state: str) -> None:

@@ -1,1 +1,1 @@
-"""ResourceManager logic: the slot table (Flink's SlotManager)."""
+"""ResourceManager logic: the ResourceManager endpoint and its slot table (Flink's SlotManager)."""

@@ -9,20 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from strom.control.messages import SlotStatus, TaskManagerInfo, TaskManagerState
 from strom.errors import NoSlotAvailableError
-
-
-@dataclass
-class SlotReport:
-    """One slot as a TaskManager reported it."""
-
-    slot_index: int
-    allocation_id: str | None = None
-    job_id: str | None = None
-
-    def as_record(self) -> dict:
-        return {"slot_index": self.slot_index, "allocation_id": self.allocation_id,
-                "job_id": self.job_id}
 
 
 @dataclass
@@ -32,9 +20,9 @@ class TaskManagerRegistration:
     tm_id: str
     host: str
     pid: int
-    slots: list[SlotReport]
+    slots: list[SlotStatus]
     last_heartbeat: float
-    state: str = "REGISTERED"
+    state: TaskManagerState = TaskManagerState.REGISTERED
     # Allocations sent to the TaskManager but not yet confirmed by its report.
     pending: dict[int, tuple[str, str]] = field(default_factory=dict)
 
@@ -60,16 +48,16 @@ class SlotManager:
         self.heartbeat_timeout_s = heartbeat_timeout_s
         self.task_managers: dict[str, TaskManagerRegistration] = {}
 
-    def report(self, tm_id: str, host: str, pid: int, slots: list[dict], now: float) -> bool:
+    def report(self, tm_id: str, host: str, pid: int, slots: list[SlotStatus], now: float) -> bool:
         """Record a registration or heartbeat. Returns False if ``tm_id`` was declared lost.
 
         A lost TaskManager stays lost until it registers anew (a zombie's
         heartbeat must not resurrect slots that may have been given away).
         """
         known = self.task_managers.get(tm_id)
-        if known is not None and known.state == "LOST":
+        if known is not None and known.state == TaskManagerState.LOST:
             return False
-        reports = [SlotReport(s["slot_index"], s.get("allocation_id"), s.get("job_id")) for s in slots]
+        reports = [SlotStatus(s.slot_index, s.allocation_id, s.job_id) for s in slots]
         pending = known.pending if known else {}
         for report in reports:
             if report.allocation_id is not None:
@@ -78,7 +66,7 @@ class SlotManager:
                                                             pending=pending)
         return True
 
-    def register(self, tm_id: str, host: str, pid: int, slots: list[dict], now: float) -> None:
+    def register(self, tm_id: str, host: str, pid: int, slots: list[SlotStatus], now: float) -> None:
         """An explicit registration: clears a LOST mark."""
         self.task_managers.pop(tm_id, None)
         self.report(tm_id, host, pid, slots, now)
@@ -88,8 +76,8 @@ class SlotManager:
         lost = []
         for tm in self.task_managers.values():
             silent = now - tm.last_heartbeat
-            if tm.state == "REGISTERED" and silent > self.heartbeat_timeout_s:
-                tm.state = "LOST"
+            if tm.state == TaskManagerState.REGISTERED and silent > self.heartbeat_timeout_s:
+                tm.state = TaskManagerState.LOST
                 lost.append((tm, silent))
         return lost
 
@@ -98,7 +86,7 @@ class SlotManager:
 
         Raises :class:`NoSlotAvailableError`.
         """
-        live = [tm for tm in self.task_managers.values() if tm.state == "REGISTERED"]
+        live = self.registered()
         candidates = sorted((tm for tm in live if tm.free_slots()),
                             key=lambda tm: (-len(tm.free_slots()), tm.tm_id))
         if not candidates:
@@ -110,7 +98,7 @@ class SlotManager:
         return SlotAssignment(tm.tm_id, slot_index, job_id, allocation_id)
 
     def registered(self) -> list[TaskManagerRegistration]:
-        return [tm for tm in self.task_managers.values() if tm.state == "REGISTERED"]
+        return [tm for tm in self.task_managers.values() if tm.state == TaskManagerState.REGISTERED]
 
     def total_slots(self) -> int:
         return sum(len(tm.slots) for tm in self.registered())
@@ -118,10 +106,8 @@ class SlotManager:
     def free_slot_count(self) -> int:
         return sum(len(tm.free_slots()) for tm in self.registered())
 
-    def rows(self, now: float) -> list[dict]:
-        """TaskManagerInfo records (schemas/control) for status replies."""
-        return [{
-            "tm_id": tm.tm_id, "host": tm.host, "pid": tm.pid, "state": tm.state,
-            "last_heartbeat_age_ms": int((now - tm.last_heartbeat) * 1000),
-            "slots": [s.as_record() for s in tm.slots],
-        } for tm in sorted(self.task_managers.values(), key=lambda t: t.tm_id)]
+    def rows(self, now: float) -> list[TaskManagerInfo]:
+        """The slot table for status replies, by TaskManager id; ``now`` in s (monotonic)."""
+        return [TaskManagerInfo(tm.tm_id, tm.host, tm.pid, tm.state, int((now - tm.last_heartbeat) * 1000),
+                                [SlotStatus(s.slot_index, s.allocation_id, s.job_id) for s in tm.slots])
+                for tm in sorted(self.task_managers.values(), key=lambda t: t.tm_id)]

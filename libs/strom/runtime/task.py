@@ -48,7 +48,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from strom.checkpoint.scheduler import START, CheckpointScheduler
 from strom.checkpoint.store import CheckpointStore
-from strom.errors import CheckpointCorruptedError, StaleAttemptError
+from strom.errors import CheckpointCorruptedError, StaleAttemptError, TaskFailureCause
 from strom.fault_points import inject
 from strom.graph.execution_graph import CANCELED, END_OF_DATA, FAILED, FINISHED, RUNNING
 from strom.graph.job_graph import JobVertex
@@ -148,7 +148,7 @@ class ReplacedAttemptError(RuntimeError):
 class TaskCallbacks:
     """How a task talks back to its TaskManager (which sends control messages)."""
 
-    report: Callable[[str, str | None], None]           # (execution state, error)
+    report: Callable[[str, str | None, TaskFailureCause | None], None]  # (execution state, error, its cause)
     acknowledge: Callable[[int, int, bool], None]        # (checkpoint id, state size bytes, completed it)
     decline: Callable[[int, str], None]                  # (checkpoint id, reason)
 
@@ -187,12 +187,12 @@ class Task(threading.Thread):
                           if vertex.is_source and d.checkpointing else None)
         self._next_poll = 0.0
 
-    def report(self, state: str, error: str | None) -> None:
+    def report(self, state: str, error: str | None, cause: TaskFailureCause | None = None) -> None:
         if state == END_OF_DATA:
             self.end_of_data = True
         else:
             self.state = state
-        self.cb.report(state, error)
+        self.cb.report(state, error, cause)
 
     # -- control, from the TaskManager's thread ---------------------------------------
     def cancel(self) -> None:
@@ -378,9 +378,10 @@ class Task(threading.Thread):
             self._flush()
             self.report(FINISHED if finished else CANCELED, None)
         except (TaskFailure, ReplacedAttemptError) as exc:
-            self.report(FAILED, str(exc))
+            self.report(FAILED, str(exc), TaskFailureCause.of(exc))
         except Exception as exc:
-            self.report(FAILED, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
+            self.report(FAILED, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}",
+                        TaskFailureCause.of(exc))
         finally:
             if consumer is not None:
                 consumer.close()

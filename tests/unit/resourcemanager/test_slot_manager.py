@@ -1,10 +1,12 @@
 import pytest
+
+from strom.control.messages import SlotStatus, TaskManagerState
 from strom.errors import NoSlotAvailableError
 from strom.resourcemanager.slot_manager import SlotManager
 
 
 def free(n):
-    return [{"slot_index": i, "allocation_id": None, "job_id": None} for i in range(n)]
+    return [SlotStatus(i) for i in range(n)]
 
 
 def test_heartbeat_timeout_marks_lost_once_and_shrinks_the_table():
@@ -32,7 +34,7 @@ def test_lost_taskmanager_heartbeat_is_refused_until_it_registers_again():
 
 def test_heartbeat_from_unknown_taskmanager_rebuilds_its_row():
     sm = SlotManager(heartbeat_timeout_s=5.0)
-    busy = [{"slot_index": 0, "allocation_id": "a", "job_id": "j"}]
+    busy = [SlotStatus(0, "a", "j")]
     assert sm.report("tm-x", "h", 9, busy, now=1.0)
     assert sm.total_slots() == 1 and sm.free_slot_count() == 0
 
@@ -49,7 +51,7 @@ def test_allocation_spreads_and_counts_pending_until_confirmed():
     sm.report(first.tm_id, "h", 1, free(2), now=0.5)
     assert sm.free_slot_count() == 2
     confirmed = free(2)
-    confirmed[first.slot_index] = {"slot_index": first.slot_index, "allocation_id": "a1", "job_id": "j"}
+    confirmed[first.slot_index] = SlotStatus(first.slot_index, "a1", "j")
     sm.report(first.tm_id, "h", 1, confirmed, now=0.6)
     assert sm.free_slot_count() == 2
     sm.allocate("j", "a3")
@@ -62,4 +64,4 @@ def test_rows_report_state_and_age():
     sm = SlotManager(heartbeat_timeout_s=5.0)
     sm.register("tm-a", "h", 1, free(1), now=0.0)
     (row,) = sm.rows(now=1.25)
-    assert row["state"] == "REGISTERED" and row["last_heartbeat_age_ms"] == 1250
+    assert row.state is TaskManagerState.REGISTERED and row.last_heartbeat_age_ms == 1250

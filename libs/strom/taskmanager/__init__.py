@@ -1,0 +1,1 @@
+"""TaskManager logic: the TaskExecutor, its slot table and the job artifacts it runs."""
