@@ -367,8 +367,7 @@ def produce_flights(bootstrap: str, topic: str, limit: int | None, disorder_minu
     """Write the flights to ``topic`` as JSON, round-robin over its partitions; returns (records, s)."""
     from confluent_kafka import Consumer, Producer
 
-    from strom.io.kafka import TopicSpec, end_offset, ensure_topics
-    from strom.runtime.operators import produce
+    from strom.io.kafka import TopicSpec, end_offset, ensure_topics, produce
 
     ensure_topics(bootstrap, [TopicSpec(topic, partitions)])
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "flight-delays-loader"})

@@ -179,6 +179,47 @@ class TaskManagerOptions:
         "Number of task slots of one TaskManager.", "slots")
 
 
+class PipelineOptions:
+    """Event time (Flink: ``pipeline.*``)."""
+
+    AUTO_WATERMARK_INTERVAL = ConfigOption(
+        "pipeline.auto-watermark-interval", _positive_int, 200,
+        "How often a source subtask with a watermark strategy emits its watermark (or tells "
+        "downstream it is idle).", "ms")
+
+
+class TaskOptions:
+    """How a task runs: checkpoint progress polling and its Kafka clients' batching."""
+
+    CHECKPOINT_POLL_INTERVAL = ConfigOption(
+        "task.checkpoint-poll-interval", _positive_int, 50,
+        "How often a source subtask or an exactly-once sink reads the job's checkpoint progress "
+        "from Redis (to start or join a checkpoint, or to commit completed epochs); sources "
+        "inject the barriers of one checkpoint within about this of each other.", "ms")
+    IDLE_FIRST_CHECKPOINT = ConfigOption(
+        "task.idle-first-checkpoint", _positive_int, 3000,
+        "A source subtask that emitted no records starts its first checkpoint after "
+        "max(checkpoint interval, this) at the earliest.", "ms")
+    PRODUCER_LINGER = ConfigOption(
+        "task.producer.linger", int, 20,
+        "librdkafka linger.ms of a task's producers (edges and sinks): how long records wait "
+        "to fill a batch.", "ms")
+    PRODUCER_BATCH_RECORDS = ConfigOption(
+        "task.producer.batch-records", _positive_int, 10_000,
+        "librdkafka batch.num.messages of a task's edge producer.", "records")
+    PRODUCER_QUEUE_RECORDS = ConfigOption(
+        "task.producer.queue-records", _positive_int, 500_000,
+        "librdkafka queue.buffering.max.messages of a task's edge producer: records buffered "
+        "before produce blocks.", "records")
+    CONSUMER_FETCH_WAIT = ConfigOption(
+        "task.consumer.fetch-wait", _positive_int, 50,
+        "librdkafka fetch.wait.max.ms of a task's consumer.", "ms")
+    CONSUMER_PARTITION_FETCH_BYTES = ConfigOption(
+        "task.consumer.partition-fetch-bytes", _positive_int, 10 * 1024 * 1024,
+        "librdkafka max.partition.fetch.bytes of a task's consumer (librdkafka's 1 MiB default "
+        "makes reading small records ~10x slower, bench/wordcount.py).", "bytes")
+
+
 class RestOptions:
     """The JobManager's REST endpoint."""
 
@@ -221,8 +262,8 @@ class ControlPlaneOptions:
 ALL_OPTIONS: tuple[ConfigOption[Any], ...] = tuple(
     option
     for group in (ClusterOptions, StackOptions, KafkaOptions, ZooKeeperOptions, RedisOptions,
-                  HeartbeatOptions, TaskManagerOptions, RestOptions, JobManagerOptions,
-                  ControlPlaneOptions)
+                  HeartbeatOptions, TaskManagerOptions, PipelineOptions, TaskOptions, RestOptions,
+                  JobManagerOptions, ControlPlaneOptions)
     for option in vars(group).values()
     if isinstance(option, ConfigOption)
 )

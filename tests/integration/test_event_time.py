@@ -16,7 +16,7 @@ from confluent_kafka import Producer
 from strom.client.jobs import JobClient
 from strom.config import KafkaOptions
 from strom.io.kafka import TopicSpec, ensure_topics
-from strom.runtime.operators import produce as produce_record
+from strom.io.kafka import produce as produce_record
 
 from .conftest import TestCluster
 from .test_windows import BOUND, T0, click_events, produce_spread

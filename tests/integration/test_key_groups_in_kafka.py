@@ -6,7 +6,7 @@ from confluent_kafka import Producer
 
 from strom.config import Configuration, KafkaOptions
 from strom.io.kafka import TopicSpec, ensure_topics
-from strom.runtime.keygroups import key_bytes, key_group_for
+from strom.state.keygroups import key_bytes, key_group_for
 
 
 def test_librdkafka_partition_equals_python_key_group(stack):

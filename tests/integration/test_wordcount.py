@@ -14,8 +14,8 @@ from confluent_kafka import Producer
 from strom.client.jobs import JobClient
 from strom.config import KafkaOptions
 from strom.io.kafka import TopicSpec, ensure_topics, read_to_end
-from strom.runtime.keygroups import key_group_for
-from strom.runtime.operators import produce as produce_record
+from strom.io.kafka import produce as produce_record
+from strom.state.keygroups import key_group_for
 
 from .conftest import TestCluster
 

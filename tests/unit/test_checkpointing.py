@@ -238,11 +238,11 @@ def test_state_outside_a_keyed_stream_is_a_clear_error():
 
 
 def test_source_scheduler_keeps_interval_min_pause_and_one_pending_and_recovers_from_timeouts():
-    s = CheckpointScheduler(interval_ms=1000, min_pause_ms=500, timeout_ms=5000, start_ms=0)
+    s = CheckpointScheduler(interval_ms=1000, min_pause_ms=500, timeout_ms=5000, idle_first_ms=3000, start_ms=0)
     assert s.due(0, started=4, completed=4, emitted=False) == JOIN      # 4: the previous attempt's
     s.cannot_join(4)
     assert s.due(2999, started=4, completed=4, emitted=False) is None
-    assert s.due(3000, started=4, completed=4, emitted=False) == START  # idle: IDLE_FIRST_MS
+    assert s.due(3000, started=4, completed=4, emitted=False) == START  # idle: idle_first_ms
     s.started(5, 3000)
     assert s.due(4500, started=5, completed=4) is None                  # 5 still pending
     assert s.due(4600, started=5, completed=5) is None                  # completed: min pause

@@ -12,7 +12,7 @@ next checkpoint when
 * it has not started one since it began and has emitted records (after a
   restart the first checkpoint then commits replayed output; one taken before
   the consumer's first fetch would be empty and delay that output by an
-  interval), or has emitted nothing for ``max(interval_ms, IDLE_FIRST_MS)``, or
+  interval), or has emitted nothing for ``max(interval_ms, idle_first_ms)``, or
 * its last checkpoint completed at least ``min_pause_ms`` ago and its last
   barrier is ``interval_ms`` old (at most one checkpoint pending), or
 * its last checkpoint is older than ``timeout_ms`` without completing
@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-IDLE_FIRST_MS = 3000  # ms: a source without records starts its first checkpoint after this at the earliest
 JOIN = "join"    # join the newest checkpoint another source or the JobManager started
 START = "start"  # start the next checkpoint (or join one that started in the meantime)
 
@@ -33,7 +32,7 @@ START = "start"  # start the next checkpoint (or join one that started in the me
 class CheckpointScheduler:
     """The trigger rules of one source subtask; times in ms (any monotonic clock), ids as in Redis.
 
-    >>> s = CheckpointScheduler(interval_ms=500, min_pause_ms=0, timeout_ms=10_000, start_ms=0)
+    >>> s = CheckpointScheduler(interval_ms=500, min_pause_ms=0, timeout_ms=10_000, idle_first_ms=3000)
     >>> s.due(10, started=3, completed=3, emitted=False)   # 3: before a restart
     'join'
     >>> s.cannot_join(3)                                   # (another attempt's: Redis said no)
@@ -53,6 +52,7 @@ class CheckpointScheduler:
     interval_ms: int
     min_pause_ms: int
     timeout_ms: int
+    idle_first_ms: int     # a source without records starts its first checkpoint after this at the earliest
     start_ms: float = 0.0  # when the task began reading
     last_id: int = -1      # the newest checkpoint this source took part in
     newest_seen: int = -1  # ... or knows it cannot join
@@ -66,7 +66,7 @@ class CheckpointScheduler:
         if started > self.newest_seen:
             return JOIN
         if self.last_started_ms is None:
-            idle_wait = max(self.interval_ms, IDLE_FIRST_MS)
+            idle_wait = max(self.interval_ms, self.idle_first_ms)
             return START if emitted or now_ms - self.start_ms >= idle_wait else None
         if completed >= self.last_id:
             if self.completed_seen_ms is None:

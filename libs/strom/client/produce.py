@@ -7,8 +7,7 @@ from typing import BinaryIO
 
 from confluent_kafka import Producer
 
-from strom.io.kafka import TopicSpec, ensure_topics
-from strom.runtime.operators import produce
+from strom.io.kafka import TopicSpec, ensure_topics, produce
 
 
 def produce_lines(bootstrap: str, topic: str, file: BinaryIO, partitions: int = 2) -> tuple[int, float]:

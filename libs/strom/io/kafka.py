@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from confluent_kafka import (
     Consumer,
     KafkaError,
     KafkaException,
     Message,
+    Producer,
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
@@ -20,6 +22,13 @@ from strom.errors import KafkaUnavailableError, TopicNotReadyError
 from strom.logs import get_logger
 
 log = get_logger("kafka")
+
+
+class KafkaPartition(NamedTuple):
+    """One partition of a topic, as a dict key: equal to, and hashed as, ``(topic, partition)``."""
+
+    topic: str
+    partition: int
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,21 @@ def log_kafka_errors(component: str, clock=time.monotonic):
         else:
             log.error("kafka client error", component=component, error=error.str())
     return on_error
+
+
+def produce(producer: Producer, topic: str, value: bytes | None, **kwargs: Any) -> None:
+    """``producer.produce`` that waits for room when librdkafka's queue is full.
+
+    ``kwargs`` go to ``Producer.produce`` (key, partition, headers, timestamp).
+    Polls 50 ms at a time while the queue is full, so it blocks as long as Kafka
+    does not take records; raises what ``Producer.produce`` raises besides BufferError.
+    """
+    while True:
+        try:
+            producer.produce(topic, value, **kwargs)
+            return
+        except BufferError:
+            producer.poll(0.05)  # deliver some of the queue, then try again
 
 
 def admin_client(bootstrap: str) -> AdminClient:
@@ -127,16 +151,30 @@ def end_offset(consumer: Consumer, topic: str, partition: int) -> int:
     return high
 
 
-def latest_offsets(admin: AdminClient, partitions: list[tuple[str, int]], timeout_s: float = 10.0) -> dict[str, int]:
-    """High watermarks of ``partitions`` as ``{"topic:partition": offset}``, in one ListOffsets
-    request per broker. ``admin`` must outlive the call (a destroyed client drops its requests).
-    Raises KafkaException, or TimeoutError after ``timeout_s``."""
+def latest_offsets(admin: AdminClient, partitions: list[tuple[str, int]],
+                   timeout_s: float = 10.0) -> dict[KafkaPartition, int]:
+    """High watermarks of ``partitions``, in one ListOffsets request per broker. ``admin`` must
+    outlive the call (a destroyed client drops its requests). Raises KafkaException, or
+    TimeoutError after ``timeout_s``."""
     if not partitions:
         return {}
     futures = admin.list_offsets({TopicPartition(t, p): OffsetSpec.latest() for t, p in partitions},
                                  request_timeout=timeout_s)
-    return {f"{tp.topic}:{tp.partition}": future.result(timeout=timeout_s).offset
+    return {KafkaPartition(tp.topic, tp.partition): future.result(timeout=timeout_s).offset
             for tp, future in futures.items()}
+
+
+def high_watermarks(bootstrap: str, topics: list[str], timeout_s: float = 10.0) -> dict[str, dict[int, int]]:
+    """Per topic of ``topics`` that exists on ``bootstrap``: partition -> high watermark (the
+    offset the next record gets). Raises KafkaException when Kafka does not answer in time."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "strom-jobmaster"})
+    try:
+        metadata = consumer.list_topics(timeout=timeout_s).topics
+        return {topic: {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
+                        for p in sorted(metadata[topic].partitions)}
+                for topic in topics if topic in metadata and metadata[topic].error is None}
+    finally:
+        consumer.close()
 
 
 def read_to_end(bootstrap: str, topic: str, timeout_s: float = 120.0) -> list[Message]:

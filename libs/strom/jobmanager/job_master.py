@@ -14,10 +14,10 @@ subtask i of every vertex goes to slot i), retries refused requests until
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from strom.checkpoint.coordinator import CheckpointCoordinator
@@ -36,24 +36,21 @@ from strom.graph.execution_graph import (
     RUNNING,
     TERMINAL_STATES,
     ExecutionGraph,
-    ExecutionVertex,
 )
 
 FAILING = "FAILING"  # job state while its subtasks are being canceled after a failure
 RESTARTING = "RESTARTING"  # waiting out the restart strategy's delay after a failure
 RECONCILING = "RECONCILING"  # a new leader collecting TaskManagers' reports to re-attach
-from strom.errors import JobSetupError, JobStateError, TaskFailureCause
-from strom.graph.job_graph import JobGraph, JobVertex
+from strom.errors import JobStateError, TaskFailureCause
+from strom.graph.job_graph import JobGraph
 from strom.graph.stream_graph import SINK
-from strom.io.kafka import TopicSpec, ensure_topics, latest_offsets
+from strom.io.kafka import KafkaPartition, TopicSpec, ensure_topics, latest_offsets
+from strom.jobmanager.deployment import TaskDeploymentDescriptorFactory
 from strom.logs import get_logger
-from strom.naming import sink_marker_topic, sink_transactional_id
-from strom.runtime.keygroups import key_group_range
-from strom.runtime.task import TaskDeploymentDescriptor
+from strom.naming import sink_marker_topic
 
 log = get_logger(__name__)
 
-OFFSET_BEGINNING = -2
 CANCEL_WAIT_S = 5.0  # s: the longest a restart waits for the failed attempt's tasks to report canceled
 
 
@@ -70,7 +67,7 @@ class JobMaster:
 
     def __init__(self, job_graph: JobGraph, channel: ControlChannel, cluster_id: str, bootstrap: str,
                  slot_request_timeout_s: float, persist: Callable[..., None],
-                 on_terminal: Callable[["JobMaster"], None], checkpoints: CheckpointStore,
+                 on_terminal: Callable[[JobMaster], None], checkpoints: CheckpointStore,
                  savepoint: dict[str, Any] | None = None,
                  register_savepoint: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.job_graph = job_graph
@@ -91,8 +88,8 @@ class JobMaster:
         self._slot_deadline = 0.0
         self._retry_at: float | None = None
         self._restart_at: float | None = None
-        self._source_partitions: dict[str, list[list]] = {}
-        self._skip_before: dict[str, int] = {}  # "topic:partition" -> first offset the attempt may need
+        self._deployments = TaskDeploymentDescriptorFactory(job_graph, cluster_id, bootstrap, self.marker_topic)
+        self._skip_before: dict[KafkaPartition, int] = {}  # first offset the attempt may need
         # One connection for the job's topic admin (a new AdminClient waits up to seconds for its
         # first metadata; kept on self: a destroyed client drops requests in flight).
         self._admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -118,7 +115,7 @@ class JobMaster:
         """Create the job's topics, fix the bounded sources' end offsets, request slots."""
         try:
             self._create_topics()
-            self._source_partitions = self._assign_source_partitions()
+            self._deployments.assign_source_splits()
             self.checkpoints.set_generation(self.generation)
         except Exception as exc:
             self.fail(f"job setup failed: {exc}")
@@ -150,34 +147,6 @@ class JobMaster:
 
     def _create_topics(self) -> None:
         ensure_topics(self.bootstrap, self._topic_specs())
-
-    def _assign_source_partitions(self) -> dict[str, list[list]]:
-        """Per source vertex: [topic, partition, start, end|None] for every partition, in order.
-
-        Bounded sources end at the high watermarks read now, when the job starts.
-        Raises :class:`JobSetupError` for a missing source topic.
-        """
-        result: dict[str, list[list]] = {}
-        for vertex in self.job_graph.vertices:
-            if not vertex.is_source:
-                continue
-            source = vertex.operators[0].connector
-            bootstrap = source.bootstrap_servers or self.bootstrap
-            consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "strom-jobmaster"})
-            try:
-                metadata = consumer.list_topics(timeout=10).topics
-                partitions = []
-                for topic in source.topics:
-                    if topic not in metadata or metadata[topic].error is not None:
-                        raise JobSetupError(f"source topic {topic!r} does not exist on {bootstrap}")
-                    for p in sorted(metadata[topic].partitions):
-                        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-                        start = OFFSET_BEGINNING if source.starting_offsets.kind == "earliest" else high
-                        partitions.append([topic, p, start, high if source.bounded else None])
-            finally:
-                consumer.close()
-            result[vertex.id] = partitions
-        return result
 
     # -- slots ----------------------------------------------------------------------------
     def _request(self, grant: SlotGrant) -> None:
@@ -233,59 +202,16 @@ class JobMaster:
                     self._request(grant)
 
     # -- deployment -----------------------------------------------------------------------
-    def _descriptor(self, vertex: JobVertex, subtask: ExecutionVertex) -> TaskDeploymentDescriptor:
-        i = subtask.subtask_index
-        inputs = []
-        for edge in vertex.inputs:
-            upstream = self.job_graph.vertex(edge.source_vertex).parallelism
-            topic = edge.topic(self.cluster_id, self.job_id)
-            owned = (key_group_range(self.job_graph.max_parallelism, vertex.parallelism, i)
-                     if edge.partitioner == "hash" else [i])
-            inputs += [[topic, p, upstream] for p in owned]
-        sources = self._source_partitions.get(vertex.id, [])
-        keyed = any(e.partitioner == "hash" for e in vertex.inputs)
-        checkpoints = self.job_graph.checkpoint_config
-        key_groups = key_group_range(self.job_graph.max_parallelism, vertex.parallelism, i)
-        sink = None
-        if vertex.operators[-1].kind == SINK:
-            name = sink_transactional_id(self.job_id, vertex.id, i)
-            sink = {"guarantee": vertex.operators[-1].connector.delivery_guarantee.value,
-                    "transactional_id": name, "marker_topic": self.marker_topic, "marker_group": name}
-        return TaskDeploymentDescriptor(
-            job_id=self.job_id, cluster_id=self.cluster_id, vertex_id=vertex.id, subtask_index=i,
-            parallelism=vertex.parallelism, max_parallelism=self.job_graph.max_parallelism,
-            attempt=subtask.attempt, generation=self.generation,
-            dead_letter_topic=self.job_graph.dead_letter_topic,
-            source_partitions=[sp for k, sp in enumerate(sources) if k % vertex.parallelism == i],
-            input_partitions=inputs,
-            outputs=[{"topic": e.topic(self.cluster_id, self.job_id), "partitioner": e.partitioner,
-                      "partitions": e.partitions} for e in vertex.outputs],
-            key_groups=[key_groups.start, key_groups.stop] if keyed else None,
-            aligned=checkpoints.mode.value == "exactly-once", checkpointing=checkpoints.enabled,
-            restore=self._restore_source(vertex), sink=sink,
-            checkpoint_interval_ms=checkpoints.interval_ms, checkpoint_min_pause_ms=checkpoints.min_pause_ms,
-            checkpoint_timeout_ms=checkpoints.timeout_ms, job_tasks=len(self.graph.subtasks()),
-            skip_before={f"{t}:{p}": self._skip_before[f"{t}:{p}"] for t, p, _u in inputs
-                         if f"{t}:{p}" in self._skip_before})
-
-    def _restore_source(self, vertex: JobVertex) -> dict[str, Any] | None:
-        if self.restored_from is not None:
-            return {"job_id": self.job_id, "checkpoint_id": self.restored_from, "vertex_id": vertex.id,
-                    "parallelism": vertex.parallelism}
-        if self.savepoint is not None:
-            old = self.savepoint["vertices"].get(self.job_graph.state_key(vertex))
-            if old is not None:
-                return {"job_id": self.savepoint["job_id"], "checkpoint_id": self.savepoint["checkpoint_id"],
-                        "vertex_id": old["vertex_id"], "parallelism": old["parallelism"]}
-        return None
-
     def _deploy(self) -> None:
         for execution_vertex in self.graph.job_vertices:
             for subtask in execution_vertex.subtasks:
                 grant = self.slots[subtask.slot_index]
                 subtask.state = DEPLOYING
                 self.tm_of[subtask.execution_id] = grant.tm_id
-                descriptor = self._descriptor(execution_vertex.job_vertex, subtask)
+                vertex = execution_vertex.job_vertex
+                descriptor = self._deployments.create(
+                    vertex, subtask.subtask_index, subtask.attempt,
+                    self._deployments.restore_spec(vertex, self.restored_from, self.savepoint), self._skip_before)
                 self.task_executors.deploy_task(grant.tm_id, self.job_id, grant.allocation_id,
                                                 subtask.execution_id, descriptor.to_json())
         log.info("job deployed", job_id=self.job_id, subtasks=len(self.tm_of))
@@ -339,7 +265,7 @@ class JobMaster:
         self.generation = status.get("restarts", 0)
         self.restored_from = status.get("restored-checkpoint")
         self.start_time = status.get("start-time", self.start_time)
-        self._source_partitions = status.get("source-partitions", {})
+        self._deployments.load_splits(status.get("source-partitions", {}))
         self.failure_history = status.get("failures", [])
         self.graph = ExecutionGraph.from_job_graph(self.job_graph)
         for subtask in self.graph.subtasks():
@@ -589,5 +515,5 @@ class JobMaster:
                 "restarts": self.generation, "restored-checkpoint": self.restored_from,
                 "failures": self.failure_history[-10:],
                 "checkpoints": self.coordinator.stats() if self.job_graph.checkpoint_config.enabled else None,
-                "source-partitions": self._source_partitions,
+                "source-partitions": self._deployments.splits_record(),
                 "savepoints": self.coordinator.savepoints}

@@ -1,6 +1,6 @@
 """Chained operators: each takes an element and pushes results to the next ``Output``.
 
-A task's operator chain is built tail first: sink writer or edge writers at
+A task's operator chain is built tail first: sink writer or record writers at
 the end, then each operator wrapping the one after it, so processing one
 element is a few plain Python calls with no Kafka hop between chained
 operators. The head operator of a keyed vertex sets the state backend's
@@ -9,38 +9,20 @@ current key before calling the user function.
 
 from __future__ import annotations
 
-import pickle
-from itertools import count
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from confluent_kafka import Producer
-
-from strom.graph.stream_graph import (
-    CO_PROCESS, FILTER, FLAT_MAP, FORWARD, HASH, MAP, PROCESS, REDUCE, WINDOW, StreamNode)
-from strom.runtime.keygroups import key_bytes
-from strom.state.api import RuntimeContext
-from strom.state.backend import HeapKeyedStateBackend
 from strom.api.functions import RichFunction
+from strom.graph.stream_graph import CO_PROCESS, FILTER, FLAT_MAP, MAP, PROCESS, REDUCE, WINDOW, StreamNode
 from strom.runtime.process import ProcessOperator
 from strom.runtime.timers import InternalTimerService
 from strom.runtime.windows import RecordClock, WindowOperator
-
-MARKER, SUBTASK, GENERATION = "strom.marker", "strom.subtask", "strom.generation"
-END_OF_INPUT, IDLE = b"end-of-input", b"idle"
+from strom.state.api import RuntimeContext
+from strom.state.backend import HeapKeyedStateBackend
 
 
 class Output(Protocol):
     def collect(self, element: Any) -> None: ...
-
-
-def produce(producer: Producer, topic: str, value: bytes | None, **kwargs: Any) -> None:
-    """``producer.produce`` that waits for room when librdkafka's queue is full."""
-    while True:
-        try:
-            producer.produce(topic, value, **kwargs)
-            return
-        except BufferError:
-            producer.poll(0.05)  # deliver some of the queue, then try again
 
 
 def _resolve(function: Any, method: str, ctx: RuntimeContext) -> Callable[..., Any]:
@@ -143,54 +125,6 @@ def chain_operator(node: StreamNode, out: Output, backend: HeapKeyedStateBackend
     if node.key_selector is not None:
         return _Keyed(node.key_selector, backend, operator)
     return operator
-
-
-class EdgeWriter:
-    """Writes elements to a Kafka edge topic as pickled ``(generation, subtask, timestamp, element)``.
-
-    HASH: key bytes + librdkafka's murmur2 partitioner => partition = key group.
-    FORWARD: partition = own subtask index. REBALANCE: round-robin from it.
-    Markers (barriers, end of input) go to every partition, in headers.
-    """
-
-    def __init__(self, producer: Producer, topic: str, partitioner: str, partitions: int,
-                 subtask_index: int, generation: int, key_selector: Callable[[Any], Any] | None,
-                 clock: RecordClock) -> None:
-        self.producer, self.topic, self.partitions, self.clock = producer, topic, partitions, clock
-        self.partitioner, self.key_selector = partitioner, key_selector
-        self.subtask_index, self.generation = subtask_index, generation
-        self._round_robin = count(subtask_index)
-
-    def collect(self, element: Any) -> None:
-        value = pickle.dumps((self.generation, self.subtask_index, self.clock.timestamp, element), protocol=5)
-        if self.partitioner == HASH:
-            produce(self.producer, self.topic, value, key=key_bytes(self.key_selector(element)))
-        elif self.partitioner == FORWARD:
-            produce(self.producer, self.topic, value, partition=self.subtask_index)
-        else:
-            produce(self.producer, self.topic, value, partition=next(self._round_robin) % self.partitions)
-
-    def _marker(self, kind: bytes) -> None:
-        headers = [(MARKER, kind), (SUBTASK, str(self.subtask_index).encode()),
-                   (GENERATION, str(self.generation).encode())]
-        for partition in range(self.partitions):
-            produce(self.producer, self.topic, None, partition=partition, headers=headers)
-
-    def barrier(self, checkpoint_id: int) -> None:
-        """Checkpoint barrier ``checkpoint_id`` into every partition."""
-        self._marker(b"barrier:%d" % checkpoint_id)
-
-    def watermark(self, watermark: int) -> None:
-        """Event-time watermark ``watermark`` (ms) into every partition."""
-        self._marker(b"wm:%d" % watermark)
-
-    def idle(self) -> None:
-        """Every input of this subtask is idle: leave it out of downstream watermarks until its next one."""
-        self._marker(IDLE)
-
-    def end_of_input(self) -> None:
-        """Tell every downstream subtask that this subtask is done."""
-        self._marker(END_OF_INPUT)
 
 
 class Broadcast:

@@ -9,17 +9,18 @@ to ``ctx.output(tag, value)`` go to that side output.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
+from strom.api.functions import TimeDomain
 from strom.api.windowing import OutputTag
 from strom.runtime.timers import EVENT_TIME, PROCESSING_TIME, InternalTimerService, TimerService
-from strom.api.functions import TimeDomain
 
 
 class ProcessContext:
     """The ``ctx`` of ``process_element*`` and ``on_timer`` (Flink's Context and OnTimerContext)."""
 
-    def __init__(self, operator: "ProcessOperator") -> None:
+    def __init__(self, operator: ProcessOperator) -> None:
         self._operator = operator
         self._timer_service = TimerService(operator.timers)
         self._time_domain: TimeDomain | None = None

@@ -29,8 +29,8 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from strom.fault_points import inject
-from strom.io.kafka import log_kafka_errors
-from strom.runtime.operators import produce
+from strom.io.kafka import log_kafka_errors, produce
+
 
 class KafkaSinkWriter:
     """AT_LEAST_ONCE (``flush_on_barrier``) or NONE."""
@@ -55,12 +55,11 @@ class KafkaSinkWriter:
         """Nothing to do: records are visible as soon as written."""
 
 
-
 class ExactlyOnceSinkWriter:
     """Write-ahead, transactional Kafka sink of one subtask (see the module docstring)."""
 
     def __init__(self, bootstrap: str, sink: Any, transactional_id: str, marker_topic: str,
-                 marker_group: str, clock: Any) -> None:
+                 marker_group: str, clock: Any, linger_ms: int) -> None:
         schema = sink.record_serializer
         self.clock = clock
         self.topic, self.key, self.value = schema.topic, schema.key_serializer, schema.value_serializer
@@ -70,7 +69,7 @@ class ExactlyOnceSinkWriter:
             "bootstrap.servers": self.bootstrap,
             "transactional.id": transactional_id,
             "partitioner": "murmur2_random",
-            "linger.ms": 20,
+            "linger.ms": linger_ms,
             "transaction.timeout.ms": 120_000,
             "error_cb": log_kafka_errors(f"sink {transactional_id}"),
         })

@@ -21,7 +21,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import time as _time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from strom.state.backend import HeapKeyedStateBackend
 

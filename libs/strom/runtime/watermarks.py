@@ -15,9 +15,16 @@ leaves out partitions that had no record for the idle timeout.
 
 from __future__ import annotations
 
-from typing import Hashable, Iterable
+from collections.abc import Hashable, Iterable
+from typing import Any, Protocol
 
+from strom.runtime.io.events import Watermark, WatermarkStatus
+from strom.runtime.io.valve import InputWatermark
 from strom.runtime.timers import MIN_TIME
+
+
+class EventWriter(Protocol):
+    def broadcast_event(self, event: Any) -> None: ...
 
 
 class SourceWatermarks:
@@ -46,3 +53,53 @@ class SourceWatermarks:
             return None if self.max_timestamp else MIN_TIME
         lowest = min(active)
         return MIN_TIME if lowest == MIN_TIME else lowest - self.bound - 1
+
+
+class WatermarkOutput:
+    """The event time of a subtask and the watermark status it announced downstream.
+
+    ``timed_operator``: the keyed head operator whose event-time timers fire
+    (``on_watermark(ms)``), or None; ``writers``: where watermarks and
+    idleness go. ``watermark`` (ms) is what a snapshot records.
+    """
+
+    def __init__(self, writers: list[EventWriter], timed_operator: Any | None) -> None:
+        self.writers, self.timed_operator = writers, timed_operator
+        self.watermark = MIN_TIME
+        self.idle = False  # told downstream that all its inputs are idle
+
+    def emit_watermark(self, watermark: int) -> None:
+        """The task's event time moved to ``watermark``: fire timers, then tell downstream.
+
+        An idle task becomes active again: it re-announces its watermark even if unchanged.
+        """
+        if watermark <= self.watermark and not self.idle:
+            return
+        self.idle = False
+        if watermark > self.watermark:
+            self.watermark = watermark
+            if self.timed_operator is not None:
+                self.timed_operator.on_watermark(watermark)
+        event = Watermark(self.watermark)
+        for writer in self.writers:
+            writer.broadcast_event(event)
+
+    def mark_idle(self) -> None:
+        """Every input of this task is idle: downstream leaves its channels out of their watermark."""
+        if not self.idle:
+            self.idle = True
+            for writer in self.writers:
+                writer.broadcast_event(WatermarkStatus.IDLE)
+
+    def emit_input_watermark(self, status: InputWatermark | None) -> None:
+        """Follow a :class:`~strom.runtime.io.valve.StatusWatermarkValve`'s input watermark:
+        all inputs idle -> advance to their highest watermark, then idle."""
+        if status is None:
+            return
+        watermark, idle = status
+        if not idle:
+            self.emit_watermark(watermark)
+            return
+        if watermark > self.watermark:
+            self.emit_watermark(watermark)
+        self.mark_idle()

@@ -25,7 +25,13 @@ from strom.api.triggers import EventTimeTrigger, TriggerResult
 from strom.api.windowing import GlobalWindow, GlobalWindows, ProcessWindowFunction, TimeWindow
 from strom.graph.stream_graph import StreamNode
 from strom.runtime.timers import (
-    EVENT_TIME, MAX_TIME, MIN_TIME, PROCESSING_TIME, InternalTimerService, processing_time_ms)
+    EVENT_TIME,
+    MAX_TIME,
+    MIN_TIME,
+    PROCESSING_TIME,
+    InternalTimerService,
+    processing_time_ms,
+)
 from strom.state.api import ReducingState, ValueState
 from strom.state.backend import HeapKeyedStateBackend, NamespacedBackend
 
@@ -43,7 +49,7 @@ class RecordClock:
 class _TriggerContext:
     """What a trigger sees for the current key and ``window`` (Flink's Trigger.TriggerContext)."""
 
-    def __init__(self, operator: "WindowOperator") -> None:
+    def __init__(self, operator: WindowOperator) -> None:
         self.operator, self.timers = operator, operator.timers
         self.window: Any = None
         self.merged_windows: list = []

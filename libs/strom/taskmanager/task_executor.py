@@ -36,7 +36,10 @@ from strom.control.roles import Role
 from strom.coordination.leader_election import LeaderInfo
 from strom.errors import TaskFailureCause
 from strom.graph.execution_graph import DEPLOYING, FAILED
-from strom.runtime.task import Task, TaskCallbacks, TaskDeploymentDescriptor
+from strom.runtime.checkpointing import TaskCallbacks
+from strom.runtime.deployment import TaskDeploymentDescriptor
+from strom.runtime.settings import TaskSettings
+from strom.runtime.task import Task
 from strom.taskmanager.artifacts import JobArtifacts
 from strom.taskmanager.slot_table import TaskSlotTable
 
@@ -158,7 +161,7 @@ class TaskExecutor(ControlEndpoint):
         task = Task(descriptor, vertex, self.config.get(KafkaOptions.BOOTSTRAP), self.redis, TaskCallbacks(
             report=lambda state, error, cause: self._report(job_id, execution_id, state, error,
                                                             task.records_in, cause),
-            acknowledge=acknowledge, decline=decline))
+            acknowledge=acknowledge, decline=decline), TaskSettings.from_config(self.config))
         self.slot_table.add_task(job_id, execution_id, deployment.allocation_id, task)
         self.log.info("deploying task", job_id=job_id, execution_id=execution_id, name=vertex.name)
         task.start()

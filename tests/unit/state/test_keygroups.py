@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from strom.runtime.keygroups import (
+from strom.state.keygroups import (
     key_bytes, key_group_for, key_group_range, murmur2, operator_index_for)
 
 
@@ -21,7 +21,7 @@ def test_murmur2_matches_kafka(data, expected):
 
 
 KEYS = ["god", "Lord", "ünïcödé", 42, -7, ("word", 3), b"\x00\xff"]
-SCRIPT = ("from strom.runtime.keygroups import key_group_for;"
+SCRIPT = ("from strom.state.keygroups import key_group_for;"
           f"print([key_group_for(k, 128) for k in {KEYS!r}])")
 
 

@@ -1,0 +1,56 @@
+"""The snapshot of one subtask in a checkpoint: its fields in the Redis hash, encoded and decoded here.
+
+Fields (:class:`~strom.checkpoint.store.CheckpointStore` adds ``complete``)::
+
+    offsets      JSON {"<topic>:<partition>": next offset to read}
+    watermark    decimal ms: the subtask's event time when it took the snapshot
+    kg:<k>       keyed state of key group k (the state backend's bytes)
+    sink         the sink writer's state (un-committed epochs), if it has any
+
+>>> snapshot = SubtaskSnapshot({KafkaPartition("t:x", 1): 42}, 7, {3: b"s"}, None)
+>>> SubtaskSnapshot.decode({k.encode(): v for k, v in snapshot.encode().items()}) == snapshot
+True
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from strom.io.kafka import KafkaPartition
+
+_OFFSETS, _WATERMARK, _KEY_GROUP, _SINK = "offsets", "watermark", "kg:", "sink"
+
+
+@dataclass
+class SubtaskSnapshot:
+    """``offsets``: next offset per input partition; ``watermark`` (ms; None in a snapshot without
+    one); ``key_groups``: key group -> state bytes; ``sink``: the sink writer's state bytes."""
+
+    offsets: dict[KafkaPartition, int]
+    watermark: int | None
+    key_groups: dict[int, bytes] = field(default_factory=dict)
+    sink: bytes | None = None
+
+    def encode(self) -> dict[str, bytes]:
+        """The hash fields to store."""
+        fields = {_OFFSETS: json.dumps({f"{t}:{p}": offset for (t, p), offset in self.offsets.items()}).encode()}
+        if self.watermark is not None:
+            fields[_WATERMARK] = b"%d" % self.watermark
+        fields.update({f"{_KEY_GROUP}{kg}": data for kg, data in self.key_groups.items()})
+        if self.sink is not None:
+            fields[_SINK] = self.sink
+        return fields
+
+    @classmethod
+    def decode(cls, fields: dict[bytes, bytes]) -> SubtaskSnapshot:
+        """The snapshot of a hash read from Redis; raises ValueError for a malformed field."""
+        offsets = {}
+        for name, offset in json.loads(fields.get(_OFFSETS.encode(), b"{}")).items():
+            topic, _, partition = name.rpartition(":")  # topic names may contain ':', partitions not
+            offsets[KafkaPartition(topic, int(partition))] = int(offset)
+        watermark = fields.get(_WATERMARK.encode())
+        key_groups = {int(name[len(_KEY_GROUP):]): data for name, data in
+                      ((key.decode(), value) for key, value in fields.items()) if name.startswith(_KEY_GROUP)}
+        return cls(offsets, int(watermark) if watermark is not None else None, key_groups,
+                   fields.get(_SINK.encode()))

@@ -1,0 +1,119 @@
+"""Deployment descriptors of a job's subtasks (Flink's TaskDeploymentDescriptorFactory).
+
+The only Kafka access is reading the source topics' partitions and end
+offsets when the job starts (``read_ends``, injectable), so everything else
+here is pure and unit-tested without Kafka.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from strom.errors import JobSetupError
+from strom.graph.job_graph import JobGraph, JobVertex
+from strom.graph.stream_graph import SINK
+from strom.io.kafka import high_watermarks
+from strom.naming import sink_transactional_id
+from strom.runtime.deployment import (
+    CheckpointSettings, InputPartition, OutputEdge, RestoreSpec, SinkSpec, SourceSplit, TaskDeploymentDescriptor)
+from strom.state.keygroups import key_group_range
+
+OFFSET_BEGINNING = -2  # librdkafka's logical offset "the beginning of the partition"
+
+ReadEnds = Callable[[str, list[str]], Mapping[str, Mapping[int, int]]]
+
+
+class TaskDeploymentDescriptorFactory:
+    """Builds the descriptors of one job's subtasks.
+
+    ``bootstrap``: the cluster's Kafka (a source may name its own);
+    ``marker_topic``: where exactly-once sinks commit their commit markers;
+    ``read_ends(bootstrap, topics)``: partition -> high watermark per existing topic.
+    """
+
+    def __init__(self, job_graph: JobGraph, cluster_id: str, bootstrap: str, marker_topic: str,
+                 read_ends: ReadEnds = high_watermarks) -> None:
+        self.job_graph, self.cluster_id, self.bootstrap = job_graph, cluster_id, bootstrap
+        self.marker_topic, self.read_ends = marker_topic, read_ends
+        self.job_tasks = sum(v.parallelism for v in job_graph.vertices)
+        self.source_splits: dict[str, list[SourceSplit]] = {}  # vertex id -> every split, in order
+
+    # -- source splits, fixed when the job starts ------------------------------------------
+    def assign_source_splits(self) -> None:
+        """Read every partition of each source vertex's topics; bounded sources end at the high
+        watermarks read now. Raises :class:`JobSetupError` for a missing source topic."""
+        for vertex in self.job_graph.vertices:
+            if not vertex.is_source:
+                continue
+            source = vertex.operators[0].connector
+            bootstrap = source.bootstrap_servers or self.bootstrap
+            ends = self.read_ends(bootstrap, list(source.topics))
+            splits = []
+            for topic in source.topics:
+                if topic not in ends:
+                    raise JobSetupError(f"source topic {topic!r} does not exist on {bootstrap}")
+                for partition, high in sorted(ends[topic].items()):
+                    start = OFFSET_BEGINNING if source.starting_offsets.kind == "earliest" else high
+                    splits.append(SourceSplit(topic, partition, start, high if source.bounded else None))
+            self.source_splits[vertex.id] = splits
+
+    def splits_record(self) -> dict[str, list[list[Any]]]:
+        """The source splits as JSON-able lists (the job record in Redis keeps them across
+        JobManager failovers): ``{vertex id: [[topic, partition, start, end | None], ...]}``."""
+        return {vertex_id: [[s.topic, s.partition, s.start_offset, s.end_offset] for s in splits]
+                for vertex_id, splits in self.source_splits.items()}
+
+    def load_splits(self, record: Mapping[str, list[list[Any]]]) -> None:
+        """Take the splits of :meth:`splits_record` back (a new JobManager leader)."""
+        self.source_splits = {vertex_id: [SourceSplit(*s) for s in splits] for vertex_id, splits in record.items()}
+
+    # -- descriptors -------------------------------------------------------------------------
+    def restore_spec(self, vertex: JobVertex, restored_from: int | None,
+                     savepoint: Mapping[str, Any] | None) -> RestoreSpec | None:
+        """What ``vertex`` restores: checkpoint ``restored_from`` of this job, else its state in
+        ``savepoint`` (matched by operator uid: ``{"job_id", "checkpoint_id", "vertices":
+        {state key: {"vertex_id", "parallelism"}}}``), else nothing."""
+        if restored_from is not None:
+            return RestoreSpec(self.job_graph.job_id, restored_from, vertex.id, vertex.parallelism)
+        if savepoint is not None:
+            old = savepoint["vertices"].get(self.job_graph.state_key(vertex))
+            if old is not None:
+                return RestoreSpec(savepoint["job_id"], savepoint["checkpoint_id"], old["vertex_id"],
+                                   old["parallelism"])
+        return None
+
+    def create(self, vertex: JobVertex, subtask_index: int, attempt: int, restore: RestoreSpec | None,
+               skip_before: Mapping[tuple[str, int], int]) -> TaskDeploymentDescriptor:
+        """The descriptor of ``vertex[subtask_index]`` in attempt ``attempt``; ``skip_before``:
+        the intermediate partitions' ends when this attempt is deployed (may be empty)."""
+        graph, job_id, i = self.job_graph, self.job_graph.job_id, subtask_index
+        inputs = []
+        for edge in vertex.inputs:
+            upstream = graph.vertex(edge.source_vertex).parallelism
+            topic = edge.topic(self.cluster_id, job_id)
+            owned = key_group_range(graph.max_parallelism, vertex.parallelism, i) if edge.partitioner == "hash" else [i]
+            inputs += [InputPartition(topic, p, upstream, skip_before.get((topic, p), 0)) for p in owned]
+        keyed = any(e.partitioner == "hash" for e in vertex.inputs)
+        key_groups = key_group_range(graph.max_parallelism, vertex.parallelism, i)
+        config = graph.checkpoint_config
+        return TaskDeploymentDescriptor(
+            job_id=job_id, cluster_id=self.cluster_id, vertex_id=vertex.id, subtask_index=i,
+            parallelism=vertex.parallelism, max_parallelism=graph.max_parallelism, attempt=attempt,
+            dead_letter_topic=graph.dead_letter_topic,
+            source_splits=tuple(s for k, s in enumerate(self.source_splits.get(vertex.id, []))
+                                if k % vertex.parallelism == i),
+            input_partitions=tuple(inputs),
+            outputs=tuple(OutputEdge(e.topic(self.cluster_id, job_id), e.partitioner, e.partitions)
+                          for e in vertex.outputs),
+            key_groups=(key_groups.start, key_groups.stop) if keyed else None,
+            checkpoints=CheckpointSettings(
+                enabled=config.enabled, aligned=config.mode.value == "exactly-once", interval_ms=config.interval_ms,
+                min_pause_ms=config.min_pause_ms, timeout_ms=config.timeout_ms, job_tasks=self.job_tasks),
+            restore=restore, sink=self._sink(vertex, i))
+
+    def _sink(self, vertex: JobVertex, subtask_index: int) -> SinkSpec | None:
+        tail = vertex.operators[-1]
+        if tail.kind != SINK:
+            return None
+        name = sink_transactional_id(self.job_graph.job_id, vertex.id, subtask_index)
+        return SinkSpec(tail.connector.delivery_guarantee.value, name, self.marker_topic, name)

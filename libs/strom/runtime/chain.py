@@ -1,0 +1,90 @@
+"""Assembly of a subtask's operator chain (Flink's OperatorChain): head operator to writers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Producer
+
+from strom.graph.job_graph import JobVertex
+from strom.graph.stream_graph import CO_PROCESS, PROCESS, SINK, WINDOW
+from strom.runtime.deployment import TaskDeploymentDescriptor
+from strom.runtime.io.record_writer import RecordWriter
+from strom.runtime.operators import Broadcast, Output, chain_operator
+from strom.runtime.sinks import ExactlyOnceSinkWriter, KafkaSinkWriter
+from strom.runtime.timers import PROCESSING_TIME, InternalTimerService
+from strom.runtime.watermarks import WatermarkOutput
+from strom.runtime.windows import RecordClock
+from strom.state.api import RuntimeContext
+from strom.state.backend import HeapKeyedStateBackend
+
+
+class OperatorChain:
+    """The chained operators of one subtask in front of its record writers or its sink writer.
+
+    ``head``: where input elements go (``collect``, and ``collect2`` for input 2
+    of a two-input operator). ``make_producer(bootstrap)``: a producer for a sink
+    on another Kafka cluster. ``sink_linger_ms``: linger.ms of a transactional sink.
+    """
+
+    def __init__(self, vertex: JobVertex, descriptor: TaskDeploymentDescriptor, producer: Producer,
+                 bootstrap: str, make_producer: Callable[[str], Producer], clock: RecordClock,
+                 sink_linger_ms: int) -> None:
+        self.vertex, self.clock = vertex, clock
+        self.backend = HeapKeyedStateBackend() if descriptor.key_groups is not None else None
+        self.timers = InternalTimerService(self.backend) if self.backend is not None else None
+        self.timed_operator: Any = None  # the keyed head operator with timers (window, process)
+        self.sink_writer: KafkaSinkWriter | ExactlyOnceSinkWriter | None = None
+        self.record_writers = [RecordWriter(producer, out, descriptor.subtask_index, descriptor.attempt,
+                                            edge.key_selector, clock)
+                               for out, edge in zip(descriptor.outputs, vertex.outputs)]
+        operators = vertex.operators[1:] if vertex.is_source else vertex.operators
+        if operators and operators[-1].kind == SINK:
+            self.sink_writer = self._sink_writer(operators[-1].connector, descriptor, producer, bootstrap,
+                                                 make_producer, sink_linger_ms)
+            out: Output = self.sink_writer
+            operators = operators[:-1]
+        else:
+            main = [w for w, e in zip(self.record_writers, vertex.outputs) if e.side_output is None]
+            out = main[0] if len(main) == 1 else Broadcast(main)
+        self.head = self._chain(operators, out, descriptor)
+        self.watermarks = WatermarkOutput(self.record_writers, self.timed_operator)
+
+    def _sink_writer(self, sink: Any, descriptor: TaskDeploymentDescriptor, producer: Producer, bootstrap: str,
+                     make_producer: Callable[[str], Producer],
+                     linger_ms: int) -> KafkaSinkWriter | ExactlyOnceSinkWriter:
+        spec = descriptor.sink
+        if spec is None:
+            raise ValueError(f"{descriptor.execution_id} ends in a sink but was deployed without a SinkSpec")
+        if spec.guarantee == "exactly-once":
+            return ExactlyOnceSinkWriter(bootstrap, sink, spec.transactional_id, spec.marker_topic,
+                                         spec.marker_group, self.clock, linger_ms)
+        target = make_producer(sink.bootstrap_servers) if sink.bootstrap_servers else producer
+        return KafkaSinkWriter(target, sink, spec.guarantee == "at-least-once", self.clock)
+
+    def _chain(self, operators: list[Any], out: Output, descriptor: TaskDeploymentDescriptor) -> Output:
+        ctx = RuntimeContext(self.backend, self.vertex.name, descriptor.subtask_index, descriptor.parallelism,
+                             descriptor.max_parallelism, descriptor.attempt)
+        # Per operator and tag: a side output may be read by several edges, and another operator
+        # of the chain may use the same tag name for output nobody reads (Flink drops that).
+        side_writers: dict[int, dict[str, list[RecordWriter]]] = {}
+        for writer, edge in zip(self.record_writers, self.vertex.outputs):
+            if edge.side_output is not None:
+                side_writers.setdefault(edge.source_node, {}).setdefault(edge.side_output, []).append(writer)
+        for node in reversed(operators):
+            sides: dict[str, Output] = {tag: writers[0] if len(writers) == 1 else Broadcast(list(writers))
+                                        for tag, writers in side_writers.get(node.id, {}).items()}
+            out = chain_operator(node, out, self.backend, self.timers, ctx, self.clock, sides)
+            if node.kind in (WINDOW, PROCESS, CO_PROCESS) and node.key_selector is not None:
+                self.timed_operator = out
+        return out
+
+    def advance_processing_time(self, now: int) -> None:
+        """Fire processing-time timers due at ``now`` (ms since the epoch)."""
+        if self.timed_operator is not None and self.timers is not None and self.timers.has_timers(PROCESSING_TIME):
+            self.timed_operator.on_processing_time(now)
+
+    def close(self) -> None:
+        if isinstance(self.sink_writer, ExactlyOnceSinkWriter):
+            self.sink_writer.close()

@@ -1,0 +1,1 @@
+"""Network stack of a task over Kafka edges: element codec, record writer, input gate, source reader."""

@@ -1,0 +1,146 @@
+"""Input of a non-source subtask (Flink's CheckpointedInputGate): the consume loop over its channels.
+
+A channel is ``((topic, partition), upstream subtask)``. Each Kafka record is
+a stream record or an event (:mod:`strom.runtime.io.events`). Records and
+events of an older attempt are dropped (attempt fencing: the un-checkpointed
+output of a failed run, or of a zombie); one of a newer attempt means this
+task was replaced (:class:`~strom.runtime.errors.ReplacedAttemptError`).
+Barriers go to the barrier handler, watermarks and idleness through the
+watermark valve to the task's :class:`~strom.runtime.watermarks.WatermarkOutput`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+
+from strom.io.kafka import KafkaPartition
+from strom.runtime.deployment import InputPartition
+from strom.runtime.errors import ReplacedAttemptError
+from strom.runtime.io.barriers import CheckpointBarrierTracker, SingleCheckpointBarrierHandler
+from strom.runtime.io.events import EndOfPartition, Watermark, WatermarkStatus, decode_event, decode_record
+from strom.runtime.io.valve import StatusWatermarkValve
+from strom.runtime.timers import processing_time_ms
+from strom.runtime.windows import RecordClock
+
+if TYPE_CHECKING:
+    from strom.runtime.chain import OperatorChain
+    from strom.runtime.checkpointing import SubtaskCheckpointCoordinator
+
+Offsets = dict[KafkaPartition, int]
+
+
+class CheckpointedInputGate:
+    """Reads ``partitions`` from ``restored`` offsets (or their ``skip_before``, if later).
+
+    ``inputs``: topic -> the head operator's entry for that input (``collect``,
+    or ``collect2`` for input 2 of a two-input operator). ``aligned``:
+    exactly-once barrier alignment, else at-least-once. ``failure(exc, record)``:
+    the TaskFailure to raise when a user function raised on ``record``.
+    """
+
+    def __init__(self, consumer: Consumer, producer: Producer, partitions: tuple[InputPartition, ...],
+                 inputs: dict[str, Callable[[Any], None]], restored: Offsets, attempt: int, aligned: bool,
+                 checkpoints: SubtaskCheckpointCoordinator, chain: OperatorChain, clock: RecordClock,
+                 canceled: threading.Event, execution_id: str,
+                 failure: Callable[[Exception, Any], Exception]) -> None:
+        self.consumer, self.producer, self.inputs, self.attempt = consumer, producer, inputs, attempt
+        self.execution_id = execution_id
+        self.checkpoints, self.chain, self.clock, self.canceled, self.failure = (
+            checkpoints, chain, clock, canceled, failure)
+        self.backend, self.watermarks = chain.backend, chain.watermarks
+        channels = [(p.key, upstream) for p in partitions for upstream in range(p.upstream_parallelism)]
+        handler = SingleCheckpointBarrierHandler if aligned else CheckpointBarrierTracker
+        self.barriers = handler(channels, self._trigger, self.handle)
+        self._blocking = self.barriers.blocking  # keeps its identity: checked per record
+        self.valve = StatusWatermarkValve(channels)
+        self.position: Offsets = {p.key: max(restored.get(p.key, 0), p.skip_before) for p in partitions}
+        self.records_in = 0
+        consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in self.position.items()])
+
+    def offsets(self) -> Offsets:
+        """Next offset per partition: just past the last barrier taken in (the restored one before)."""
+        return dict(self.position)
+
+    def run(self, await_final_checkpoint: bool = False) -> bool:
+        """Process input until every channel ended (True) or the task is canceled (False).
+
+        ``await_final_checkpoint``: after the end, keep reading barriers and handling
+        checkpoint events until the final checkpoint completed.
+        """
+        checkpoints = self.checkpoints
+        while await_final_checkpoint or not self.barriers.all_ended():
+            if checkpoints.handle_events(None) and await_final_checkpoint:
+                return True
+            checkpoints.poll(None)
+            if self.canceled.is_set():
+                return False
+            records = self.consumer.consume(500, timeout=0.1)
+            for record in records:
+                if record.error():
+                    if record.error().code() != KafkaError._PARTITION_EOF:
+                        raise RuntimeError(f"Kafka error on {record.topic()}/{record.partition()}: "
+                                           f"{record.error()}")
+                    continue
+                self.handle(record)
+            self.records_in += len(records)
+            if not await_final_checkpoint:  # after the end of input every timer fired; nothing may follow
+                self.chain.advance_processing_time(processing_time_ms())
+            self.producer.poll(0)
+        return True
+
+    def handle(self, record: Any) -> None:
+        """One Kafka record: a stream record into the chain, or an event (also a held one, replayed)."""
+        headers = record.headers()
+        if headers:
+            self._handle_event(record, headers)
+            return
+        attempt, upstream, timestamp, element = decode_record(record.value())
+        if attempt != self.attempt:
+            self._other_attempt(attempt)
+            return
+        tp = (record.topic(), record.partition())
+        if self._blocking and (tp, upstream) in self._blocking:
+            self.barriers.hold(record)
+            return
+        if self.backend is not None:
+            self.backend.current_key_group = tp[1]
+        self.clock.timestamp = timestamp
+        try:
+            self.inputs[tp[0]](element)
+        except Exception as exc:
+            raise self.failure(exc, record) from exc
+
+    def _handle_event(self, record: Any, headers: list[tuple[str, bytes]]) -> None:
+        event, upstream, attempt = decode_event(headers)
+        if attempt != self.attempt:
+            self._other_attempt(attempt)
+            return
+        tp = KafkaPartition(record.topic(), record.partition())
+        channel = (tp, upstream)
+        if self._blocking and channel in self._blocking:
+            # Past this channel's barrier: a watermark or end of partition must not overtake
+            # the records held back with it (they would fire windows without those records).
+            self.barriers.hold(record)
+        elif isinstance(event, Watermark):
+            self.watermarks.emit_input_watermark(self.valve.on_watermark(channel, event.timestamp))
+        elif isinstance(event, WatermarkStatus):
+            self.watermarks.emit_input_watermark(self.valve.on_status(channel, event))
+        elif isinstance(event, EndOfPartition):
+            self.watermarks.emit_input_watermark(self.valve.on_end_of_partition(channel))
+            self.barriers.on_end_of_partition(channel)
+        elif self.barriers.on_barrier(channel, event.checkpoint_id):
+            self.position[tp] = record.offset() + 1
+            self.barriers.maybe_trigger()
+
+    def _other_attempt(self, attempt: int) -> None:
+        """Records of an older attempt are dropped; one of a newer attempt means this task was
+        replaced and must not snapshot or emit anything more."""
+        if attempt > self.attempt:
+            raise ReplacedAttemptError(f"{self.execution_id} read records of attempt {attempt}")
+
+    def _trigger(self, checkpoint_id: int) -> None:
+        self.checkpoints.checkpoint(checkpoint_id, self.offsets())

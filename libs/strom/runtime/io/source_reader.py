@@ -1,0 +1,146 @@
+"""Input of a source subtask (Flink's SourceReader): the consume loop over its Kafka splits."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+
+from strom.io.kafka import KafkaPartition, produce
+from strom.runtime.deployment import SourceSplit
+from strom.runtime.timers import MIN_TIME
+from strom.runtime.watermarks import SourceWatermarks, WatermarkOutput
+from strom.runtime.windows import RecordClock
+
+if TYPE_CHECKING:
+    from strom.runtime.checkpointing import SubtaskCheckpointCoordinator
+
+Offsets = dict[KafkaPartition, int]
+
+
+class DeadLetterWriter:
+    """Records a source cannot deserialize go to the job's dead-letter topic, value and key
+    unchanged, with the reason and their topic/partition/offset in headers."""
+
+    def __init__(self, producer: Producer, topic: str, job_id: str, operator_name: str) -> None:
+        self.producer, self.topic = producer, topic
+        self.job, self.operator = job_id.encode(), operator_name.encode()
+
+    def write(self, record: Any, reason: str) -> None:
+        where = f"{record.topic()}/{record.partition()}/{record.offset()}"
+        produce(self.producer, self.topic, record.value(), key=record.key(),
+                headers=[("strom.error", reason.encode()), ("strom.source", where.encode()),
+                         ("strom.job", self.job), ("strom.operator", self.operator)])
+
+
+class SourceReader:
+    """Reads ``splits`` from ``restored`` offsets (else their start), bounded by their end offsets.
+
+    ``source``: the source StreamNode (deserializer, watermark strategy);
+    ``collect``: the chain's head; ``auto_watermark_interval_ms``: how often
+    watermarks (or idleness) go out; ``failure(exc, record)``: the TaskFailure
+    to raise when a user function raised on ``record``.
+    """
+
+    def __init__(self, consumer: Consumer, producer: Producer, source: Any, collect: Callable[[Any], None],
+                 splits: tuple[SourceSplit, ...], restored: Offsets, checkpoints: SubtaskCheckpointCoordinator,
+                 watermarks: WatermarkOutput, clock: RecordClock, canceled: threading.Event,
+                 dead_letters: DeadLetterWriter, auto_watermark_interval_ms: int,
+                 failure: Callable[[Exception, Any], Exception]) -> None:
+        self.consumer, self.producer, self.collect, self.checkpoints = consumer, producer, collect, checkpoints
+        self.output, self.clock, self.canceled, self.dead_letters = watermarks, clock, canceled, dead_letters
+        self.failure, self.watermark_interval_s = failure, auto_watermark_interval_ms / 1000
+        self.deserialize = source.connector.value_deserializer.deserialize
+        strategy = source.watermark_strategy
+        self.assign_timestamp = strategy.timestamp_assigner if strategy else None
+        self.next_watermark_at = 0.0
+        self.records_in = 0
+        self.ends: dict[tuple[str, int], int | None] = {s.key: s.end_offset for s in splits}
+        self.position: dict[tuple[str, int], int] = {s.key: restored.get(s.key, s.start_offset) for s in splits}
+        self.pending = {tp for tp, start in self.position.items()
+                        if (end := self.ends[tp]) is None or start < 0 or start < end}
+        self.watermarks = (SourceWatermarks(self.pending, strategy.max_out_of_orderness_ms,
+                                            strategy.idle_timeout_ms, time.monotonic() * 1000)
+                           if strategy and strategy.max_out_of_orderness_ms is not None else None)
+        consumer.assign([TopicPartition(t, p, self.position[(t, p)]) for t, p in self.pending])
+
+    def offsets(self) -> Offsets:
+        """Next offset per split."""
+        return {KafkaPartition(*tp): offset for tp, offset in self.position.items()}
+
+    def run(self) -> bool:
+        """Read until every split reached its end (True) or the task is canceled (False)."""
+        checkpoints, pending = self.checkpoints, self.pending
+        while pending:
+            checkpoints.handle_events(self.offsets)
+            checkpoints.poll(self.offsets)
+            if self.canceled.is_set():
+                return False
+            records = self.consumer.consume(500, timeout=0.1)
+            now_ms = time.monotonic() * 1000
+            for record in records:
+                self._read(record, now_ms)
+            self.records_in += len(records)
+            self._emit_watermark()
+            self.producer.poll(0)
+        return True
+
+    def _read(self, record: Any, now_ms: float) -> None:
+        tp = (record.topic(), record.partition())  # a plain tuple: equal to the KafkaPartition keys, cheaper
+        ends, position = self.ends, self.position
+        if record.error():
+            # The last offsets may be transaction markers, never delivered as records.
+            if (record.error().code() == KafkaError._PARTITION_EOF and (end := ends[tp]) is not None
+                    and record.offset() >= end):
+                position[tp] = max(position[tp], end)
+                self._end(tp)
+            elif record.error().code() != KafkaError._PARTITION_EOF:
+                raise RuntimeError(f"Kafka error on {tp[0]}/{tp[1]}: {record.error()}")
+            return
+        end = ends[tp]
+        if end is not None and record.offset() >= end:
+            self._end(tp)
+            return  # past the end of a bounded source: not ours
+        try:
+            element = self.deserialize(record.value())
+            kafka_ts = record.timestamp()[1]
+            timestamp = (self.assign_timestamp(element, kafka_ts) if self.assign_timestamp
+                         else kafka_ts if kafka_ts >= 0 else None)
+        except Exception as exc:
+            self.dead_letters.write(record, f"{type(exc).__name__}: {exc}")
+        else:
+            self.clock.timestamp = timestamp
+            if self.watermarks is not None:
+                self.watermarks.on_record(tp, timestamp, now_ms)
+            try:
+                self.collect(element)
+            except Exception as exc:
+                raise self.failure(exc, record) from exc
+        position[tp] = record.offset() + 1
+        if end is not None and position[tp] >= end:
+            self._end(tp)
+            self.consumer.pause([TopicPartition(*tp)])
+
+    def _end(self, tp: tuple[str, int]) -> None:
+        self.pending.discard(tp)
+        if self.watermarks is not None:
+            self.watermarks.end(tp)
+
+    def _emit_watermark(self) -> None:
+        """Periodic watermark (every auto-watermark interval), or idleness."""
+        if self.watermarks is None or time.monotonic() < self.next_watermark_at:
+            return
+        self.next_watermark_at = time.monotonic() + self.watermark_interval_s
+        watermark = self.watermarks.current(time.monotonic() * 1000)
+        if watermark is None:
+            self.output.mark_idle()
+        elif watermark > MIN_TIME or self.output.idle:
+            self.output.emit_watermark(watermark)
+
+    def await_final_checkpoint(self) -> bool:
+        """After the end of data: answer checkpoint triggers until the final one completes (True)
+        or the task is canceled (False)."""
+        return self.checkpoints.await_final_checkpoint(self.offsets, self.canceled)

@@ -1,0 +1,66 @@
+"""A task's tunables (read once from the TaskManager's configuration) and its Kafka client configs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from strom.config import Configuration, PipelineOptions, TaskOptions
+from strom.io.kafka import log_kafka_errors
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """Times in ms; see :class:`~strom.config.TaskOptions` and :class:`~strom.config.PipelineOptions`."""
+
+    checkpoint_poll_interval_ms: int
+    idle_first_checkpoint_ms: int
+    auto_watermark_interval_ms: int
+    producer_linger_ms: int
+    producer_batch_records: int
+    producer_queue_records: int
+    consumer_fetch_wait_ms: int
+    consumer_partition_fetch_bytes: int
+
+    @classmethod
+    def from_config(cls, config: Configuration) -> TaskSettings:
+        """Raises :class:`~strom.config.ConfigError` for a value that does not parse."""
+        return cls(
+            checkpoint_poll_interval_ms=config.get(TaskOptions.CHECKPOINT_POLL_INTERVAL),
+            idle_first_checkpoint_ms=config.get(TaskOptions.IDLE_FIRST_CHECKPOINT),
+            auto_watermark_interval_ms=config.get(PipelineOptions.AUTO_WATERMARK_INTERVAL),
+            producer_linger_ms=config.get(TaskOptions.PRODUCER_LINGER),
+            producer_batch_records=config.get(TaskOptions.PRODUCER_BATCH_RECORDS),
+            producer_queue_records=config.get(TaskOptions.PRODUCER_QUEUE_RECORDS),
+            consumer_fetch_wait_ms=config.get(TaskOptions.CONSUMER_FETCH_WAIT),
+            consumer_partition_fetch_bytes=config.get(TaskOptions.CONSUMER_PARTITION_FETCH_BYTES))
+
+    def producer_config(self, bootstrap: str, execution_id: str) -> dict[str, Any]:
+        """librdkafka config of a task's edge (and non-transactional sink) producer."""
+        return {
+            "bootstrap.servers": bootstrap,
+            "partitioner": "murmur2_random",  # Java-compatible: partition = key group
+            "linger.ms": self.producer_linger_ms,
+            "batch.num.messages": self.producer_batch_records,
+            "queue.buffering.max.messages": self.producer_queue_records,
+            "enable.idempotence": True,
+            "client.id": f"strom-{execution_id}",
+            "error_cb": log_kafka_errors(f"task {execution_id} producer"),
+        }
+
+    def consumer_config(self, bootstrap: str, group_id: str, execution_id: str, partition_eof: bool,
+                        overrides: dict[str, Any]) -> dict[str, Any]:
+        """librdkafka config of a task's consumer; ``overrides``: a KafkaSource's properties."""
+        return {
+            "bootstrap.servers": bootstrap,
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": partition_eof,
+            "fetch.wait.max.ms": self.consumer_fetch_wait_ms,
+            "max.partition.fetch.bytes": self.consumer_partition_fetch_bytes,
+            "client.id": f"strom-{execution_id}",
+            "error_cb": log_kafka_errors(f"task {execution_id} consumer"),
+            **overrides,
+        }
