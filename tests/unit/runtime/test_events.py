@@ -1,0 +1,32 @@
+"""The element codec round-trips every stream element and event (the Kafka wire format)."""
+
+import pytest
+
+from strom.runtime.io.events import (
+    END_OF_PARTITION, CheckpointBarrier, EndOfPartition, Watermark, WatermarkStatus, decode_event, decode_record,
+    encode_event, encode_record)
+from strom.runtime.timers import MAX_TIME, MIN_TIME
+
+
+@pytest.mark.parametrize("event", [CheckpointBarrier(1), CheckpointBarrier(2**40), Watermark(0), Watermark(MIN_TIME),
+                                   Watermark(MAX_TIME), WatermarkStatus.IDLE, WatermarkStatus.ACTIVE,
+                                   END_OF_PARTITION])
+def test_every_event_round_trips_with_its_writer_and_attempt(event):
+    headers = encode_event(event, subtask=3, attempt=7)
+    assert all(isinstance(k, str) and isinstance(v, bytes) for k, v in headers)
+    decoded, subtask, attempt = decode_event(headers)
+    assert (decoded, subtask, attempt) == (event, 3, 7) or (
+        isinstance(event, EndOfPartition) and decoded is END_OF_PARTITION and (subtask, attempt) == (3, 7))
+
+
+@pytest.mark.parametrize("element", [("word", 1), None, b"\x00bytes", {"k": [1.5, 2]}, "x" * 10_000])
+def test_stream_records_round_trip(element):
+    assert decode_record(encode_record((4, 1, 1_700_000_000_000, element))) == (4, 1, 1_700_000_000_000, element)
+    assert decode_record(encode_record((0, 0, None, element))) == (0, 0, None, element)
+
+
+def test_a_malformed_event_is_refused():
+    with pytest.raises(ValueError):
+        decode_event([("strom.event", b"nonsense"), ("strom.subtask", b"0"), ("strom.attempt", b"0")])
+    with pytest.raises(TypeError):
+        encode_event("not an event", 0, 0)

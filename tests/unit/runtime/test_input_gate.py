@@ -1,0 +1,127 @@
+"""The input gate's handling of Kafka messages: attempt fencing, alignment, offsets, watermarks.
+
+Messages are built with the real codec; the consumer and the task around the
+gate are stand-ins (this is the logic between them, without Kafka).
+"""
+
+import threading
+
+import pytest
+
+from strom.io.kafka import KafkaPartition
+from strom.runtime.deployment import InputPartition
+from strom.runtime.errors import ReplacedAttemptError
+from strom.runtime.io.events import (
+    END_OF_PARTITION, CheckpointBarrier, Watermark, encode_event, encode_record)
+from strom.runtime.io.input_gate import CheckpointedInputGate
+from strom.runtime.watermarks import WatermarkOutput
+from strom.runtime.windows import RecordClock
+
+TOPIC = "edge"
+
+
+class Message:
+    def __init__(self, partition, offset, value=None, headers=None):
+        self._partition, self._offset, self._value, self._headers = partition, offset, value, headers
+
+    def topic(self):
+        return TOPIC
+
+    def partition(self):
+        return self._partition
+
+    def offset(self):
+        return self._offset
+
+    def value(self):
+        return self._value
+
+    def headers(self):
+        return self._headers
+
+    def error(self):
+        return None
+
+
+class Input:
+    """Messages of one partition, offsets counted."""
+
+    def __init__(self, partition):
+        self.partition, self.offset = partition, 0
+
+    def _next(self, **kwargs):
+        message = Message(self.partition, self.offset, **kwargs)
+        self.offset += 1
+        return message
+
+    def record(self, element, upstream=0, attempt=1, timestamp=None):
+        return self._next(value=encode_record((attempt, upstream, timestamp, element)))
+
+    def event(self, event, upstream=0, attempt=1):
+        return self._next(headers=encode_event(event, upstream, attempt))
+
+
+class Task:
+    """The consumer, checkpoints, chain and writers around the gate."""
+
+    def __init__(self):
+        self.assigned, self.checkpoints_taken, self.elements, self.events = [], [], [], []
+        self.backend = None
+        self.watermarks = WatermarkOutput([self], None)
+
+    def assign(self, partitions):
+        self.assigned = [(tp.topic, tp.partition, tp.offset) for tp in partitions]
+
+    def checkpoint(self, checkpoint_id, offsets):
+        self.checkpoints_taken.append((checkpoint_id, offsets))
+
+    def broadcast_event(self, event):
+        self.events.append(event)
+
+
+def gate(partitions, restored=None, aligned=True):
+    task = Task()
+    result = CheckpointedInputGate(
+        task, None, tuple(partitions), {TOPIC: task.elements.append}, restored or {}, 1, aligned, task, task,
+        RecordClock(), threading.Event(), "v[0]#1", lambda exc, record: exc)
+    return result, task
+
+
+def test_reading_starts_at_the_restored_offset_or_past_older_attempts_output():
+    _gate, task = gate([InputPartition(TOPIC, 0, 1, skip_before=40), InputPartition(TOPIC, 1, 1, skip_before=5)],
+                       restored={KafkaPartition(TOPIC, 0): 12, KafkaPartition(TOPIC, 1): 9})
+    assert task.assigned == [(TOPIC, 0, 40), (TOPIC, 1, 9)]
+
+
+def test_records_of_an_older_attempt_are_dropped_and_a_newer_attempt_means_replaced():
+    input_gate, task = gate([InputPartition(TOPIC, 0, 1)])
+    p0 = Input(0)
+    input_gate.handle(p0.record("old", attempt=0))
+    input_gate.handle(p0.event(Watermark(99), attempt=0))
+    input_gate.handle(p0.record("current"))
+    assert task.elements == ["current"] and task.events == []
+    with pytest.raises(ReplacedAttemptError, match="v\\[0\\]#1 read records of attempt 2"):
+        input_gate.handle(p0.record("newer", attempt=2))
+
+
+def test_aligned_snapshot_has_the_offsets_past_the_barriers_and_held_records_follow_it():
+    input_gate, task = gate([InputPartition(TOPIC, 0, 2), InputPartition(TOPIC, 1, 1)])
+    p0, p1 = Input(0), Input(1)
+    for message in [p0.event(CheckpointBarrier(3), upstream=0), p0.record("held", upstream=0),
+                    p0.record("free", upstream=1), p0.event(CheckpointBarrier(3), upstream=1),
+                    p1.record("p1"), p1.event(CheckpointBarrier(3))]:
+        input_gate.handle(message)
+    assert task.checkpoints_taken == [(3, {KafkaPartition(TOPIC, 0): 4, KafkaPartition(TOPIC, 1): 2})]
+    assert task.elements == ["free", "p1", "held"]
+
+
+def test_watermarks_go_through_the_valve_and_end_of_partition_ends_the_input():
+    input_gate, task = gate([InputPartition(TOPIC, 0, 2)])
+    p0 = Input(0)
+    input_gate.handle(p0.event(Watermark(100), upstream=0))
+    input_gate.handle(p0.event(Watermark(70), upstream=1))
+    input_gate.handle(p0.event(END_OF_PARTITION, upstream=1))
+    assert task.events == [Watermark(70), Watermark(100)]
+    assert not input_gate.barriers.all_ended()
+    input_gate.handle(p0.event(END_OF_PARTITION, upstream=0))
+    assert input_gate.barriers.all_ended()
