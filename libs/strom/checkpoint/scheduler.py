@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 JOIN = "join"    # join the newest checkpoint another source or the JobManager started
 START = "start"  # start the next checkpoint (or join one that started in the meantime)
 

@@ -7,7 +7,8 @@ here is pure and unit-tested without Kafka.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from strom.errors import JobSetupError
 from strom.graph.job_graph import JobGraph, JobVertex
@@ -15,7 +16,14 @@ from strom.graph.stream_graph import SINK
 from strom.io.kafka import high_watermarks
 from strom.naming import sink_transactional_id
 from strom.runtime.deployment import (
-    CheckpointSettings, InputPartition, OutputEdge, RestoreSpec, SinkSpec, SourceSplit, TaskDeploymentDescriptor)
+    CheckpointSettings,
+    InputPartition,
+    OutputEdge,
+    RestoreSpec,
+    SinkSpec,
+    SourceSplit,
+    TaskDeploymentDescriptor,
+)
 from strom.state.keygroups import key_group_range
 
 OFFSET_BEGINNING = -2  # librdkafka's logical offset "the beginning of the partition"

@@ -38,7 +38,7 @@ class OperatorChain:
         self.sink_writer: KafkaSinkWriter | ExactlyOnceSinkWriter | None = None
         self.record_writers = [RecordWriter(producer, out, descriptor.subtask_index, descriptor.attempt,
                                             edge.key_selector, clock)
-                               for out, edge in zip(descriptor.outputs, vertex.outputs)]
+                               for out, edge in zip(descriptor.outputs, vertex.outputs, strict=True)]
         operators = vertex.operators[1:] if vertex.is_source else vertex.operators
         if operators and operators[-1].kind == SINK:
             self.sink_writer = self._sink_writer(operators[-1].connector, descriptor, producer, bootstrap,
@@ -46,7 +46,7 @@ class OperatorChain:
             out: Output = self.sink_writer
             operators = operators[:-1]
         else:
-            main = [w for w, e in zip(self.record_writers, vertex.outputs) if e.side_output is None]
+            main = [w for w, e in zip(self.record_writers, vertex.outputs, strict=True) if e.side_output is None]
             out = main[0] if len(main) == 1 else Broadcast(main)
         self.head = self._chain(operators, out, descriptor)
         self.watermarks = WatermarkOutput(self.record_writers, self.timed_operator)
@@ -69,7 +69,7 @@ class OperatorChain:
         # Per operator and tag: a side output may be read by several edges, and another operator
         # of the chain may use the same tag name for output nobody reads (Flink drops that).
         side_writers: dict[int, dict[str, list[RecordWriter]]] = {}
-        for writer, edge in zip(self.record_writers, self.vertex.outputs):
+        for writer, edge in zip(self.record_writers, self.vertex.outputs, strict=True):
             if edge.side_output is not None:
                 side_writers.setdefault(edge.source_node, {}).setdefault(edge.side_output, []).append(writer)
         for node in reversed(operators):

@@ -73,8 +73,8 @@ class SubtaskCheckpointCoordinator:
     """
 
     def __init__(self, descriptor: TaskDeploymentDescriptor, store: CheckpointStore, chain: OperatorChain,
-                 events: CheckpointEvents, callbacks: TaskCallbacks, scheduler: CheckpointScheduler | None, poll_interval_ms: int,
-                 emitted: Callable[[], bool]) -> None:
+                 events: CheckpointEvents, callbacks: TaskCallbacks, scheduler: CheckpointScheduler | None,
+                 poll_interval_ms: int, emitted: Callable[[], bool]) -> None:
         self.descriptor, self.store, self.chain, self.callbacks = descriptor, store, chain, callbacks
         self.scheduler, self.poll_interval_s = scheduler, poll_interval_ms / 1000
         self.emitted, self.events = emitted, events

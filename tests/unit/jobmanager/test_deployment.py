@@ -3,10 +3,21 @@
 import pytest
 
 from strom.api import (
-    KafkaOffsetsInitializer, KafkaRecordSerializationSchema, KafkaSink, KafkaSource, StreamExecutionEnvironment)
+    KafkaOffsetsInitializer,
+    KafkaRecordSerializationSchema,
+    KafkaSink,
+    KafkaSource,
+    StreamExecutionEnvironment,
+)
 from strom.jobmanager.deployment import OFFSET_BEGINNING, JobSetupError, TaskDeploymentDescriptorFactory
 from strom.runtime.deployment import (
-    InputPartition, OutputEdge, RestoreSpec, SinkSpec, SourceSplit, TaskDeploymentDescriptor)
+    InputPartition,
+    OutputEdge,
+    RestoreSpec,
+    SinkSpec,
+    SourceSplit,
+    TaskDeploymentDescriptor,
+)
 
 
 def wordcount(checkpointing=True):

@@ -3,8 +3,16 @@
 import pytest
 
 from strom.runtime.io.events import (
-    END_OF_PARTITION, CheckpointBarrier, EndOfPartition, Watermark, WatermarkStatus, decode_event, decode_record,
-    encode_event, encode_record)
+    END_OF_PARTITION,
+    CheckpointBarrier,
+    EndOfPartition,
+    Watermark,
+    WatermarkStatus,
+    decode_event,
+    decode_record,
+    encode_event,
+    encode_record,
+)
 from strom.runtime.timers import MAX_TIME, MIN_TIME
 
 

@@ -11,8 +11,7 @@ import pytest
 from strom.io.kafka import KafkaPartition
 from strom.runtime.deployment import InputPartition
 from strom.runtime.errors import ReplacedAttemptError
-from strom.runtime.io.events import (
-    END_OF_PARTITION, CheckpointBarrier, Watermark, encode_event, encode_record)
+from strom.runtime.io.events import END_OF_PARTITION, CheckpointBarrier, Watermark, encode_event, encode_record
 from strom.runtime.io.input_gate import CheckpointedInputGate
 from strom.runtime.watermarks import WatermarkOutput
 from strom.runtime.windows import RecordClock

@@ -2,6 +2,7 @@
 
 import pytest
 
+from strom.api.functions import KeyedProcessFunction, TimeDomain
 from strom.api.joins import IntervalJoinFunction
 from strom.api.windowing import OutputTag
 from strom.runtime.process import ProcessOperator
@@ -10,7 +11,6 @@ from strom.runtime.windows import RecordClock
 from strom.state import ttl
 from strom.state.api import RuntimeContext, ValueStateDescriptor
 from strom.state.backend import HeapKeyedStateBackend
-from strom.api.functions import KeyedProcessFunction, TimeDomain
 
 
 class Collect:
@@ -199,9 +199,9 @@ def test_interval_join_keeps_an_element_until_its_own_time_with_a_positive_lower
 
 
 def test_a_non_keyed_process_function_chained_behind_a_keyed_one_cannot_use_its_timers():
+    from strom.api.functions import ProcessFunction
     from strom.graph.stream_graph import PROCESS, StreamNode
     from strom.runtime.operators import chain_operator
-    from strom.api.functions import ProcessFunction
 
     class Tick(ProcessFunction):
         def process_element(self, value, ctx):

@@ -1,7 +1,6 @@
 """Window assignment and the window operator's firing, lateness and restore, without Kafka."""
 
-from strom.api.windowing import (
-    ProcessWindowFunction, SlidingEventTimeWindows, TimeWindow, TumblingEventTimeWindows)
+from strom.api.windowing import ProcessWindowFunction, SlidingEventTimeWindows, TimeWindow, TumblingEventTimeWindows
 from strom.graph.stream_graph import WINDOW, StreamNode
 from strom.runtime.timers import InternalTimerService
 from strom.runtime.windows import RecordClock, WindowOperator

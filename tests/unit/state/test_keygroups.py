@@ -3,8 +3,7 @@ import sys
 
 import pytest
 
-from strom.state.keygroups import (
-    key_bytes, key_group_for, key_group_range, murmur2, operator_index_for)
+from strom.state.keygroups import key_bytes, key_group_for, key_group_range, murmur2, operator_index_for
 
 
 @pytest.mark.parametrize("data, expected", [

@@ -24,7 +24,7 @@ import enum
 import pickle
 from dataclasses import dataclass
 from functools import partial
-from typing import Final, Union
+from typing import Final
 
 EVENT: Final = "strom.event"
 SUBTASK: Final = "strom.subtask"
@@ -70,7 +70,7 @@ class EndOfPartition:
 
 END_OF_PARTITION: Final = EndOfPartition()
 
-Event = Union[CheckpointBarrier, Watermark, WatermarkStatus, EndOfPartition]
+Event = CheckpointBarrier | Watermark | WatermarkStatus | EndOfPartition
 
 _BARRIER, _WATERMARK, _END_OF_PARTITION = b"barrier:", b"watermark:", b"end-of-partition"
 
