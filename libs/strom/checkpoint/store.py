@@ -128,16 +128,16 @@ class CheckpointStore:
         before deploying it; fenced: raises StaleLeaderError for a deposed leader)."""
         atomic_write(self.redis, lambda pipe: pipe.set(f"{self.prefix}:generation", generation), self.fence)
 
-    def claim(self, generation: int, known_id: int, now_ms: int, timeout_ms: int, join: bool = True,
+    def claim(self, attempt: int, known_id: int, now_ms: int, timeout_ms: int, join: bool = True,
               start: bool = True, savepoint: bool = False, stop: bool = False) -> int | None:
         """Start or join a checkpoint and return its id; None if there was nothing to join.
 
         ``join``: take the newest checkpoint if it is newer than ``known_id`` (the caller's
-        last), of this generation and younger than ``timeout_ms`` (another source started it).
+        last), of attempt ``attempt`` and younger than ``timeout_ms`` (another source started it).
         ``start``: else start the next id. The JobManager's savepoints and final checkpoint
         (``join=False``) always get a new id. After a ``stop`` savepoint (stop-with-savepoint),
         pending or completed, no newer checkpoint starts: sources can only join it, and sinks
-        commit nothing past it. Raises :class:`StaleAttemptError` for another generation,
+        commit nothing past it. Raises :class:`StaleAttemptError` when ``attempt`` is not the job's,
         :class:`~strom.io.redis.StaleLeaderError` when the store's fence (a JobManager's) is
         stale, RuntimeError for a JobManager claim while a stop-with-savepoint is pending.
         """
@@ -148,10 +148,10 @@ class CheckpointStore:
         result, detail = self._claim(
             keys=[f"{self.prefix}:checkpoint-counter", f"{self.prefix}:generation",
                   self.fence.key if self.fence else f"{self.prefix}:generation"],
-            args=[generation, known_id, 2 if not start else int(join), now_ms, timeout_ms,
+            args=[attempt, known_id, 2 if not start else int(join), now_ms, timeout_ms,
                   2 if stop else int(savepoint), token, self.prefix])
         if result == -1:
-            raise StaleAttemptError(f"checkpoint refused: attempt {generation} is not the job's current "
+            raise StaleAttemptError(f"checkpoint refused: attempt {attempt} is not the job's current "
                                        f"one ({(detail or b'none').decode()})")
         if result == -3:
             raise RuntimeError("checkpoint refused: the job is being stopped with a savepoint")
@@ -160,7 +160,7 @@ class CheckpointStore:
         return int(result) or None
 
     def progress(self) -> tuple[int, int, int]:
-        """(newest checkpoint id started, newest completed, the job's current generation), -1 for
+        """(newest checkpoint id started, newest completed, the job's current attempt), -1 for
         none; one round trip."""
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(f"{self.prefix}:checkpoint-counter")
@@ -207,7 +207,7 @@ class CheckpointStore:
             return f"checkpoint {checkpoint_id}: snapshot of task {', '.join(missing)} missing in Redis"
         return None
 
-    def acknowledge(self, generation: int, checkpoint_id: int, execution_id: str, size_bytes: int,
+    def acknowledge(self, attempt: int, checkpoint_id: int, execution_id: str, size_bytes: int,
                     tasks: int, now_ms: int) -> bool:
         """Record a task's ack of its stored snapshot; True if it was the last of ``tasks`` acks
         and completed the checkpoint. Raises :class:`StaleAttemptError` for a task of an
@@ -216,10 +216,10 @@ class CheckpointStore:
         result = self._acknowledge(
             keys=[f"{p}:generation", f"{p}:chk-acks:{n}", f"{p}:chk-info:{n}", f"{p}:checkpoints",
                   f"{p}:latest-checkpoint", f"{p}:checkpoint:{n}"],
-            args=[generation, n, execution_id, json.dumps({"size": size_bytes, "time": now_ms}), tasks, now_ms])
+            args=[attempt, n, execution_id, json.dumps({"size": size_bytes, "time": now_ms}), tasks, now_ms])
         if result == -1:
             raise StaleAttemptError(f"ack of checkpoint {n} by {execution_id} refused: attempt "
-                                       f"{generation} is not the job's current one")
+                                       f"{attempt} is not the job's current one")
         return result == 1
 
     def acked(self, checkpoint_id: int) -> set[str]:
