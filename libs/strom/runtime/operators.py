@@ -9,7 +9,7 @@ current key before calling the user function.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from strom.api.functions import RichFunction
@@ -100,8 +100,9 @@ def chain_operator(node: StreamNode, out: Output, backend: HeapKeyedStateBackend
     window data, a process function's ``ctx.output``).
     """
     if node.kind == WINDOW:
-        operator: Output = WindowOperator(node, backend, timers, out, clock, ctx,
-                                          side_outputs.get(node.late_output_tag))
+        late = side_outputs.get(node.late_output_tag) if node.late_output_tag is not None else None
+        operator: Output = WindowOperator(node, _keyed_state(node, backend), _timers(node, timers), out, clock,
+                                          ctx, late)
     elif node.kind in (PROCESS, CO_PROCESS):
         function = node.function
         if isinstance(function, RichFunction):
@@ -119,18 +120,31 @@ def chain_operator(node: StreamNode, out: Output, backend: HeapKeyedStateBackend
     elif node.kind == FILTER:
         operator = FilterOperator(_resolve(node.function, "filter", ctx), out)
     elif node.kind == REDUCE:
-        operator = ReduceOperator(_resolve(node.function, "reduce", ctx), backend, out)
+        operator = ReduceOperator(_resolve(node.function, "reduce", ctx), _keyed_state(node, backend), out)
     else:
         raise ValueError(f"operator kind {node.kind!r} cannot be chained here")
     if node.key_selector is not None:
-        return _Keyed(node.key_selector, backend, operator)
+        return _Keyed(node.key_selector, _keyed_state(node, backend), operator)
     return operator
+
+
+def _keyed_state(node: StreamNode, backend: HeapKeyedStateBackend | None) -> HeapKeyedStateBackend:
+    """The backend a keyed operator needs; ValueError for one deployed without keyed state."""
+    if backend is None:
+        raise ValueError(f"{node.kind} operator {node.name!r} needs keyed state: it must follow key_by")
+    return backend
+
+
+def _timers(node: StreamNode, timers: InternalTimerService | None) -> InternalTimerService:
+    if timers is None:
+        raise ValueError(f"{node.kind} operator {node.name!r} needs timers: it must follow key_by")
+    return timers
 
 
 class Broadcast:
     """Several outputs of one chain tail."""
 
-    def __init__(self, outputs: list[Output]) -> None:
+    def __init__(self, outputs: Sequence[Output]) -> None:
         self.outputs = outputs
 
     def collect(self, element: Any) -> None:

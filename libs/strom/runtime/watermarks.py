@@ -15,7 +15,7 @@ leaves out partitions that had no record for the idle timeout.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, Protocol
 
 from strom.runtime.io.events import Watermark, WatermarkStatus
@@ -63,7 +63,7 @@ class WatermarkOutput:
     idleness go. ``watermark`` (ms) is what a snapshot records.
     """
 
-    def __init__(self, writers: list[EventWriter], timed_operator: Any | None) -> None:
+    def __init__(self, writers: Sequence[EventWriter], timed_operator: Any | None) -> None:
         self.writers, self.timed_operator = writers, timed_operator
         self.watermark = MIN_TIME
         self.idle = False  # told downstream that all its inputs are idle

@@ -80,10 +80,10 @@ class CheckpointedInputGate:
                 return False
             records = self.consumer.consume(500, timeout=0.1)
             for record in records:
-                if record.error():
-                    if record.error().code() != KafkaError._PARTITION_EOF:
-                        raise RuntimeError(f"Kafka error on {record.topic()}/{record.partition()}: "
-                                           f"{record.error()}")
+                error = record.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        raise RuntimeError(f"Kafka error on {record.topic()}/{record.partition()}: {error}")
                     continue
                 self.handle(record)
             self.records_in += len(records)

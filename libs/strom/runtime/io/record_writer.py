@@ -16,6 +16,10 @@ from strom.runtime.windows import RecordClock
 from strom.state.keygroups import key_bytes
 
 
+def _no_key_selector(element: Any) -> Any:
+    raise TypeError(f"a hash-partitioned edge needs a key selector (element {element!r})")
+
+
 class RecordWriter:
     """Writes elements to an edge topic as stream records (:mod:`strom.runtime.io.events`).
 
@@ -27,7 +31,8 @@ class RecordWriter:
     def __init__(self, producer: Producer, edge: OutputEdge, subtask_index: int, attempt: int,
                  key_selector: Callable[[Any], Any] | None, clock: RecordClock) -> None:
         self.producer, self.topic, self.partitions, self.clock = producer, edge.topic, edge.partitions, clock
-        self.partitioner, self.key_selector = edge.partitioner, key_selector
+        self.partitioner = edge.partitioner
+        self.key_selector: Callable[[Any], Any] = key_selector or _no_key_selector
         self.subtask_index, self.attempt = subtask_index, attempt
         self._round_robin = count(subtask_index)
 

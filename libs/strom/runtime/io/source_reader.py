@@ -91,14 +91,14 @@ class SourceReader:
     def _read(self, record: Any, now_ms: float) -> None:
         tp = (record.topic(), record.partition())  # a plain tuple: equal to the KafkaPartition keys, cheaper
         ends, position = self.ends, self.position
-        if record.error():
+        error = record.error()
+        if error is not None:
             # The last offsets may be transaction markers, never delivered as records.
-            if (record.error().code() == KafkaError._PARTITION_EOF and (end := ends[tp]) is not None
-                    and record.offset() >= end):
+            if error.code() == KafkaError._PARTITION_EOF and (end := ends[tp]) is not None and record.offset() >= end:
                 position[tp] = max(position[tp], end)
                 self._end(tp)
-            elif record.error().code() != KafkaError._PARTITION_EOF:
-                raise RuntimeError(f"Kafka error on {tp[0]}/{tp[1]}: {record.error()}")
+            elif error.code() != KafkaError._PARTITION_EOF:
+                raise RuntimeError(f"Kafka error on {tp[0]}/{tp[1]}: {error}")
             return
         end = ends[tp]
         if end is not None and record.offset() >= end:
