@@ -78,7 +78,7 @@ def test_event_time_timers_fire_in_order_once_and_can_be_deleted():
 
 
 def test_timers_are_checkpointed_with_keyed_state_and_fire_after_restore():
-    op, out = keyed_operator(Timeout())
+    op, _out = keyed_operator(Timeout())
     feed(op, 0, ("a", 2))
     feed(op, 30, ("b", 2), key_group=7)
     snapshot = op.backend.snapshot()

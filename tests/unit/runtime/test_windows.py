@@ -208,7 +208,7 @@ def test_sessions_merge_trigger_state():
 
 def test_a_late_element_goes_to_the_side_output_once_even_for_sliding_windows():
     late = Collect(RecordClock())
-    op, backend, clock, out = operator(SlidingEventTimeWindows.of(1000, 100))
+    op, backend, clock, _out = operator(SlidingEventTimeWindows.of(1000, 100))
     op.late_output = late
     op.on_watermark(5000)
     feed(op, backend, clock, "k", 4200, 1)  # windows up to [4200, 5200) are still open: not late
