@@ -17,7 +17,7 @@ from strom.taskmanager.task_executor import TaskExecutor
 class FakeTask:
     """Stands in for strom.runtime.task.Task: records what the TaskExecutor asks of it."""
 
-    def __init__(self, descriptor, vertex, bootstrap, redis_client, callbacks):
+    def __init__(self, descriptor, vertex, bootstrap, redis_client, callbacks, settings):
         self.descriptor, self.vertex, self.callbacks = descriptor, vertex, callbacks
         self.state, self.end_of_data, self.records_in = "DEPLOYING", False, 5
         self.started = self.canceled = False
