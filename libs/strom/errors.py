@@ -51,6 +51,11 @@ class JobStateError(StromError):
     (REST: 409)."""
 
 
+class IllegalTransitionError(JobStateError):
+    """A job status change the transition table (:data:`strom.states.JOB_TRANSITIONS`) does not
+    allow, e.g. FINISHED -> RUNNING: a bug in the JobManager, never a user's request."""
+
+
 class JobSetupError(StromError):
     """The job's topics or offsets could not be set up; the job fails with this message."""
 

@@ -43,6 +43,17 @@ def sink_transactional_id(job_id: str, vertex_id: str, subtask_index: int) -> st
     return f"strom-{job_id}-{vertex_id}-{subtask_index}"
 
 
+def allocation_id(job_id: str, attempt: int, slot_index: int) -> str:
+    """The id of the slot request for slot ``slot_index`` of a job's attempt ``attempt``
+    (the ResourceManager and TaskManagers key the slot's allocation by it)."""
+    return f"{job_id[:12]}-g{attempt}-slot{slot_index}"
+
+
+def savepoint_id(job_id: str, checkpoint_id: int) -> str:
+    """The name ``strom run --from-savepoint`` takes for a completed savepoint."""
+    return f"savepoint-{job_id[:8]}-{checkpoint_id}"
+
+
 # -- Redis ----------------------------------------------------------------------------------
 def cluster_prefix(cluster_id: str) -> str:
     """Prefix of every Redis key of a cluster."""
@@ -57,6 +68,21 @@ def job_prefix(cluster_id: str, job_id: str) -> str:
 def artifact_key(cluster_id: str, job_id: str) -> str:
     """A submitted job's artifact (the cloudpickled JobGraph) that TaskManagers load."""
     return f"{job_prefix(cluster_id, job_id)}:artifact"
+
+
+def jobs_key(cluster_id: str) -> str:
+    """The job store's ZSET of every job id of a cluster, scored by submit time (ms)."""
+    return f"strom:{cluster_id}:jobs"
+
+
+def job_record_key(cluster_id: str, job_id: str) -> str:
+    """The JobRecord (JSON): what a new JobManager leader needs to take the job over."""
+    return f"{job_prefix(cluster_id, job_id)}:record"
+
+
+def savepoint_key(cluster_id: str, savepoint_id: str) -> str:
+    """A savepoint's pointer (JSON: job id, checkpoint id, vertices by state key)."""
+    return f"{savepoint_prefix(cluster_id)}:{savepoint_id}"
 
 
 def savepoint_prefix(cluster_id: str) -> str:

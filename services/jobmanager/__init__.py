@@ -1,5 +1,5 @@
-"""``strom jobmanager``: leader-elected JobManager."""
+"""``strom jobmanager``: leader-elected JobManager (its logic: :mod:`strom.jobmanager.endpoint`)."""
 
-from strom.services.jobmanager.service import JobManager
+from strom.jobmanager.endpoint import JobManager
 
 __all__ = ["JobManager"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from strom.checkpoint.store import CheckpointStore
+from strom.checkpoint.store import RedisCheckpointStore
 from strom.config import Configuration
 from strom.errors import StaleAttemptError
 from strom.io.redis import LeaderFence, redis_client
@@ -17,18 +17,18 @@ TASKS = ["v1[0]#0", "v1[1]#0", "v2[0]#0"]
 def store(stack):
     client = redis_client(Configuration())
     cluster = f"test-{uuid.uuid4().hex[:10]}"
-    store = CheckpointStore(client, cluster, "job", LeaderFence(client, cluster, lambda: 1))
+    store = RedisCheckpointStore(client, cluster, "job", LeaderFence(client, cluster, lambda: 1))
     store.set_generation(0)
     yield store
     client.delete(*client.keys(f"strom:{cluster}:*"))
 
 
-def ack_all(store: CheckpointStore, checkpoint_id: int, tasks=TASKS, generation=0) -> list[bool]:
+def ack_all(store: RedisCheckpointStore, checkpoint_id: int, tasks=TASKS, generation=0) -> list[bool]:
     return [store.acknowledge(generation, checkpoint_id, task, 100, len(TASKS), 5000 + i)
             for i, task in enumerate(tasks)]
 
 
-def test_sources_join_the_checkpoint_one_of_them_started(store: CheckpointStore):
+def test_sources_join_the_checkpoint_one_of_them_started(store: RedisCheckpointStore):
     first = store.claim(0, -1, 1000, 60_000)
     assert store.claim(0, -1, 1010, 60_000) == first            # a second source joins it
     assert store.claim(0, -1, 1020, 60_000, start=False) == first
@@ -38,7 +38,7 @@ def test_sources_join_the_checkpoint_one_of_them_started(store: CheckpointStore)
     assert store.claim(0, first, 1040, 60_000, join=False) == first + 2  # the JobManager's: always new
 
 
-def test_the_last_ack_completes_the_checkpoint_once(store: CheckpointStore):
+def test_the_last_ack_completes_the_checkpoint_once(store: RedisCheckpointStore):
     n = store.claim(0, -1, 1000, 60_000)
     assert ack_all(store, n, TASKS[:2]) == [False, False]
     assert store.acknowledge(0, n, TASKS[0], 100, len(TASKS), 5100) is False  # a duplicate ack
@@ -53,7 +53,7 @@ def test_the_last_ack_completes_the_checkpoint_once(store: CheckpointStore):
     assert store.completed_ids() == [n] and store.progress() == (n, n, 0)
 
 
-def test_latest_never_goes_back_when_an_older_checkpoint_completes_last(store: CheckpointStore):
+def test_latest_never_goes_back_when_an_older_checkpoint_completes_last(store: RedisCheckpointStore):
     old = store.claim(0, -1, 1000, 60_000)
     new = store.claim(0, old, 1100, 60_000, join=False)
     ack_all(store, new)
@@ -61,7 +61,7 @@ def test_latest_never_goes_back_when_an_older_checkpoint_completes_last(store: C
     assert store.completed_ids() == [old, new] and store.latest()["id"] == new
 
 
-def test_nothing_starts_after_a_stop_with_savepoint(store: CheckpointStore):
+def test_nothing_starts_after_a_stop_with_savepoint(store: RedisCheckpointStore):
     first = store.claim(0, -1, 1000, 60_000)
     ack_all(store, first)
     stop = store.claim(0, first, 2000, 60_000, join=False, savepoint=True, stop=True)
@@ -74,12 +74,12 @@ def test_nothing_starts_after_a_stop_with_savepoint(store: CheckpointStore):
     assert store.latest()["is-savepoint"] is True
 
 
-def test_a_failed_stop_with_savepoint_lets_checkpoints_go_on(store: CheckpointStore):
+def test_a_failed_stop_with_savepoint_lets_checkpoints_go_on(store: RedisCheckpointStore):
     stop = store.claim(0, -1, 1000, 60_000, join=False, savepoint=True, stop=True)
     assert store.claim(0, stop, 1000 + 60_000, 60_000) == stop + 1  # expired without completing
 
 
-def test_another_attempt_can_neither_start_nor_ack(store: CheckpointStore):
+def test_another_attempt_can_neither_start_nor_ack(store: RedisCheckpointStore):
     n = store.claim(0, -1, 1000, 60_000)
     ack_all(store, n, TASKS[:2])
     store.set_generation(1)  # the JobManager restarts the job
@@ -95,7 +95,7 @@ def test_another_attempt_can_neither_start_nor_ack(store: CheckpointStore):
         store.acknowledge(1, n, "v1[0]#1", 100, len(TASKS), 5000)
 
 
-def test_a_completion_discards_the_older_checkpoints_that_never_completed(store: CheckpointStore):
+def test_a_completion_discards_the_older_checkpoints_that_never_completed(store: RedisCheckpointStore):
     kept = store.claim(0, -1, 1000, 60_000)
     ack_all(store, kept)
     abandoned = store.claim(0, kept, 2000, 60_000)

@@ -166,25 +166,28 @@ def test_deposed_leader_can_change_nothing(drill, drill_cluster: TestCluster):
     """A JobManager that lost leadership (token below the newest) cannot trigger a checkpoint,
     start an attempt, delete checkpoints, cancel or deploy a task, or get a slot: every attempt
     is refused and logged."""
-    from strom.checkpoint.store import CheckpointStore
+    from dataclasses import replace
+
+    from strom.checkpoint.store import RedisCheckpointStore
     from strom.control.channel import ControlChannel
     from strom.errors import StaleLeaderError
     from strom.io.redis import LeaderFence
-    from strom.jobmanager.job_store import JobStore
+    from strom.jobmanager.job_store import RedisJobStore
+    from strom.states import JobStatus
 
     drill.ensure_cluster()
     config = drill_cluster.config
     client = redis_client(config)
     cluster_id = drill_cluster.cluster_id
-    if not JobStore(client, cluster_id).job_ids():
+    if not RedisJobStore(client, cluster_id).job_ids():
         run(drill, "kill-jobmanager")  # a real deposed leader and a real job (when run alone)
     # A job the cluster ran, as Redis holds it: the deposed leader must not change any of this.
-    job = sorted(JobStore(client, cluster_id).job_ids())[0]
+    job = sorted(RedisJobStore(client, cluster_id).job_ids())[0]
     prefix = f"strom:{cluster_id}:job:{job}"
-    before = (client.hgetall(prefix), client.get(f"{prefix}:latest-checkpoint"),
+    before = (client.hgetall(prefix), client.get(f"{prefix}:record"), client.get(f"{prefix}:latest-checkpoint"),
               client.zrange(f"{prefix}:checkpoints", 0, -1), client.get(f"{prefix}:checkpoint-counter"),
               client.get(f"{prefix}:generation"))
-    assert before[1] is not None, "the drill job completed checkpoints"
+    assert before[2] is not None, "the drill job completed checkpoints"
     newest = current_leader(drill_cluster.client.zk, config, "JOBMANAGER").token
     stale = newest - 1  # the epoch of the leader the drills deposed
     deposed = ControlChannel(config, "jobmanager-deposed", "JOBMANAGER", token_source=lambda: stale)
@@ -204,7 +207,7 @@ def test_deposed_leader_can_change_nothing(drill, drill_cluster: TestCluster):
     # Starting a checkpoint, starting an attempt and cancelling the job are Redis writes under
     # the leader's epoch (tasks complete checkpoints; a JobManager never does).
     fence = LeaderFence(client, cluster_id, lambda: stale)
-    checkpoints = CheckpointStore(client, cluster_id, job, fence)
+    checkpoints = RedisCheckpointStore(client, cluster_id, job, fence)
     generation = int(client.get(f"{prefix}:generation"))
     with pytest.raises(StaleLeaderError, match=f"epoch {stale} is older than {newest}"):
         checkpoints.claim(generation, -1, int(time.time() * 1000), 60_000, join=False)
@@ -215,8 +218,9 @@ def test_deposed_leader_can_change_nothing(drill, drill_cluster: TestCluster):
     with pytest.raises(StaleLeaderError, match=f"epoch {stale} is older than {newest}"):
         checkpoints.discard_abandoned()
     with pytest.raises(StaleLeaderError, match=f"epoch {stale} is older than {newest}"):
-        JobStore(client, cluster_id, fence).update(job, state="CANCELED")
-    after = (client.hgetall(prefix), client.get(f"{prefix}:latest-checkpoint"),
+        jobs = RedisJobStore(client, cluster_id, fence)
+        jobs.update(job, replace(jobs.record(job), status=JobStatus.CANCELED), {"state": "CANCELED"})
+    after = (client.hgetall(prefix), client.get(f"{prefix}:record"), client.get(f"{prefix}:latest-checkpoint"),
              client.zrange(f"{prefix}:checkpoints", 0, -1), client.get(f"{prefix}:checkpoint-counter"),
              client.get(f"{prefix}:generation"))
     assert after == before

@@ -21,33 +21,70 @@ Checkpoints do not need a JobManager (DESIGN.md asks for the coordinator to
 trigger and complete; we moved both into Redis so a JobManager failover does
 not stop exactly-once output, issue 5):
 
-* :meth:`CheckpointStore.claim` starts checkpoint n (source tasks, on their own
+* :meth:`RedisCheckpointStore.claim` starts checkpoint n (source tasks, on their own
   interval; the JobManager for savepoints and the final checkpoint): one Lua
   script that either joins the newest checkpoint of the current generation a
   caller has not taken part in yet, or starts the next id.
-* :meth:`CheckpointStore.acknowledge` records one task's ack; the ack that
+* :meth:`RedisCheckpointStore.acknowledge` records one task's ack; the ack that
   makes the set complete also writes the metadata, the ZSET entry and the
   pointer, in the same script. So a checkpoint is completed exactly once, by
   the last task to ack it, and a pending one is never mistaken for a completed one.
 * Both refuse a caller whose generation is not the job's current one (a zombie
   task), and ``claim`` refuses a JobManager whose leader epoch is stale.
+
+:class:`CheckpointStore` is the interface callers depend on;
+:class:`~strom.checkpoint.memory_store.InMemoryCheckpointStore` implements it
+over dicts for unit tests.
 """
 
 from __future__ import annotations
 
+import enum
 import json
-from typing import Any
+from collections.abc import Set as AbstractSet
+from typing import Any, Protocol, cast
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from strom.clock import wall_ms
 from strom.errors import CheckpointCorruptedError, StaleAttemptError, StaleLeaderError
-from strom.io.redis import LeaderFence, atomic_write
+from strom.io.redis import LeaderFence, atomic_write, members, text
 from strom.naming import job_prefix, savepoint_prefix
 
-# KEYS: counter, generation, leader epoch. ARGV: generation, known id, mode (0 new, 1 join or new,
-# 2 join only: 0 if the newest cannot be joined), now ms, timeout ms, savepoint (0 no, 1 yes, 2 stop
-# the job after it), leader token ("" for a task), prefix.
+
+class ClaimMode(enum.IntEnum):
+    """How :meth:`CheckpointStore.claim` gets its checkpoint id (the numbers are the Lua script's)."""
+
+    NEW = 0           # always start the next id (the JobManager's savepoints and final checkpoint)
+    JOIN_OR_NEW = 1   # join the newest checkpoint if it can be joined, else start the next id
+    JOIN_ONLY = 2     # join the newest checkpoint, or get None
+
+    @classmethod
+    def of(cls, join: bool, start: bool) -> ClaimMode:
+        """The mode of ``claim``'s ``join`` and ``start`` flags."""
+        if not start:
+            return cls.JOIN_ONLY
+        return cls.JOIN_OR_NEW if join else cls.NEW
+
+
+class CheckpointKind(enum.IntEnum):
+    """What a newly started checkpoint is (the numbers are the Lua script's)."""
+
+    CHECKPOINT = 0
+    SAVEPOINT = 1
+    STOP_WITH_SAVEPOINT = 2   # the job is stopped after it: no checkpoint may start after it
+
+    @classmethod
+    def of(cls, savepoint: bool, stop: bool) -> CheckpointKind:
+        """The kind of ``claim``'s ``savepoint`` and ``stop`` flags."""
+        if stop:
+            return cls.STOP_WITH_SAVEPOINT
+        return cls.SAVEPOINT if savepoint else cls.CHECKPOINT
+
+
+# KEYS: counter, generation, leader epoch. ARGV: generation, known id, ClaimMode, now ms, timeout ms,
+# CheckpointKind, leader token ("" for a task), prefix.
 _CLAIM = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {-1, redis.call('GET', KEYS[2]) or ''} end
 if ARGV[7] ~= '' and tonumber(ARGV[7]) < tonumber(redis.call('GET', KEYS[3]) or '-1') then
@@ -103,7 +140,79 @@ return 1
 """
 
 
-class CheckpointStore:
+class CheckpointStore(Protocol):
+    """The checkpoints of one job: ids, task snapshots and acks, completed-checkpoint metadata.
+
+    Implemented in Redis by :class:`RedisCheckpointStore` (the semantics, and which errors each
+    method raises, are documented there) and over dicts by
+    :class:`~strom.checkpoint.memory_store.InMemoryCheckpointStore`. Times are wall-clock ms,
+    sizes bytes; ``attempt`` (stored as the job's ``generation``) is the job's attempt number.
+    """
+
+    def set_generation(self, generation: int) -> None:
+        """Make ``generation`` the attempt whose tasks may start and ack checkpoints."""
+        ...
+
+    def claim(self, attempt: int, known_id: int, now_ms: int, timeout_ms: int, join: bool = True,
+              start: bool = True, savepoint: bool = False, stop: bool = False) -> int | None:
+        """Start or join a checkpoint; its id, or None if there was nothing to join."""
+        ...
+
+    def progress(self) -> tuple[int, int, int]:
+        """(newest checkpoint id started, newest completed, current generation), -1 for none."""
+        ...
+
+    def write_snapshot(self, checkpoint_id: int, vertex_id: str, subtask: int, fields: dict[str, bytes]) -> int:
+        """Store one subtask's snapshot; its size in bytes."""
+        ...
+
+    def read_vertex(self, checkpoint_id: int, vertex_id: str, parallelism: int) -> list[dict[bytes, bytes]]:
+        """Snapshots of every subtask of a vertex (raises CheckpointCorruptedError for a missing one)."""
+        ...
+
+    def verify(self, checkpoint_id: int, vertices: list[tuple[str, int]]) -> str | None:
+        """None if every subtask snapshot of ``vertices`` ((id, parallelism)) is there, else what is missing."""
+        ...
+
+    def acknowledge(self, attempt: int, checkpoint_id: int, execution_id: str, size_bytes: int,
+                    tasks: int, now_ms: int) -> bool:
+        """Record one task's ack; True if it was the last of ``tasks`` and completed the checkpoint."""
+        ...
+
+    def acked(self, checkpoint_id: int) -> set[str]:
+        """Execution ids that acked the checkpoint."""
+        ...
+
+    def latest(self) -> dict[str, Any] | None:
+        """Metadata of the newest completed checkpoint."""
+        ...
+
+    def completed_ids(self) -> list[int]:
+        """Ids of the retained completed checkpoints, oldest first."""
+        ...
+
+    def metadata(self, checkpoint_id: int) -> dict[str, Any] | None:
+        """Metadata of a completed checkpoint (None if it did not complete or was discarded)."""
+        ...
+
+    def retain(self, num_retained: int, keep: AbstractSet[int] = frozenset()) -> list[int]:
+        """Discard completed checkpoints beyond the newest ``num_retained`` except ``keep``; their ids."""
+        ...
+
+    def record_failure(self, checkpoint_id: int, reason: str) -> None:
+        """Remember a failed or aborted checkpoint (the last 20 are kept)."""
+        ...
+
+    def failures(self) -> list[dict[str, Any]]:
+        """The remembered failures, newest first: {"id", "reason", "time"}."""
+        ...
+
+    def discard_abandoned(self, below: int | None = None) -> list[int]:
+        """Delete what checkpoints started before ``below`` (all: None) and never completed left; their ids."""
+        ...
+
+
+class RedisCheckpointStore:
     """Checkpoints of one job in Redis (see the module docstring for keys and protocol).
 
     ``fence`` (a :class:`~strom.io.redis.LeaderFence`, the JobManager's) guards its writes: a
@@ -148,8 +257,8 @@ class CheckpointStore:
         result, detail = self._claim(
             keys=[f"{self.prefix}:checkpoint-counter", f"{self.prefix}:generation",
                   self.fence.key if self.fence else f"{self.prefix}:generation"],
-            args=[attempt, known_id, 2 if not start else int(join), now_ms, timeout_ms,
-                  2 if stop else int(savepoint), token, self.prefix])
+            args=[attempt, known_id, int(ClaimMode.of(join, start)), now_ms, timeout_ms,
+                  int(CheckpointKind.of(savepoint, stop)), token, self.prefix])
         if result == -1:
             raise StaleAttemptError(f"checkpoint refused: attempt {attempt} is not the job's current "
                                        f"one ({(detail or b'none').decode()})")
@@ -166,17 +275,19 @@ class CheckpointStore:
             pipe.get(f"{self.prefix}:checkpoint-counter")
             pipe.get(f"{self.prefix}:latest-checkpoint")
             pipe.get(f"{self.prefix}:generation")
-            values = pipe.execute()
-        return tuple(int(v) if v is not None else -1 for v in values)
+            started, completed, generation = (int(v) if v is not None else -1 for v in pipe.execute())
+        return started, completed, generation
 
     # -- written by tasks ----------------------------------------------------------------
     def write_snapshot(self, checkpoint_id: int, vertex_id: str, subtask: int,
                        fields: dict[str, bytes]) -> int:
         """Store one subtask's snapshot (replacing any partial one); returns its size in bytes."""
         key = self.snapshot_key(checkpoint_id, vertex_id, subtask)
+        mapping: dict[FieldT, EncodableT] = {k: v for k, v in fields.items()}
+        mapping["complete"] = b"1"
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
-            pipe.hset(key, mapping={**fields, "complete": b"1"})
+            pipe.hset(key, mapping=mapping)
             pipe.execute()
         return sum(len(v) for v in fields.values())
 
@@ -187,7 +298,8 @@ class CheckpointStore:
         """
         snapshots = []
         for subtask in range(parallelism):
-            data = self.redis.hgetall(self.snapshot_key(checkpoint_id, vertex_id, subtask))
+            # bytes -> bytes: the client does not decode replies
+            data = cast(dict[bytes, bytes], self.redis.hgetall(self.snapshot_key(checkpoint_id, vertex_id, subtask)))
             if data.get(b"complete") != b"1":
                 raise CheckpointCorruptedError(
                     f"checkpoint {checkpoint_id}: snapshot of task {vertex_id}[{subtask}] is missing "
@@ -202,7 +314,7 @@ class CheckpointStore:
             for vertex_id, subtask in keys:
                 pipe.hget(self.snapshot_key(checkpoint_id, vertex_id, subtask), "complete")
             flags = pipe.execute()
-        missing = [f"{v}[{i}]" for (v, i), flag in zip(keys, flags) if flag != b"1"]
+        missing = [f"{v}[{i}]" for (v, i), flag in zip(keys, flags, strict=True) if flag != b"1"]
         if missing:
             return f"checkpoint {checkpoint_id}: snapshot of task {', '.join(missing)} missing in Redis"
         return None
@@ -224,15 +336,15 @@ class CheckpointStore:
 
     def acked(self, checkpoint_id: int) -> set[str]:
         """Execution ids that acked checkpoint ``checkpoint_id``."""
-        return {k.decode() for k in self.redis.hkeys(f"{self.prefix}:chk-acks:{checkpoint_id}")}
+        return {text(k) for k in self.redis.hkeys(f"{self.prefix}:chk-acks:{checkpoint_id}")}
 
     def latest(self) -> dict[str, Any] | None:
         """Metadata of the newest completed checkpoint, None if there is none."""
         latest = self.redis.get(f"{self.prefix}:latest-checkpoint")
-        return self.metadata(int(latest)) if latest is not None else None
+        return self.metadata(int(text(latest))) if latest is not None else None
 
     def completed_ids(self) -> list[int]:
-        return [int(x) for x in self.redis.zrange(f"{self.prefix}:checkpoints", 0, -1)]
+        return [int(x) for x in members(self.redis.zrange(f"{self.prefix}:checkpoints", 0, -1))]
 
     def metadata(self, checkpoint_id: int) -> dict[str, Any] | None:
         raw = self.redis.get(f"{self.prefix}:checkpoint:{checkpoint_id}")
@@ -250,7 +362,7 @@ class CheckpointStore:
             pipe.zrem(f"{self.prefix}:checkpoints", str(checkpoint_id))
             pipe.execute()
 
-    def retain(self, num_retained: int, keep: set[int] = frozenset()) -> list[int]:
+    def retain(self, num_retained: int, keep: AbstractSet[int] = frozenset()) -> list[int]:
         """Delete completed checkpoints beyond the newest ``num_retained`` (except ``keep``).
         Raises StaleLeaderError for a deposed JobManager (its ``keep`` may miss newer savepoints)."""
         if self.fence is not None:
@@ -283,8 +395,8 @@ class CheckpointStore:
         """
         if self.fence is not None:
             self.fence.check()
-        started = [int(x) for x in self.redis.zrangebyscore(
-            f"{self.prefix}:checkpoints-started", "-inf", f"({below}" if below is not None else "+inf")]
+        started = [int(x) for x in members(self.redis.zrangebyscore(
+            f"{self.prefix}:checkpoints-started", "-inf", f"({below}" if below is not None else "+inf"))]
         completed = set(self.completed_ids())
         abandoned = [i for i in started if i not in completed]
         for checkpoint_id in abandoned:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -12,8 +13,7 @@ from strom.coordination.leader_election import current_leader, zookeeper_client
 from strom.errors import JobClientError
 from strom.graph.artifact import dump_artifact
 from strom.graph.job_graph import JobGraph
-
-TERMINAL = {"FINISHED", "FAILED", "CANCELED"}
+from strom.states import JobStatus
 
 
 class JobClient:
@@ -97,7 +97,7 @@ class JobClient:
                 last_state = details["state"]
                 if on_change:
                     on_change(details)
-            if details["state"] in TERMINAL:
+            if JobStatus(details["state"]).is_globally_terminal:
                 return details
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} still {details['state']} after {timeout_s} s")

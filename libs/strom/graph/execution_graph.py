@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from strom.graph.job_graph import JobGraph, JobVertex
+from strom.states import ExecutionState
 
-# Flink's ExecutionState values.
-CREATED, SCHEDULED, DEPLOYING, INITIALIZING, RUNNING = (
-    "CREATED", "SCHEDULED", "DEPLOYING", "INITIALIZING", "RUNNING")
-FINISHED, CANCELING, CANCELED, FAILED = "FINISHED", "CANCELING", "CANCELED", "FAILED"
-# Reported by a checkpointing task that processed all its input; it stays RUNNING for checkpoints.
-END_OF_DATA = "END_OF_DATA"
-TERMINAL_STATES = frozenset({FINISHED, CANCELED, FAILED})
+# The states runtime/task.py and the TaskManager import from here under their old names, until
+# their owners import ExecutionState from strom.states (issue 10, items 1 and 3).
+DEPLOYING, RUNNING, FINISHED, CANCELED, FAILED, END_OF_DATA = (
+    ExecutionState.DEPLOYING, ExecutionState.RUNNING, ExecutionState.FINISHED,
+    ExecutionState.CANCELED, ExecutionState.FAILED, ExecutionState.END_OF_DATA)
 
 
 @dataclass
@@ -27,8 +26,8 @@ class ExecutionVertex:
     subtask_index: int
     parallelism: int
     attempt: int = 0
-    state: str = CREATED
-    slot_index: int | None = None
+    state: ExecutionState = ExecutionState.CREATED
+    slot_index: int = 0  # the job's slot it runs in (slot sharing: its subtask index)
     error: str | None = None
     end_of_data: bool = False
 
@@ -49,9 +48,10 @@ class ExecutionGraph:
     job_vertices: list[ExecutionJobVertex]
 
     @classmethod
-    def from_job_graph(cls, job_graph: JobGraph) -> "ExecutionGraph":
+    def from_job_graph(cls, job_graph: JobGraph, attempt: int = 0) -> ExecutionGraph:
+        """Every subtask of ``job_graph`` in state CREATED, as attempt ``attempt`` (the job's restart count)."""
         return cls(job_graph, [
-            ExecutionJobVertex(v, [ExecutionVertex(v.id, i, v.parallelism, slot_index=i)
+            ExecutionJobVertex(v, [ExecutionVertex(v.id, i, v.parallelism, attempt=attempt, slot_index=i)
                                    for i in range(v.parallelism)])
             for v in job_graph.vertices])
 

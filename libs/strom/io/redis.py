@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -73,7 +74,7 @@ class LeaderFence:
             raise StaleLeaderError(f"write refused: leader epoch {token} is older than {current}")
         return token
 
-    def write(self, fill: Callable[[redis.client.Pipeline], None]) -> None:
+    def write(self, fill: Callable[[redis.client.Pipeline], object]) -> None:
         """Queue writes with ``fill(pipe)`` and execute them atomically, if still leader."""
         def transaction(pipe: redis.client.Pipeline) -> None:
             current = int(pipe.get(self.key) or -1)
@@ -86,9 +87,20 @@ class LeaderFence:
         self.redis.transaction(transaction, self.key)
 
 
-def atomic_write(client: redis.Redis, fill: Callable[[redis.client.Pipeline], None],
+def text(value: bytes | str) -> str:
+    """A Redis reply as text (the clients here return bytes; redis-py types replies as either)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def members(reply: Any) -> list[str]:
+    """The members of a ZRANGE/ZRANGEBYSCORE reply without scores, as text."""
+    return [text(member) for member in reply]
+
+
+def atomic_write(client: redis.Redis, fill: Callable[[redis.client.Pipeline], object],
                  fence: LeaderFence | None = None) -> None:
-    """Run the writes ``fill(pipe)`` queues in one MULTI/EXEC, fenced when ``fence`` is given."""
+    """Run the writes ``fill(pipe)`` queues in one MULTI/EXEC, fenced when ``fence`` is given
+    (what ``fill`` returns is ignored)."""
     if fence is not None:
         fence.write(fill)
         return

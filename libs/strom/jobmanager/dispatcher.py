@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from strom.errors import InvalidArtifactError, UnknownJobError
 from strom.graph.artifact import load_artifact
 from strom.graph.job_graph import JobGraph
 from strom.jobmanager.job_master import JobMaster
 from strom.jobmanager.job_store import JobStore
+from strom.states import JobStatus
 
 
 class Dispatcher:
@@ -22,11 +24,11 @@ class Dispatcher:
     def submit(self, artifact: bytes) -> str:
         """Store and start a job. Raises :class:`InvalidArtifactError` (bad artifact, duplicate id)."""
         job_graph = load_artifact(artifact)
-        if job_graph.job_id in self.job_masters or self.store.get(job_graph.job_id) is not None:
+        if job_graph.job_id in self.job_masters or self.store.record(job_graph.job_id) is not None:
             raise InvalidArtifactError(f"job {job_graph.job_id} was already submitted")
         job_master = self.make_job_master(job_graph)
-        self.store.add(job_graph.job_id, artifact, {"jid": job_graph.job_id, "name": job_graph.job_name,
-                                                    "state": "CREATED"})
+        self.store.add(job_graph.job_id, artifact, job_master.record(),
+                       {"jid": job_graph.job_id, "name": job_graph.job_name, "state": JobStatus.CREATED})
         self.job_masters[job_graph.job_id] = job_master
         job_master.start()
         return job_graph.job_id
@@ -35,25 +37,27 @@ class Dispatcher:
         """JobMasters for the jobs a previous leader left unfinished (FINISHED ones never re-run)."""
         recovered = []
         for job_id in self.store.job_ids():
-            status = self.store.get(job_id) or {}
-            if status.get("state") in ("FINISHED", "FAILED", "CANCELED") or job_id in self.job_masters:
+            record = self.store.record(job_id)
+            if record is None or record.status.is_globally_terminal or job_id in self.job_masters:
                 continue
             artifact = self.store.artifact(job_id)
             if artifact is None:
                 continue
             job_master = self.make_job_master(load_artifact(artifact))
             self.job_masters[job_id] = job_master
-            job_master.recover(status)
+            job_master.recover(record)
             recovered.append(job_master)
         return recovered
 
     def job_ended(self, job_master: JobMaster) -> None:
+        """A job became globally terminal: it is served from the job store from now on."""
         self.job_masters.pop(job_master.job_id, None)
 
     def details(self, job_id: str) -> dict[str, Any]:
+        """``GET /jobs/:id``: live from its JobMaster, else as stored; raises :class:`UnknownJobError`."""
         if job_id in self.job_masters:
             return self.job_masters[job_id].details()
-        status = self.store.get(job_id)
+        status = self.store.details(job_id)
         if status is None:
             raise UnknownJobError(job_id)
         return status
@@ -73,8 +77,9 @@ class Dispatcher:
         return self.job_masters[job_id]
 
     def cancel(self, job_id: str) -> None:
+        """Cancel a running job (a terminal one stays as it is); raises :class:`UnknownJobError`."""
         if job_id not in self.job_masters:
-            if self.store.get(job_id) is None:
+            if self.store.details(job_id) is None:
                 raise UnknownJobError(job_id)
             return  # already terminal
         self.job_masters[job_id].cancel()

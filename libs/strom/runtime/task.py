@@ -48,7 +48,7 @@ import redis
 from confluent_kafka import Consumer, Producer
 
 from strom.checkpoint.scheduler import CheckpointScheduler
-from strom.checkpoint.store import CheckpointStore
+from strom.checkpoint.store import RedisCheckpointStore
 from strom.errors import TaskFailureCause
 from strom.graph.execution_graph import CANCELED, END_OF_DATA, FAILED, FINISHED, RUNNING
 from strom.graph.job_graph import JobVertex
@@ -80,7 +80,7 @@ class Task(threading.Thread):
         self.descriptor, self.vertex, self.bootstrap, self.callbacks = descriptor, vertex, bootstrap, callbacks
         self.settings = settings
         self.redis = redis_client
-        self.store = CheckpointStore(redis_client, descriptor.cluster_id, descriptor.job_id)
+        self.store = RedisCheckpointStore(redis_client, descriptor.cluster_id, descriptor.job_id)
         self.state = "DEPLOYING"  # last state reported
         self.end_of_data = False
         self.clock = RecordClock()
@@ -123,7 +123,7 @@ class Task(threading.Thread):
                                   self.clock, self.settings.producer_linger_ms)
             checkpoints = self._checkpoints(chain)
             restored = checkpoints.restore(
-                lambda job_id: CheckpointStore(self.redis, self.descriptor.cluster_id, job_id))
+                lambda job_id: RedisCheckpointStore(self.redis, self.descriptor.cluster_id, job_id))
             if chain.timers is not None:
                 chain.timers.restore()
             self.report(RUNNING, None)

@@ -6,8 +6,8 @@ import pytest
 from strom.config import Configuration
 from strom.control.messages import MESSAGES, received_by
 from strom.control.roles import Role
+from strom.jobmanager.endpoint import JobManager
 from strom.resourcemanager.resource_manager import ResourceManager
-from strom.services.jobmanager.service import JobManager
 from strom.taskmanager.artifacts import JobArtifacts
 from strom.taskmanager.task_executor import TaskExecutor
 

@@ -1,17 +1,8 @@
-"""Pure logic of checkpointing: the coordinator's protocol, restart strategies, keyed state."""
+"""The CheckpointCoordinator's protocol and the sources' CheckpointScheduler, without Redis."""
 
-import pickle
-
-import pytest
-
-from strom.checkpoint.config import CheckpointConfig, RestartStrategies
+from strom.checkpoint.config import CheckpointConfig
 from strom.checkpoint.coordinator import CheckpointCoordinator
 from strom.checkpoint.scheduler import JOIN, START, CheckpointScheduler
-from strom.checkpoint.restart import RestartStrategy
-from strom.state.api import (
-    AggregateFunction, AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor,
-    ReducingStateDescriptor, RuntimeContext, ValueStateDescriptor)
-from strom.state.backend import HeapKeyedStateBackend
 
 
 class MemoryCheckpointStore:
@@ -166,75 +157,6 @@ def test_the_final_checkpoint_supersedes_a_periodic_one():
     store.counter = 1
     assert c.trigger(1001) == 2 and c.pending.id == 2
     assert events == [("trigger", 2, False)] and c.counts["failed"] == 0
-
-
-@pytest.mark.parametrize("strategy, failures, expected", [
-    (RestartStrategies.fixed_delay_restart(2, 100), [0, 10, 20], [100, 100, None]),
-    (RestartStrategies.failure_rate_restart(2, 1000, 50), [0, 100, 200, 5000], [50, 50, None, 50]),
-    (RestartStrategies.exponential_delay_restart(100, 350, 2.0, 10_000), [0, 1, 2, 3, 20_000],
-     [100, 200, 350, 350, 100]),
-    (RestartStrategies.no_restart(), [0], [None]),
-])
-def test_restart_strategies(strategy, failures, expected):
-    restart = RestartStrategy(strategy)
-    assert [restart.on_failure(t) for t in failures] == expected
-
-
-def test_fixed_delay_reason_names_the_strategy():
-    restart = RestartStrategy(RestartStrategies.fixed_delay_restart(1, 0))
-    restart.on_failure(0)
-    assert restart.on_failure(1) is None
-    assert restart.reason_exhausted == "fixed-delay restart strategy exhausted after 1 restarts"
-
-
-class Average(AggregateFunction):
-    def create_accumulator(self):
-        return (0, 0)
-
-    def add(self, value, acc):
-        return (acc[0] + value, acc[1] + 1)
-
-    def get_result(self, acc):
-        return acc[0] / acc[1]
-
-    def merge(self, a, b):
-        return (a[0] + b[0], a[1] + b[1])
-
-
-def test_keyed_state_is_scoped_to_the_current_key_and_restores_per_key_group():
-    backend = HeapKeyedStateBackend()
-    ctx = RuntimeContext(backend, "t", 0, 1, 128, 0)
-    value = ctx.get_state(ValueStateDescriptor("v", default=0))
-    items = ctx.get_list_state(ListStateDescriptor("l"))
-    mapping = ctx.get_map_state(MapStateDescriptor("m"))
-    total = ctx.get_reducing_state(ReducingStateDescriptor("r", lambda a, b: a + b))
-    average = ctx.get_aggregating_state(AggregatingStateDescriptor("a", Average()))
-    for key, key_group in (("god", 3), ("lord", 70)):
-        backend.current_key, backend.current_key_group = key, key_group
-        for n in range(1, 4):
-            value.update(value.value() + n)
-            items.add(n)
-            mapping.put(n, key)
-            total.add(n)
-            average.add(n * 10)
-    backend.current_key, backend.current_key_group = "god", 3
-    assert (value.value(), items.get(), mapping.get(2), total.get(), average.get()) == (6, [1, 2, 3], "god", 6, 20.0)
-    snapshot = backend.snapshot()
-    assert sorted(snapshot) == [3, 70]
-    restored = HeapKeyedStateBackend()
-    restored.restore((kg, data) for kg, data in snapshot.items() if kg < 64)  # a subtask owning 0..63
-    restored.current_key, restored.current_key_group = "god", 3
-    assert restored.get("v") == 6
-    restored.current_key, restored.current_key_group = "lord", 70
-    assert restored.get("v", None) is None
-    assert pickle.loads(snapshot[70])["l"] == {"lord": [1, 2, 3]}
-    value.clear()
-    assert value.value() == 0 and restored.num_keys() == 5
-
-
-def test_state_outside_a_keyed_stream_is_a_clear_error():
-    with pytest.raises(RuntimeError, match="only available on a KeyedStream"):
-        RuntimeContext(None, "t", 0, 1, 128, 0).get_state(ValueStateDescriptor("v"))
 
 
 def test_source_scheduler_keeps_interval_min_pause_and_one_pending_and_recovers_from_timeouts():

@@ -1,4 +1,4 @@
-"""The JobManager service loop: leader election, Dispatcher + JobMasters, REST API.
+"""The JobManager endpoint: leader election, Dispatcher + JobMasters, REST API.
 
 Every instance serves REST; a standby redirects to the leader. Only the
 leader has a Dispatcher; JobMasters run on the main thread and hear about
@@ -7,13 +7,13 @@ slots, subtask states and lost TaskManagers through the control plane.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any
 
-from strom.checkpoint.store import CheckpointStore
+from strom.checkpoint.store import RedisCheckpointStore
+from strom.clock import SYSTEM_CLOCK
 from strom.cluster.endpoint import ControlEndpoint, Handler
 from strom.config import (
     ClusterOptions,
@@ -41,27 +41,32 @@ from strom.graph.job_graph import JobGraph
 from strom.io.redis import LeaderFence, redis_client
 from strom.jobmanager.dispatcher import Dispatcher
 from strom.jobmanager.job_master import JobMaster
-from strom.jobmanager.job_store import JobStore
+from strom.jobmanager.job_store import RedisJobStore
 from strom.jobmanager.rest import RestServer, create_app
 from strom.naming import leader_path
+from strom.states import JobStatus
 
 
 class JobManager(ControlEndpoint):
+    """A JobManager process: every instance serves REST; the leader runs the Dispatcher and
+    the JobMasters and re-attaches jobs a previous leader left running."""
+
     role = Role.JOBMANAGER
     leader_scoped = True
 
     def __init__(self, config: Configuration, instance_id: str | None = None) -> None:
         super().__init__(config, instance_id)
         cluster_id = config.get(ClusterOptions.CLUSTER_ID)
-        client = redis_client(config)
-        self.fence = LeaderFence(client, cluster_id, lambda: self.leadership.token)
-        self.store = JobStore(client, cluster_id, self.fence)
+        self.clock = SYSTEM_CLOCK
+        self.redis = redis_client(config)
+        self.fence = LeaderFence(self.redis, cluster_id, lambda: self.leadership.token)
+        self.store = RedisJobStore(self.redis, cluster_id, self.fence)
         self.task_executors = TaskExecutorGateway(self.channel)
         self.dispatcher: Dispatcher | None = None
         self._reports: list[dict] = []
         self._reports_request: str | None = None
-        self._reconcile_at: float | None = None
-        self.reconcile_timeout_s = config.get(JobManagerOptions.RECONCILE_TIMEOUT) / 1000.0
+        self._reconcile_at_ms: float | None = None
+        self.reconcile_timeout_ms = config.get(JobManagerOptions.RECONCILE_TIMEOUT)
         self.rest = RestServer(
             create_app(self.call, lambda: self._leader_address(), lambda: self.is_leader,
                        self._require_dispatcher, self.confirm_leadership),
@@ -135,7 +140,7 @@ class JobManager(ControlEndpoint):
             return
         if recovered:
             self._reports, self._reports_request = [], uuid.uuid4().hex
-            self._reconcile_at = time.monotonic() + self.reconcile_timeout_s
+            self._reconcile_at_ms = self.clock.monotonic_ms() + self.reconcile_timeout_ms
             self.log.info("asking TaskManagers for their tasks to re-attach", jobs=len(recovered))
             self.task_executors.request_task_reports(self._reports_request)
 
@@ -151,12 +156,14 @@ class JobManager(ControlEndpoint):
             if savepoint is None:
                 raise InvalidArtifactError(f"savepoint {job_graph.savepoint!r} does not exist")
         return JobMaster(job_graph, self.channel, cluster_id, self.config.get(KafkaOptions.BOOTSTRAP),
-                         self.config.get(JobManagerOptions.SLOT_REQUEST_TIMEOUT) / 1000.0,
-                         persist=self.store.update,
-                         on_terminal=lambda jm: self.dispatcher and self.dispatcher.job_ended(jm),
-                         checkpoints=CheckpointStore(self.store.redis, cluster_id, job_graph.job_id,
-                                                     self.fence),
-                         savepoint=savepoint, register_savepoint=self.store.add_savepoint)
+                         self.config.get(JobManagerOptions.SLOT_REQUEST_TIMEOUT), store=self.store,
+                         on_terminal=self._job_ended,
+                         checkpoints=RedisCheckpointStore(self.redis, cluster_id, job_graph.job_id, self.fence),
+                         savepoint=savepoint, register_savepoint=self.store.add_savepoint, clock=self.clock)
+
+    def _job_ended(self, job_master: JobMaster) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.job_ended(job_master)
 
     def _job_master(self, job_id: str) -> JobMaster | None:
         return self.dispatcher.job_masters.get(job_id) if self.dispatcher else None
@@ -165,8 +172,8 @@ class JobManager(ControlEndpoint):
         if not self.dispatcher:
             return
         try:
-            if self._reconcile_at is not None and time.monotonic() >= self._reconcile_at:
-                self._reconcile_at = None
+            if self._reconcile_at_ms is not None and self.clock.monotonic_ms() >= self._reconcile_at_ms:
+                self._reconcile_at_ms = None
                 self._reconcile(everything=True)
             for job_master in list(self.dispatcher.job_masters.values()):
                 job_master.tick()
@@ -176,8 +183,10 @@ class JobManager(ControlEndpoint):
     def _reconcile(self, everything: bool) -> None:
         """Re-attach (or restart) RECONCILING jobs: those whose every subtask was reported, or all
         of them once ``jobmanager.reconcile-timeout`` is up."""
+        if self.dispatcher is None:
+            return
         for job_master in list(self.dispatcher.job_masters.values()):
-            if job_master.state == "RECONCILING" and (everything or job_master.reported_all(self._reports)):
+            if job_master.state == JobStatus.RECONCILING and (everything or job_master.reported_all(self._reports)):
                 job_master.reconcile(self._reports)
 
     def on_TaskReports(self, message: ControlMessage) -> None:
@@ -217,7 +226,7 @@ class JobManager(ControlEndpoint):
         self._forward(message, "on_decline")
 
     def on_TaskManagerLost(self, message: ControlMessage) -> None:
-        if not self.is_leader:
+        if not self.is_leader or self.dispatcher is None:
             return
         self.log.warning("taskmanager lost", tm_id=message.body["tm_id"], reason=message.body["reason"])
         for job_master in list(self.dispatcher.job_masters.values()):

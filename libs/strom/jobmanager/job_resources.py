@@ -1,0 +1,82 @@
+"""The Kafka resources of one job: its topics and the ends of its intermediate topics."""
+
+from __future__ import annotations
+
+import functools
+
+from confluent_kafka.admin import AdminClient
+
+from strom.graph.job_graph import JobGraph
+from strom.graph.stream_graph import SINK
+from strom.io.kafka import KafkaPartition, TopicSpec, admin_client, ensure_topics, latest_offsets
+from strom.logs import get_logger
+from strom.naming import sink_marker_topic
+
+log = get_logger(__name__)
+
+INTERMEDIATE_ENDS_TIMEOUT_S = 2.0  # s: reading the ends only saves work, so it may not hold a restart up long
+
+
+class JobResources:
+    """Creates a job's topics (one per JobEdge, dead letters, sink commit markers, sink outputs),
+    reads where its intermediate topics end, and deletes the intermediate ones at the end."""
+
+    def __init__(self, job_graph: JobGraph, cluster_id: str, bootstrap: str) -> None:
+        self.job_graph = job_graph
+        self.cluster_id = cluster_id
+        self.bootstrap = bootstrap
+
+    @functools.cached_property
+    def admin(self) -> AdminClient:
+        """One AdminClient for the job, made at first use (a new one waits up to seconds for its
+        first metadata) and kept: a destroyed client drops requests in flight."""
+        return admin_client(self.bootstrap)
+
+    @property
+    def marker_topic(self) -> str:
+        """Partition whose committed group offsets mark the epochs exactly-once sinks committed."""
+        return sink_marker_topic(self.cluster_id)
+
+    def edge_topics(self) -> list[str]:
+        """The job's intermediate topics, one per JobEdge."""
+        return [e.topic(self.cluster_id, self.job_graph.job_id) for e in self.job_graph.edges]
+
+    def topic_specs(self) -> list[TopicSpec]:
+        """Every topic the job writes, with its partition count."""
+        job_id = self.job_graph.job_id
+        specs = [TopicSpec(e.topic(self.cluster_id, job_id), e.partitions) for e in self.job_graph.edges]
+        specs.append(TopicSpec(self.job_graph.dead_letter_topic, 1))
+        specs.append(TopicSpec(self.marker_topic, 1))
+        for vertex in self.job_graph.vertices:
+            tail = vertex.operators[-1]
+            if tail.kind == SINK:
+                specs.append(TopicSpec(tail.connector.record_serializer.topic, tail.parallelism))
+        return specs
+
+    def create_topics(self) -> None:
+        """Create the missing topics; raises what :func:`~strom.io.kafka.ensure_topics` raises."""
+        ensure_topics(self.bootstrap, self.topic_specs())
+
+    def intermediate_ends(self) -> dict[KafkaPartition, int]:
+        """Partition -> end offset of every intermediate partition now, {} when Kafka
+        does not answer in time.
+
+        Read before a new attempt is deployed: everything before the ends was written by older
+        attempts, which generation fencing drops anyway, so the new attempt's tasks start reading
+        there instead of skipping it record by record (after a TaskManager loss that was the bulk
+        of the first checkpoint's time).
+        """
+        partitions = [(e.topic(self.cluster_id, self.job_graph.job_id), p) for e in self.job_graph.edges
+                      for p in range(e.partitions)]
+        try:
+            return latest_offsets(self.admin, partitions, timeout_s=INTERMEDIATE_ENDS_TIMEOUT_S)
+        except Exception as exc:  # only an optimisation: without it tasks skip the records one by one
+            log.warning("cannot read intermediate topic ends; restored tasks skip old records one by one",
+                        job_id=self.job_graph.job_id, error=str(exc))
+            return {}
+
+    def delete_intermediate_topics(self) -> None:
+        """Delete the job's intermediate topics (asynchronously: the admin client sends the request)."""
+        topics = self.edge_topics()
+        if topics:
+            self.admin.delete_topics(topics)
