@@ -1,51 +1,21 @@
-"""The CheckpointCoordinator's protocol and the sources' CheckpointScheduler, without Redis."""
+"""The CheckpointCoordinator's protocol and the sources' CheckpointScheduler, without Redis.
+
+The coordinator follows checkpoints in an InMemoryCheckpointStore: sources start them there
+(:func:`start`) and the last task's ack completes them there (:func:`ack`), as in Redis.
+"""
 
 from strom.checkpoint.config import CheckpointConfig
 from strom.checkpoint.coordinator import CheckpointCoordinator
+from strom.checkpoint.memory_store import InMemoryCheckpointStore
 from strom.checkpoint.scheduler import JOIN, START, CheckpointScheduler
 
-
-class MemoryCheckpointStore:
-    """The CheckpointStore interface over dicts (the Redis one is exercised by integration tests).
-
-    :meth:`complete` stands in for the task whose ack completes a checkpoint in Redis.
-    """
-
-    def __init__(self):
-        self.counter, self.completed, self.failed, self.discarded = 0, {}, [], []
-        self.acks = {}  # checkpoint id -> execution ids, as the tasks' acks left them in Redis
-
-    def claim(self, generation, known_id, now_ms, timeout_ms, join=True, savepoint=False, stop=False):
-        self.counter += 1
-        return self.counter
-
-    def complete(self, checkpoint_id, size=0):
-        self.completed[checkpoint_id] = {"id": checkpoint_id, "state-size": size}
-
-    def metadata(self, checkpoint_id):
-        return self.completed.get(checkpoint_id)
-
-    def retain(self, num_retained, keep=frozenset()):
-        ids = sorted(self.completed)
-        for old in ids[:-num_retained]:
-            if old not in keep:
-                del self.completed[old]
-
-    def acked(self, checkpoint_id):
-        return self.acks.get(checkpoint_id, set())
-
-    def discard_abandoned(self, below=None):
-        self.discarded.append(below)
-
-    def record_failure(self, checkpoint_id, reason):
-        self.failed.append((checkpoint_id, reason))
-
-    def failures(self):
-        return [{"id": i, "reason": r} for i, r in reversed(self.failed)]
+TASKS = {"v1[0]#0", "v2[0]#0"}
+FIRST, LAST = sorted(TASKS)
 
 
 def coordinator(**config):
-    store = MemoryCheckpointStore()
+    store = InMemoryCheckpointStore()
+    store.set_generation(0)
     events = []
     c = CheckpointCoordinator(CheckpointConfig(**{"interval_ms": 100, **config}), store,
                               trigger=lambda n, ts, sp: events.append(("trigger", n, sp)),
@@ -55,16 +25,19 @@ def coordinator(**config):
     return c, store, events
 
 
-TASKS = {"v1[0]#0", "v2[0]#0"}
+def start(store, now_ms):
+    """A source starts the next checkpoint (it took part in the newest one)."""
+    return store.claim(0, store.progress()[0], now_ms, 60_000)
 
 
-def ack_all(c, store, checkpoint_id, now_ms, tasks=sorted(TASKS)):
-    """Every task acks; the last one's ack completed the checkpoint in Redis."""
-    for i, task in enumerate(tasks):
-        last = i == len(tasks) - 1
-        if last:
-            store.complete(checkpoint_id, size=10)
-        c.acknowledge(checkpoint_id, last, now_ms)
+def ack(c, store, checkpoint_id, task, now_ms):
+    """``task`` stores its ack; the coordinator hears of it (and whether it completed the checkpoint)."""
+    c.acknowledge(checkpoint_id, store.acknowledge(0, checkpoint_id, task, 10, len(TASKS), now_ms), now_ms)
+
+
+def ack_all(c, store, checkpoint_id, now_ms):
+    for task in sorted(TASKS):
+        ack(c, store, checkpoint_id, task, now_ms)
 
 
 def test_follows_checkpoints_the_sources_started_and_notifies_on_completion():
@@ -72,51 +45,54 @@ def test_follows_checkpoints_the_sources_started_and_notifies_on_completion():
     c.tick(1000, TASKS)
     assert c.pending is None and not events  # periodic checkpoints are the sources' business
     for n in (1, 2, 3):
-        c.acknowledge(n, False, 1000 * n)
+        assert start(store, 1000 * n) == n
+        ack(c, store, n, FIRST, 1000 * n)
         assert c.pending.id == n
-        c.acknowledge(n, False, 1000 * n + 1)  # a duplicate ack is harmless
-        store.complete(n, size=20)
-        c.acknowledge(n, True, 1000 * n + 5)
+        ack(c, store, n, FIRST, 1000 * n + 1)  # a duplicate ack is harmless
+        ack(c, store, n, LAST, 1000 * n + 5)
         assert c.pending is None and c.latest["id"] == n
-    assert sorted(store.completed) == [2, 3]  # retention
+    assert store.completed_ids() == [2, 3]  # retention
     assert events == [("notify", 1), ("notify", 2), ("notify", 3)]
     assert c.counts == {"completed": 3, "failed": 0}
 
 
 def test_a_newer_checkpoint_supersedes_the_pending_one_without_counting_a_failure():
     c, store, events = coordinator()
-    c.acknowledge(4, False, 1000)
-    c.acknowledge(5, False, 1100)
-    assert c.pending.id == 5 and c.counts["failed"] == 0
-    assert store.discarded == []  # 4 may still complete: its snapshots stay until a newer one did
-    c.acknowledge(4, False, 1200)  # late ack of the superseded one: ignored
-    assert c.pending.id == 5
-    store.complete(4)
-    c.acknowledge(4, True, 1201)  # ...unless it completed after all
-    assert c.latest["id"] == 4 and c.pending.id == 5 and events == [("notify", 4)]
-    ack_all(c, store, 5, 1300)
-    assert store.discarded == [4, 5]  # each completion deletes what started before it and did not complete
+    older, newer = start(store, 1000), start(store, 1100)
+    ack(c, store, older, FIRST, 1000)
+    ack(c, store, newer, FIRST, 1100)
+    assert c.pending.id == newer and c.counts["failed"] == 0
+    ack(c, store, older, FIRST, 1200)  # late ack of the superseded one: ignored
+    assert c.pending.id == newer
+    ack(c, store, older, LAST, 1201)  # ...unless it completed after all
+    assert c.latest["id"] == older and c.pending.id == newer and events == [("notify", older)]
+    abandoned = start(store, 1250)
+    ack(c, store, abandoned, FIRST, 1250)
+    ack_all(c, store, newer, 1300)  # a late completion: the newest stays pending
+    assert store.completed_ids() == [older, newer] and abandoned in store.info
+    ack_all(c, store, start(store, 1400), 1400)
+    assert abandoned not in store.info  # a completion deletes what started before it and never completed
 
 
 def test_timeout_and_decline_abort_and_fail_beyond_tolerance():
     c, store, events = coordinator(timeout_ms=50, tolerable_failures=1)
-    c.acknowledge(1, False, 1000)
-    store.acks[1] = {"v1[0]#0"}
+    first = start(store, 1000)
+    ack(c, store, first, FIRST, 1000)
     c.tick(1051, TASKS)
     assert c.pending is None
-    assert store.failed[0][1] == "checkpoint 1 expired after 50 ms waiting for ['v2[0]#0']"
-    c.acknowledge(2, False, 2000)
-    c.decline("v2[0]#0", 2, "redis down")
-    assert ("fail", "exceeded tolerable checkpoint failures (1): checkpoint 2 declined by v2[0]#0: "
+    assert store.failures()[0]["reason"] == f"checkpoint {first} expired after 50 ms waiting for ['{LAST}']"
+    second = start(store, 2000)
+    ack(c, store, second, FIRST, 2000)
+    c.decline(LAST, second, "redis down")
+    assert ("fail", f"exceeded tolerable checkpoint failures (1): checkpoint {second} declined by {LAST}: "
             "redis down") in events
-    c.acknowledge(2, False, 2001)  # late ack of an aborted checkpoint: ignored
+    c.acknowledge(second, False, 2001)  # late ack of an aborted checkpoint: ignored
     assert c.pending is None
 
 
 def test_savepoint_waits_for_the_pending_checkpoint_and_is_kept():
     c, store, events = coordinator(num_retained=1)
-    c.acknowledge(1, False, 1000)
-    store.counter = 1
+    ack(c, store, start(store, 1000), FIRST, 1000)
     request = c.request_savepoint()
     c.tick(1001, TASKS)
     assert c.pending.id == 1 and c.savepoints[request]["status"] == "IN_PROGRESS"
@@ -125,36 +101,43 @@ def test_savepoint_waits_for_the_pending_checkpoint_and_is_kept():
     assert events[-1] == ("trigger", 2, True)
     ack_all(c, store, 2, 1004)
     assert c.savepoints[request] == {"status": "COMPLETED", "checkpoint-id": 2}
-    ack_all(c, store, 3, 1201)
-    assert sorted(store.completed) == [2, 3]  # the savepoint outlives retention
+    ack_all(c, store, start(store, 1200), 1201)
+    assert store.completed_ids() == [2, 3]  # the savepoint outlives retention
 
 
 def test_a_savepoint_is_followed_until_it_completes_even_when_a_newer_checkpoint_started():
     c, store, events = coordinator(tolerable_failures=0)
-    store.counter = 0
-    request = c.request_savepoint(stop=True)
+    request = c.request_savepoint()
     c.tick(1000, TASKS)
     assert c.savepoint.id == 1 and events == [("trigger", 1, True)]
-    c.acknowledge(2, False, 1100)          # a source started 2 before the JobManager saw 1 complete
-    store.complete(1)
-    c.acknowledge(1, True, 1101)
+    ack(c, store, start(store, 1100), FIRST, 1100)  # a source started 2 before the JobManager saw 1 complete
+    ack_all(c, store, 1, 1101)
     assert c.savepoints[request]["status"] == "COMPLETED" and c.savepoint is None
     assert c.counts["failed"] == 0 and not [e for e in events if e[0] == "fail"]
+
+
+def test_nothing_starts_after_a_stop_with_savepoint():
+    c, store, events = coordinator()
+    c.request_savepoint(stop=True)
+    c.tick(1000, TASKS)
+    assert events == [("trigger", 1, True)]
+    assert start(store, 1100) is None                # a source that joined it: nothing more to start
+    assert store.claim(0, 0, 1100, 60_000) == 1       # one that has not: it can only join it
 
 
 def test_a_savepoint_whose_completing_ack_was_lost_completes_at_its_timeout():
     c, store, _events = coordinator(timeout_ms=50)
     request = c.request_savepoint()
     c.tick(1000, TASKS)
-    store.complete(1)                      # completed in Redis; the JobManager never heard
+    for task in sorted(TASKS):  # completed in the store; the JobManager never heard
+        store.acknowledge(0, 1, task, 10, len(TASKS), 1001)
     c.tick(1051, TASKS)
     assert c.savepoints[request]["status"] == "COMPLETED" and c.latest["id"] == 1
 
 
 def test_the_final_checkpoint_supersedes_a_periodic_one():
     c, store, events = coordinator()
-    c.acknowledge(1, False, 1000)
-    store.counter = 1
+    ack(c, store, start(store, 1000), FIRST, 1000)
     assert c.trigger(1001) == 2 and c.pending.id == 2
     assert events == [("trigger", 2, False)] and c.counts["failed"] == 0
 
