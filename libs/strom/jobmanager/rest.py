@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 from fastapi import Body, FastAPI, Request
@@ -35,6 +36,8 @@ from strom.errors import (
 from strom.logs import get_logger
 
 log = get_logger("jobmanager")
+
+SAVEPOINT_REQUEST = Body(default={})  # POST /jobs/{id}/savepoints: {"cancel-job": bool}, optional
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -73,6 +76,14 @@ def create_app(call: Callable[[Callable[[], Any]], Any], leader_address: Callabl
         return RedirectResponse(address + request.url.path +
                                 (f"?{request.url.query}" if request.url.query else ""), status_code=307)
 
+    _add_job_routes(app, call, dispatcher, leader_address)
+    _add_checkpoint_routes(app, call, dispatcher)
+    return app
+
+
+def _add_job_routes(app: FastAPI, call: Callable[[Callable[[], Any]], Any], dispatcher: Callable[[], Any],
+                    leader_address: Callable[[], str | None]) -> None:
+    """``/overview`` and ``/jobs``: list, submit, details, cancel."""
     @app.get("/overview")
     def overview() -> dict[str, Any]:
         jobs = call(lambda: dispatcher().overview())
@@ -110,6 +121,10 @@ def create_app(call: Callable[[Callable[[], Any]], Any], leader_address: Callabl
             return _error(404, f"job {job_id} not found")
         return {}
 
+
+def _add_checkpoint_routes(app: FastAPI, call: Callable[[Callable[[], Any]], Any],
+                           dispatcher: Callable[[], Any]) -> None:
+    """``/jobs/{id}/checkpoints`` and ``/jobs/{id}/savepoints``."""
     @app.get("/jobs/{job_id}/checkpoints")
     def checkpoints(job_id: str):
         try:
@@ -119,7 +134,7 @@ def create_app(call: Callable[[Callable[[], Any]], Any], leader_address: Callabl
         return details.get("checkpoints") or {"counts": {}, "latest": None, "history": []}
 
     @app.post("/jobs/{job_id}/savepoints", status_code=202)
-    def trigger_savepoint(job_id: str, request: dict[str, Any] = Body(default={})):
+    def trigger_savepoint(job_id: str, request: dict[str, Any] = SAVEPOINT_REQUEST):
         cancel_job = bool(request.get("cancel-job", False))
         try:
             request_id = call(lambda: dispatcher().running(job_id).trigger_savepoint(cancel_job))
@@ -141,7 +156,6 @@ def create_app(call: Callable[[Callable[[], Any]], Any], leader_address: Callabl
         return {"status": {"id": status["status"]},
                 "operation": {"location": status.get("location"), "failure-cause": status.get("reason")}}
 
-    return app
 
 
 class RestServer:
