@@ -3,7 +3,7 @@ message type without a handler in each receiving role fails here."""
 
 import pytest
 
-from strom.config import Configuration
+from strom.config import Configuration, RestOptions
 from strom.control.messages import MESSAGES, received_by
 from strom.control.roles import Role
 from strom.jobmanager.endpoint import JobManager
@@ -20,7 +20,8 @@ ENDPOINTS = {
 
 @pytest.mark.parametrize("role", sorted(ENDPOINTS))
 def test_handler_table_covers_every_message_the_role_receives(role):
-    endpoint = ENDPOINTS[role](Configuration(env={}))
+    # REST on any free port: the test suite's own JobManager holds the default one.
+    endpoint = ENDPOINTS[role](Configuration({RestOptions.PORT.key: 0}, env={}))
     assert endpoint.role is role
     assert set(endpoint.handlers()) == received_by(role)
 
