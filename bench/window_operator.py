@@ -17,8 +17,15 @@ import random
 import time
 
 from strom.api import (
-    AggregateFunction, CountTrigger, GlobalWindows, KeyedProcessFunction, PurgingTrigger,
-    SlidingEventTimeWindows, TumblingEventTimeWindows, ValueStateDescriptor)
+    AggregateFunction,
+    CountTrigger,
+    GlobalWindows,
+    KeyedProcessFunction,
+    PurgingTrigger,
+    SlidingEventTimeWindows,
+    TumblingEventTimeWindows,
+    ValueStateDescriptor,
+)
 from strom.graph.stream_graph import WINDOW, StreamNode
 from strom.runtime.process import ProcessOperator
 from strom.runtime.timers import MAX_TIME, InternalTimerService

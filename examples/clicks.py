@@ -13,9 +13,22 @@ they are sessions. ``--late`` gets the clicks beyond ``--allowed-lateness-ms``.
 import argparse
 
 from strom.api import (
-    AggregateFunction, Duration, EventTimeSessionWindows, JsonSchema, OutputTag, KafkaOffsetsInitializer, KafkaRecordSerializationSchema,
-    KafkaSink, KafkaSource, MapFunction, SlidingEventTimeWindows, StreamExecutionEnvironment,
-    TumblingEventTimeWindows, ValueStateDescriptor, WatermarkStrategy)
+    AggregateFunction,
+    Duration,
+    EventTimeSessionWindows,
+    JsonSchema,
+    KafkaOffsetsInitializer,
+    KafkaRecordSerializationSchema,
+    KafkaSink,
+    KafkaSource,
+    MapFunction,
+    OutputTag,
+    SlidingEventTimeWindows,
+    StreamExecutionEnvironment,
+    TumblingEventTimeWindows,
+    ValueStateDescriptor,
+    WatermarkStrategy,
+)
 
 
 class CountClicks(AggregateFunction):

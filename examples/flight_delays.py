@@ -85,9 +85,22 @@ import sys
 import time
 
 from strom.api import (
-    AggregateFunction, Duration, EventTimeSessionWindows, JsonSchema, KafkaOffsetsInitializer,
-    KafkaRecordSerializationSchema, KafkaSink, KafkaSource, OutputTag, ProcessFunction, ProcessWindowFunction,
-    SlidingEventTimeWindows, StreamExecutionEnvironment, TumblingEventTimeWindows, WatermarkStrategy)
+    AggregateFunction,
+    Duration,
+    EventTimeSessionWindows,
+    JsonSchema,
+    KafkaOffsetsInitializer,
+    KafkaRecordSerializationSchema,
+    KafkaSink,
+    KafkaSource,
+    OutputTag,
+    ProcessFunction,
+    ProcessWindowFunction,
+    SlidingEventTimeWindows,
+    StreamExecutionEnvironment,
+    TumblingEventTimeWindows,
+    WatermarkStrategy,
+)
 
 HOUR_MS = Duration.of_hours(1)
 DAY_MS = Duration.of_hours(24)
@@ -109,7 +122,7 @@ def event_time(flight: dict) -> int:
 
 def iso(ms: int) -> str:
     """``2013-01-01T05:00`` for ms since the epoch (the clock of :func:`event_time`)."""
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M")
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime("%Y-%m-%dT%H:%M")
 
 
 # -- routing: one pass over each flight, chained to the source ---------------------------------------
@@ -339,7 +352,7 @@ def flights_in_time_order(limit: int | None = None) -> list[dict]:
 
     records = []
     for row in frame[list(FIELDS)].itertuples(index=False):
-        record = dict(zip(FIELDS, row))
+        record = dict(zip(FIELDS, row, strict=True))
         for field in ("dep_time", "dep_delay", "tailnum"):
             value = record[field]
             if value != value or value is None:  # NaN / missing

@@ -13,8 +13,14 @@ import argparse
 import re
 
 from strom.api import (
-    DeliveryGuarantee, KafkaOffsetsInitializer, KafkaRecordSerializationSchema, KafkaSink, KafkaSource,
-    SimpleStringSchema, StreamExecutionEnvironment)
+    DeliveryGuarantee,
+    KafkaOffsetsInitializer,
+    KafkaRecordSerializationSchema,
+    KafkaSink,
+    KafkaSource,
+    SimpleStringSchema,
+    StreamExecutionEnvironment,
+)
 
 WORD = re.compile(r"[^\W\d_]+")
 

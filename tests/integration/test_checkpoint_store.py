@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from strom.checkpoint.store import RedisCheckpointStore
 from strom.config import Configuration
 from strom.errors import StaleAttemptError

@@ -32,7 +32,7 @@ def corpus(words: int) -> list[bytes]:
     """``words`` real words, one per line: this repository's text, repeated."""
     # Only source folders: walking the checkout would race with Kafka's data under .strom/.
     sources = [p for folder in ("libs", "services", "examples", "bench") for p in sorted((ROOT / folder).rglob("*.py"))]
-    text = " ".join(p.read_text() for p in sources + [ROOT / "README.md"])
+    text = " ".join(p.read_text() for p in [*sources, ROOT / "README.md"])
     vocabulary = WORD.findall(text.lower())
     return [vocabulary[i % len(vocabulary)].encode() for i in range(words)]
 

@@ -119,7 +119,7 @@ def test_flight_delays_equal_the_pandas_oracle(running: TestCluster):
     loaded = [json.loads(r.value()) for r in inputs]
     assert Counter(map(flight_id, loaded)) == Counter(flight_id(f) for f in frame.to_dict("records"))
     by_partition: dict[int, list[dict]] = {}
-    for record, flight in zip(inputs, loaded):
+    for record, flight in zip(inputs, loaded, strict=True):
         by_partition.setdefault(record.partition(), []).append(flight)
     assert len(by_partition) == 2
     inversions = 0
@@ -143,7 +143,7 @@ def test_flight_delays_equal_the_pandas_oracle(running: TestCluster):
     expected = per_airport_oracle(frame)
     assert len(airport) == len(expected)
     assert all(r.timestamp()[1] == a["window_end"] - 1 and r.key().decode() == a["origin"]
-               for r, a in zip(records, airport))
+               for r, a in zip(records, airport, strict=True))
     got = {(a["origin"], a["window_start"]): (a["departures"], a["cancelled"], a["mean_dep_delay"]) for a in airport}
     assert got.keys() == expected.keys()
     for key, (departures, cancelled, mean) in expected.items():

@@ -1,4 +1,5 @@
 import pytest
+
 from strom.config import ALL_OPTIONS, Configuration, HeartbeatOptions, KafkaOptions
 from strom.errors import ConfigError
 

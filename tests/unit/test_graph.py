@@ -1,6 +1,7 @@
 """StreamGraph -> JobGraph chaining and ExecutionGraph shape, without a cluster."""
 
 import pytest
+
 from strom.api import (
     KafkaRecordSerializationSchema,
     KafkaSink,

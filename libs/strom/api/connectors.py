@@ -20,8 +20,9 @@ Bootstrap servers default to the cluster's (``STROM_KAFKA_BOOTSTRAP`` of the Tas
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from strom.api.serialization import DeserializationSchema, SimpleStringSchema
 
@@ -41,11 +42,11 @@ class KafkaOffsetsInitializer:
     kind: str
 
     @staticmethod
-    def earliest() -> "KafkaOffsetsInitializer":
+    def earliest() -> KafkaOffsetsInitializer:
         return KafkaOffsetsInitializer("earliest")
 
     @staticmethod
-    def latest() -> "KafkaOffsetsInitializer":
+    def latest() -> KafkaOffsetsInitializer:
         return KafkaOffsetsInitializer("latest")
 
 
@@ -55,13 +56,13 @@ class KafkaSource:
 
     topics: list[str]
     value_deserializer: DeserializationSchema = field(default_factory=SimpleStringSchema)
-    starting_offsets: KafkaOffsetsInitializer = KafkaOffsetsInitializer.earliest()
+    starting_offsets: KafkaOffsetsInitializer = field(default_factory=KafkaOffsetsInitializer.earliest)
     bounded: KafkaOffsetsInitializer | None = None
     bootstrap_servers: str | None = None
     properties: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
-    def builder() -> "KafkaSourceBuilder":
+    def builder() -> KafkaSourceBuilder:
         return KafkaSourceBuilder()
 
 
@@ -69,29 +70,29 @@ class KafkaSourceBuilder:
     def __init__(self) -> None:
         self._kwargs: dict[str, Any] = {"topics": []}
 
-    def set_bootstrap_servers(self, servers: str) -> "KafkaSourceBuilder":
+    def set_bootstrap_servers(self, servers: str) -> KafkaSourceBuilder:
         self._kwargs["bootstrap_servers"] = servers
         return self
 
-    def set_topics(self, *topics: str) -> "KafkaSourceBuilder":
+    def set_topics(self, *topics: str) -> KafkaSourceBuilder:
         self._kwargs["topics"] = list(topics)
         return self
 
-    def set_starting_offsets(self, initializer: KafkaOffsetsInitializer) -> "KafkaSourceBuilder":
+    def set_starting_offsets(self, initializer: KafkaOffsetsInitializer) -> KafkaSourceBuilder:
         self._kwargs["starting_offsets"] = initializer
         return self
 
-    def set_bounded(self, stopping: KafkaOffsetsInitializer) -> "KafkaSourceBuilder":
+    def set_bounded(self, stopping: KafkaOffsetsInitializer) -> KafkaSourceBuilder:
         if stopping.kind != "latest":
             raise ValueError("a bounded source stops at KafkaOffsetsInitializer.latest()")
         self._kwargs["bounded"] = stopping
         return self
 
-    def set_value_only_deserializer(self, schema: DeserializationSchema) -> "KafkaSourceBuilder":
+    def set_value_only_deserializer(self, schema: DeserializationSchema) -> KafkaSourceBuilder:
         self._kwargs["value_deserializer"] = schema
         return self
 
-    def set_property(self, key: str, value: str) -> "KafkaSourceBuilder":
+    def set_property(self, key: str, value: str) -> KafkaSourceBuilder:
         self._kwargs.setdefault("properties", {})[key] = value
         return self
 
@@ -116,7 +117,7 @@ class KafkaRecordSerializationSchema:
     key_serializer: Callable[[Any], bytes] | None = None
 
     @staticmethod
-    def builder() -> "KafkaRecordSerializationSchemaBuilder":
+    def builder() -> KafkaRecordSerializationSchemaBuilder:
         return KafkaRecordSerializationSchemaBuilder()
 
 
@@ -126,16 +127,16 @@ class KafkaRecordSerializationSchemaBuilder:
         self._key: Callable[[Any], bytes] | None = None
         self._value: Callable[[Any], bytes] = SimpleStringSchema().serialize
 
-    def set_topic(self, topic: str) -> "KafkaRecordSerializationSchemaBuilder":
+    def set_topic(self, topic: str) -> KafkaRecordSerializationSchemaBuilder:
         self._topic = topic
         return self
 
-    def set_key_serialization_schema(self, schema: Any) -> "KafkaRecordSerializationSchemaBuilder":
+    def set_key_serialization_schema(self, schema: Any) -> KafkaRecordSerializationSchemaBuilder:
         """A SerializationSchema or a function element -> bytes."""
         self._key = _as_function(schema)
         return self
 
-    def set_value_serialization_schema(self, schema: Any) -> "KafkaRecordSerializationSchemaBuilder":
+    def set_value_serialization_schema(self, schema: Any) -> KafkaRecordSerializationSchemaBuilder:
         """A SerializationSchema or a function element -> bytes."""
         value = _as_function(schema)
         if value is None:
@@ -160,7 +161,7 @@ class KafkaSink:
     properties: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
-    def builder() -> "KafkaSinkBuilder":
+    def builder() -> KafkaSinkBuilder:
         return KafkaSinkBuilder()
 
 
@@ -168,19 +169,19 @@ class KafkaSinkBuilder:
     def __init__(self) -> None:
         self._kwargs: dict[str, Any] = {}
 
-    def set_bootstrap_servers(self, servers: str) -> "KafkaSinkBuilder":
+    def set_bootstrap_servers(self, servers: str) -> KafkaSinkBuilder:
         self._kwargs["bootstrap_servers"] = servers
         return self
 
-    def set_record_serializer(self, schema: KafkaRecordSerializationSchema) -> "KafkaSinkBuilder":
+    def set_record_serializer(self, schema: KafkaRecordSerializationSchema) -> KafkaSinkBuilder:
         self._kwargs["record_serializer"] = schema
         return self
 
-    def set_delivery_guarantee(self, guarantee: DeliveryGuarantee) -> "KafkaSinkBuilder":
+    def set_delivery_guarantee(self, guarantee: DeliveryGuarantee) -> KafkaSinkBuilder:
         self._kwargs["delivery_guarantee"] = guarantee
         return self
 
-    def set_property(self, key: str, value: str) -> "KafkaSinkBuilder":
+    def set_property(self, key: str, value: str) -> KafkaSinkBuilder:
         self._kwargs.setdefault("properties", {})[key] = value
         return self
 

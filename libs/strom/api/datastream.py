@@ -13,7 +13,8 @@
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from strom.api.connectors import DeliveryGuarantee, KafkaSink, KafkaSource
 from strom.api.evictors import CountEvictor, Evictor
@@ -92,33 +93,33 @@ class StreamExecutionEnvironment:
         self._edges: list[StreamEdge] = []
 
     @staticmethod
-    def get_execution_environment() -> "StreamExecutionEnvironment":
+    def get_execution_environment() -> StreamExecutionEnvironment:
         return StreamExecutionEnvironment()
 
-    def set_parallelism(self, parallelism: int) -> "StreamExecutionEnvironment":
+    def set_parallelism(self, parallelism: int) -> StreamExecutionEnvironment:
         self._parallelism = parallelism
         return self
 
     def get_parallelism(self) -> int:
         return self._parallelism
 
-    def set_max_parallelism(self, max_parallelism: int) -> "StreamExecutionEnvironment":
+    def set_max_parallelism(self, max_parallelism: int) -> StreamExecutionEnvironment:
         """Number of key groups = partitions of every keyed edge topic."""
         self._max_parallelism = max_parallelism
         return self
 
-    def disable_operator_chaining(self) -> "StreamExecutionEnvironment":
+    def disable_operator_chaining(self) -> StreamExecutionEnvironment:
         self._chaining = False
         return self
 
-    def set_dead_letter_topic(self, topic: str) -> "StreamExecutionEnvironment":
+    def set_dead_letter_topic(self, topic: str) -> StreamExecutionEnvironment:
         """Where undecodable input goes (default ``<job name>-dlq``)."""
         self._dead_letter_topic = topic
         return self
 
     def enable_checkpointing(self, interval_ms: int,
                              mode: CheckpointingMode = CheckpointingMode.EXACTLY_ONCE
-                             ) -> "StreamExecutionEnvironment":
+                             ) -> StreamExecutionEnvironment:
         """Checkpoint every ``interval_ms``; makes KafkaSink default to EXACTLY_ONCE."""
         self._checkpoint_config.interval_ms = interval_ms
         self._checkpoint_config.mode = mode
@@ -127,13 +128,13 @@ class StreamExecutionEnvironment:
     def get_checkpoint_config(self) -> CheckpointConfig:
         return self._checkpoint_config
 
-    def set_restart_strategy(self, strategy: RestartStrategyConfiguration) -> "StreamExecutionEnvironment":
+    def set_restart_strategy(self, strategy: RestartStrategyConfiguration) -> StreamExecutionEnvironment:
         """Default: exponential-delay with checkpointing, no restart without (as Flink)."""
         self._restart_strategy = strategy
         return self
 
     def from_source(self, source: KafkaSource, watermark_strategy: Any = None,
-                    source_name: str = "Kafka Source") -> "DataStream":
+                    source_name: str = "Kafka Source") -> DataStream:
         node = self._add(SOURCE, source_name, [], connector=source, watermark_strategy=watermark_strategy)
         return DataStream(self, [(node.id, None)])
 
@@ -155,7 +156,7 @@ class StreamExecutionEnvironment:
                                           key_selector if partitioner == HASH else None, side_output,
                                           type_number))
 
-    def _add_two_input(self, name: str, first: "DataStream", second: "DataStream", function: Any,
+    def _add_two_input(self, name: str, first: DataStream, second: DataStream, function: Any,
                        key_selectors: tuple[Callable, Callable] | None) -> StreamNode:
         """A CO_PROCESS node; keyed (both inputs HASH-partitioned) when ``key_selectors`` is given."""
         k1, k2 = key_selectors or (None, None)
@@ -214,39 +215,39 @@ class DataStream:
             raise ValueError("a union of streams has no single operator to configure")
         return self._env._nodes[self._inputs[0][0]]
 
-    def _then(self, kind: str, name: str, **fields: Any) -> "DataStream":
+    def _then(self, kind: str, name: str, **fields: Any) -> DataStream:
         node = self._env._add(kind, name, self._inputs, partitioner=self._partitioner, **fields)
         return DataStream(self._env, [(node.id, None)])
 
-    def get_side_output(self, tag: Any) -> "DataStream":
+    def get_side_output(self, tag: Any) -> DataStream:
         """The elements this operator sent to side output ``tag`` (e.g. a window's late data)."""
         return DataStream(self._env, [(self._node.id, tag.name)], self._partitioner)
 
-    def map(self, func: Callable[[Any], Any]) -> "DataStream":
+    def map(self, func: Callable[[Any], Any]) -> DataStream:
         """One output per element. ``ds.map(str.lower)``"""
         return self._then(MAP, "Map", function=func)
 
-    def flat_map(self, func: Callable[[Any], Iterable[Any]]) -> "DataStream":
+    def flat_map(self, func: Callable[[Any], Iterable[Any]]) -> DataStream:
         """Zero or more outputs per element. ``ds.flat_map(str.split)``"""
         return self._then(FLAT_MAP, "FlatMap", function=func)
 
-    def filter(self, func: Callable[[Any], bool]) -> "DataStream":
+    def filter(self, func: Callable[[Any], bool]) -> DataStream:
         """Keep elements for which ``func`` is true."""
         return self._then(FILTER, "Filter", function=func)
 
-    def key_by(self, key_selector: Callable[[Any], Any]) -> "KeyedStream":
+    def key_by(self, key_selector: Callable[[Any], Any]) -> KeyedStream:
         """Partition by key: the next operator's edge is a topic of max_parallelism key groups."""
         return KeyedStream(self._env, self._inputs, key_selector)
 
-    def rebalance(self) -> "DataStream":
+    def rebalance(self) -> DataStream:
         """Spread elements round-robin over the next operator's subtasks."""
         return DataStream(self._env, self._inputs, REBALANCE)
 
-    def union(self, *streams: "DataStream") -> "DataStream":
+    def union(self, *streams: DataStream) -> DataStream:
         """Elements of this and ``streams``, unordered between inputs."""
         return DataStream(self._env, self._inputs + [i for s in streams for i in s._inputs])
 
-    def process(self, function: Any) -> "DataStream":
+    def process(self, function: Any) -> DataStream:
         """A ProcessFunction: ``process_element(value, ctx)`` yields outputs; ``ctx.output(tag, v)``
         for side outputs. Timers need a keyed stream (``key_by(...).process(...)``)."""
         if isinstance(function, KeyedProcessFunction):
@@ -254,37 +255,37 @@ class DataStream:
                                        f"call key_by(...) before process(...)")
         return self._then(PROCESS, "Process", function=function)
 
-    def connect(self, other: "DataStream") -> "ConnectedStreams":
+    def connect(self, other: DataStream) -> ConnectedStreams:
         """Two streams into one operator with two inputs: ``a.connect(b).process(CoProcessFunction)``;
         key both (``.key_by(ka, kb)``, or connect two KeyedStreams) for shared keyed state and timers."""
         return ConnectedStreams(self, other)
 
-    def join(self, other: "DataStream") -> "JoinedStreams":
+    def join(self, other: DataStream) -> JoinedStreams:
         """Window join: ``a.join(b).where(ka).equal_to(kb).window(assigner).apply(join_function)``
         emits ``join_function(x, y)`` for every pair of a key's elements in the same window."""
         return JoinedStreams(self, other)
 
-    def sink_to(self, sink: KafkaSink) -> "DataStream":
+    def sink_to(self, sink: KafkaSink) -> DataStream:
         return self._then(SINK, "Kafka Sink", connector=sink)
 
-    def set_parallelism(self, parallelism: int) -> "DataStream":
+    def set_parallelism(self, parallelism: int) -> DataStream:
         self._node.parallelism = parallelism
         return self
 
-    def name(self, name: str) -> "DataStream":
+    def name(self, name: str) -> DataStream:
         self._node.name = name
         return self
 
-    def uid(self, uid: str) -> "DataStream":
+    def uid(self, uid: str) -> DataStream:
         """Stable operator id (savepoints match state by it)."""
         self._node.uid = uid
         return self
 
-    def disable_chaining(self) -> "DataStream":
+    def disable_chaining(self) -> DataStream:
         self._node.chaining = False
         return self
 
-    def start_new_chain(self) -> "DataStream":
+    def start_new_chain(self) -> DataStream:
         self._node.start_new_chain = True
         return self
 
@@ -332,14 +333,14 @@ class KeyedStream(DataStream):
     def max(self, position: int | str = 0) -> DataStream:
         return self._then(REDUCE, "Max", function=_field_aggregate(position, max))
 
-    def window(self, assigner: WindowAssigner) -> "WindowedStream":
+    def window(self, assigner: WindowAssigner) -> WindowedStream:
         """Group each key's elements into windows, e.g. ``TumblingEventTimeWindows.of(5000)``."""
         if not isinstance(assigner, WindowAssigner):
             raise InvalidJobGraphError(f"window(...) needs a WindowAssigner such as "
                                        f"TumblingEventTimeWindows.of(ms), got {assigner!r}")
         return WindowedStream(self, assigner)
 
-    def count_window(self, size: int, slide: int | None = None) -> "WindowedStream":
+    def count_window(self, size: int, slide: int | None = None) -> WindowedStream:
         """Windows of ``size`` elements per key (fired and purged when full); with ``slide``, the last
         ``size`` elements every ``slide`` elements. GlobalWindows with a CountTrigger, as Flink."""
         if slide is None:
@@ -351,7 +352,7 @@ class KeyedStream(DataStream):
         """A KeyedProcessFunction (or ProcessFunction) per key, with keyed state and timers."""
         return self._then(PROCESS, "KeyedProcess", function=function)
 
-    def interval_join(self, other: "KeyedStream") -> "IntervalJoin":
+    def interval_join(self, other: KeyedStream) -> IntervalJoin:
         """Join each element of this stream with ``other``'s elements of the same key whose
         timestamps lie in ``[ts + lower, ts + upper]``: ``.between(lower_ms, upper_ms).process(f)``."""
         if not isinstance(other, KeyedStream):
@@ -372,24 +373,24 @@ class WindowedStream:
         self._trigger: Trigger | None = None
         self._evictor: Evictor | None = None
 
-    def trigger(self, trigger: Trigger) -> "WindowedStream":
+    def trigger(self, trigger: Trigger) -> WindowedStream:
         """Replace the assigner's default trigger (e.g. ``CountTrigger.of(100)``)."""
         if getattr(self._assigner, "merging", False) and not trigger.can_merge():
             raise InvalidJobGraphError(f"{trigger!r} cannot be used with merging windows ({self._assigner!r})")
         self._trigger = trigger
         return self
 
-    def evictor(self, evictor: Evictor) -> "WindowedStream":
+    def evictor(self, evictor: Evictor) -> WindowedStream:
         """Remove elements before/after the window function runs (keeps all elements in state)."""
         self._evictor = evictor
         return self
 
-    def allowed_lateness(self, lateness_ms: int) -> "WindowedStream":
+    def allowed_lateness(self, lateness_ms: int) -> WindowedStream:
         """Keep window state this long past the window's end; late elements re-fire the window."""
         self._lateness_ms = int(lateness_ms)
         return self
 
-    def side_output_late_data(self, tag: Any) -> "WindowedStream":
+    def side_output_late_data(self, tag: Any) -> WindowedStream:
         """Send elements later than the allowed lateness to side output ``tag`` instead of dropping them."""
         self._late_tag = tag.name
         return self
@@ -428,7 +429,7 @@ class ConnectedStreams:
         self.first, self.second = first, second
 
     def key_by(self, key_selector1: Callable[[Any], Any], key_selector2: Callable[[Any], Any]
-               ) -> "ConnectedStreams":
+               ) -> ConnectedStreams:
         """Partition both inputs by key, so one key's elements of both meet in one subtask."""
         return ConnectedStreams(self.first.key_by(key_selector1), self.second.key_by(key_selector2))
 
@@ -460,17 +461,17 @@ class JoinedStreams:
         self._keys: list[Callable[[Any], Any]] = []
         self._assigner: WindowAssigner | None = None
 
-    def where(self, key_selector: Callable[[Any], Any]) -> "JoinedStreams":
+    def where(self, key_selector: Callable[[Any], Any]) -> JoinedStreams:
         self._keys = [key_selector]
         return self
 
-    def equal_to(self, key_selector: Callable[[Any], Any]) -> "JoinedStreams":
+    def equal_to(self, key_selector: Callable[[Any], Any]) -> JoinedStreams:
         if len(self._keys) != 1:
             raise InvalidJobGraphError("join: call where(key_selector) before equal_to(key_selector)")
         self._keys.append(key_selector)
         return self
 
-    def window(self, assigner: WindowAssigner) -> "JoinedStreams":
+    def window(self, assigner: WindowAssigner) -> JoinedStreams:
         if len(self._keys) != 2:
             raise InvalidJobGraphError("join: call where(...).equal_to(...) before window(...)")
         self._assigner = assigner
@@ -495,27 +496,27 @@ class IntervalJoin:
         self._exclusive = [False, False]
         self._late_tags: list[Any] = [None, None]
 
-    def between(self, lower_ms: int, upper_ms: int) -> "IntervalJoin":
+    def between(self, lower_ms: int, upper_ms: int) -> IntervalJoin:
         """Pair ``a`` at ts with ``b`` at ``ts + lower_ms <= b_ts <= ts + upper_ms``."""
         if lower_ms > upper_ms:
             raise InvalidJobGraphError(f"interval join: lower bound {lower_ms} ms > upper bound {upper_ms} ms")
         self._bounds = (int(lower_ms), int(upper_ms))
         return self
 
-    def side_output_left_late_data(self, tag: Any) -> "IntervalJoin":
+    def side_output_left_late_data(self, tag: Any) -> IntervalJoin:
         """Left elements behind the watermark go to side output ``tag`` instead of being dropped."""
         self._late_tags[0] = tag
         return self
 
-    def side_output_right_late_data(self, tag: Any) -> "IntervalJoin":
+    def side_output_right_late_data(self, tag: Any) -> IntervalJoin:
         self._late_tags[1] = tag
         return self
 
-    def lower_bound_exclusive(self) -> "IntervalJoin":
+    def lower_bound_exclusive(self) -> IntervalJoin:
         self._exclusive[0] = True
         return self
 
-    def upper_bound_exclusive(self) -> "IntervalJoin":
+    def upper_bound_exclusive(self) -> IntervalJoin:
         self._exclusive[1] = True
         return self
 

@@ -12,8 +12,9 @@ elements from that list in place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass
@@ -61,7 +62,7 @@ class CountEvictor(_BeforeOrAfter):
         self.max_count, self.do_evict_after = int(max_count), do_evict_after
 
     @staticmethod
-    def of(max_count: int, do_evict_after: bool = False) -> "CountEvictor":
+    def of(max_count: int, do_evict_after: bool = False) -> CountEvictor:
         return CountEvictor(max_count, do_evict_after)
 
     def evict(self, elements):
@@ -75,7 +76,7 @@ class TimeEvictor(_BeforeOrAfter):
         self.window_size_ms, self.do_evict_after = int(window_size_ms), do_evict_after
 
     @staticmethod
-    def of(window_size_ms: int, do_evict_after: bool = False) -> "TimeEvictor":
+    def of(window_size_ms: int, do_evict_after: bool = False) -> TimeEvictor:
         return TimeEvictor(window_size_ms, do_evict_after)
 
     def evict(self, elements):
@@ -94,7 +95,7 @@ class DeltaEvictor(_BeforeOrAfter):
 
     @staticmethod
     def of(threshold: float, delta_function: Callable[[Any, Any], float],
-           do_evict_after: bool = False) -> "DeltaEvictor":
+           do_evict_after: bool = False) -> DeltaEvictor:
         return DeltaEvictor(threshold, delta_function, do_evict_after)
 
     def evict(self, elements):

@@ -51,7 +51,8 @@ class ExecutionContext:
     savepoint: str | None = None
 
 
-_CONTEXT: ContextVar[ExecutionContext] = ContextVar("strom_execution_context", default=ExecutionContext())
+_CONTEXT: ContextVar[ExecutionContext] = ContextVar(
+    "strom_execution_context", default=ExecutionContext())  # noqa: B039 - frozen, so sharing it is safe
 
 
 def current_context() -> ExecutionContext:

@@ -5,8 +5,9 @@ A plain callable works wherever these do; a class is needed only for state.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
-from typing import Any, Iterable
+from typing import Any
 
 from strom.state.api import RuntimeContext
 

@@ -19,7 +19,8 @@ as in Flink, unless a late-data side output is set.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from strom.api.functions import KeyedCoProcessFunction
 from strom.api.windowing import OutputTag, ProcessWindowFunction
@@ -128,5 +129,6 @@ class IntervalJoinFunction(KeyedCoProcessFunction):
 
     def on_timer(self, timestamp: int, ctx: Any) -> None:
         for side, buffer in enumerate(self.buffers):
-            for ts in [ts for ts in buffer.keys() if self._cleanup_time(side, ts) <= timestamp]:
+            expired = [ts for ts in buffer.keys() if self._cleanup_time(side, ts) <= timestamp]  # noqa: SIM118 - MapState has no __iter__
+            for ts in expired:
                 buffer.remove(ts)

@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 
 class Duration:
@@ -60,24 +61,24 @@ class WatermarkStrategy:
     idle_timeout_ms: int | None = None
 
     @staticmethod
-    def for_bounded_out_of_orderness(max_out_of_orderness_ms: int) -> "WatermarkStrategy":
+    def for_bounded_out_of_orderness(max_out_of_orderness_ms: int) -> WatermarkStrategy:
         return WatermarkStrategy(int(max_out_of_orderness_ms))
 
     @staticmethod
-    def for_monotonous_timestamps() -> "WatermarkStrategy":
+    def for_monotonous_timestamps() -> WatermarkStrategy:
         return WatermarkStrategy(0)
 
     @staticmethod
-    def no_watermarks() -> "WatermarkStrategy":
+    def no_watermarks() -> WatermarkStrategy:
         return WatermarkStrategy(None)
 
-    def with_idleness(self, idle_timeout_ms: int) -> "WatermarkStrategy":
+    def with_idleness(self, idle_timeout_ms: int) -> WatermarkStrategy:
         """A partition without records for ``idle_timeout_ms`` no longer holds the watermark back."""
         if idle_timeout_ms <= 0:
             raise ValueError(f"idle timeout must be > 0 ms, got {idle_timeout_ms}")
         return replace(self, idle_timeout_ms=int(idle_timeout_ms))
 
     def with_timestamp_assigner(self, assigner: TimestampAssigner | Callable[[Any, int], int]
-                                ) -> "WatermarkStrategy":
+                                ) -> WatermarkStrategy:
         function = assigner.extract_timestamp if isinstance(assigner, TimestampAssigner) else assigner
         return replace(self, timestamp_assigner=function)

@@ -71,7 +71,7 @@ class EventTimeTrigger(Trigger):
     """Fires once the watermark passes the window's end (and again for each allowed late element)."""
 
     @staticmethod
-    def create() -> "EventTimeTrigger":
+    def create() -> EventTimeTrigger:
         return EventTimeTrigger()
 
     def on_element(self, element, timestamp, window, ctx):
@@ -98,7 +98,7 @@ class ProcessingTimeTrigger(Trigger):
     """Fires when the wall clock passes the window's end."""
 
     @staticmethod
-    def create() -> "ProcessingTimeTrigger":
+    def create() -> ProcessingTimeTrigger:
         return ProcessingTimeTrigger()
 
     def on_element(self, element, timestamp, window, ctx):
@@ -146,7 +146,7 @@ class CountTrigger(Trigger):
         self._state = ReducingStateDescriptor("count-trigger", _add)
 
     @staticmethod
-    def of(count: int) -> "CountTrigger":
+    def of(count: int) -> CountTrigger:
         return CountTrigger(count)
 
     def on_element(self, element, timestamp, window, ctx):
@@ -177,7 +177,7 @@ class PurgingTrigger(Trigger):
         self.nested = nested
 
     @staticmethod
-    def of(nested: Trigger) -> "PurgingTrigger":
+    def of(nested: Trigger) -> PurgingTrigger:
         return PurgingTrigger(nested)
 
     @staticmethod

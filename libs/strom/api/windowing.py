@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 from strom.api.triggers import EventTimeTrigger, NeverTrigger, ProcessingTimeTrigger, Trigger
 
@@ -74,7 +75,7 @@ class TumblingEventTimeWindows(WindowAssigner):
     offset_ms: int = 0
 
     @staticmethod
-    def of(size_ms: int, offset_ms: int = 0) -> "TumblingEventTimeWindows":
+    def of(size_ms: int, offset_ms: int = 0) -> TumblingEventTimeWindows:
         _check("TumblingEventTimeWindows", size=size_ms)
         return TumblingEventTimeWindows(int(size_ms), int(offset_ms))
 
@@ -89,7 +90,7 @@ class TumblingProcessingTimeWindows(TumblingEventTimeWindows):
     event_time = False
 
     @staticmethod
-    def of(size_ms: int, offset_ms: int = 0) -> "TumblingProcessingTimeWindows":
+    def of(size_ms: int, offset_ms: int = 0) -> TumblingProcessingTimeWindows:
         _check("TumblingProcessingTimeWindows", size=size_ms)
         return TumblingProcessingTimeWindows(int(size_ms), int(offset_ms))
 
@@ -103,7 +104,7 @@ class SlidingEventTimeWindows(WindowAssigner):
     offset_ms: int = 0
 
     @staticmethod
-    def of(size_ms: int, slide_ms: int, offset_ms: int = 0) -> "SlidingEventTimeWindows":
+    def of(size_ms: int, slide_ms: int, offset_ms: int = 0) -> SlidingEventTimeWindows:
         _check("SlidingEventTimeWindows", size=size_ms, slide=slide_ms)
         return SlidingEventTimeWindows(int(size_ms), int(slide_ms), int(offset_ms))
 
@@ -118,7 +119,7 @@ class SlidingProcessingTimeWindows(SlidingEventTimeWindows):
     event_time = False
 
     @staticmethod
-    def of(size_ms: int, slide_ms: int, offset_ms: int = 0) -> "SlidingProcessingTimeWindows":
+    def of(size_ms: int, slide_ms: int, offset_ms: int = 0) -> SlidingProcessingTimeWindows:
         _check("SlidingProcessingTimeWindows", size=size_ms, slide=slide_ms)
         return SlidingProcessingTimeWindows(int(size_ms), int(slide_ms), int(offset_ms))
 
@@ -172,7 +173,7 @@ class GlobalWindows(WindowAssigner):
     (``count_window`` is GlobalWindows with a CountTrigger)."""
 
     @staticmethod
-    def create() -> "GlobalWindows":
+    def create() -> GlobalWindows:
         return GlobalWindows()
 
     event_time = False  # as Flink: elements need no timestamp, nothing is ever late
@@ -207,7 +208,7 @@ class ProcessWindowFunction:
         def current_processing_time(self) -> int:
             return self._now
 
-    def process(self, key: Any, context: "ProcessWindowFunction.Context", elements: Iterable[Any]
+    def process(self, key: Any, context: ProcessWindowFunction.Context, elements: Iterable[Any]
                 ) -> Iterable[Any]:
         raise TypeError(f"{type(self).__name__} must define process(key, context, elements)")
 

@@ -29,32 +29,32 @@ class CheckpointConfig:
     def enabled(self) -> bool:
         return self.interval_ms > 0
 
-    def set_checkpoint_interval(self, interval_ms: int) -> "CheckpointConfig":
+    def set_checkpoint_interval(self, interval_ms: int) -> CheckpointConfig:
         self.interval_ms = interval_ms
         return self
 
-    def set_checkpointing_mode(self, mode: CheckpointingMode) -> "CheckpointConfig":
+    def set_checkpointing_mode(self, mode: CheckpointingMode) -> CheckpointConfig:
         self.mode = mode
         return self
 
-    def set_checkpoint_timeout(self, timeout_ms: int) -> "CheckpointConfig":
+    def set_checkpoint_timeout(self, timeout_ms: int) -> CheckpointConfig:
         self.timeout_ms = timeout_ms
         return self
 
-    def set_min_pause_between_checkpoints(self, min_pause_ms: int) -> "CheckpointConfig":
+    def set_min_pause_between_checkpoints(self, min_pause_ms: int) -> CheckpointConfig:
         self.min_pause_ms = min_pause_ms
         return self
 
-    def set_max_concurrent_checkpoints(self, max_concurrent: int) -> "CheckpointConfig":
+    def set_max_concurrent_checkpoints(self, max_concurrent: int) -> CheckpointConfig:
         if max_concurrent != 1:
             raise ValueError("Strom runs at most 1 concurrent checkpoint")
         return self
 
-    def set_tolerable_checkpoint_failure_number(self, failures: int) -> "CheckpointConfig":
+    def set_tolerable_checkpoint_failure_number(self, failures: int) -> CheckpointConfig:
         self.tolerable_failures = failures
         return self
 
-    def set_num_retained_checkpoints(self, retained: int) -> "CheckpointConfig":
+    def set_num_retained_checkpoints(self, retained: int) -> CheckpointConfig:
         """Completed checkpoints kept in Redis (Flink: state.checkpoints.num-retained)."""
         if retained < 1:
             raise ValueError("at least 1 checkpoint must be retained")

@@ -14,8 +14,9 @@ checkpoint of a bounded job.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from strom.checkpoint.config import CheckpointConfig
 from strom.checkpoint.store import CheckpointStore
@@ -30,6 +31,12 @@ class PendingCheckpoint:
     id: int
     trigger_ms: int
     savepoint_request: str | None = None
+
+    def request(self) -> str:
+        """The savepoint request id of a savepoint (raises ValueError for a checkpoint)."""
+        if self.savepoint_request is None:
+            raise ValueError(f"checkpoint {self.id} is not a savepoint")
+        return self.savepoint_request
 
 
 class CheckpointCoordinator:
@@ -71,7 +78,7 @@ class CheckpointCoordinator:
                 self.savepoint = savepoint
                 self._complete(savepoint.id, now_ms)
             else:
-                self.savepoints[savepoint.savepoint_request].update(
+                self.savepoints[savepoint.request()].update(
                     status="FAILED", reason=f"savepoint {savepoint.id} expired after {self.config.timeout_ms} ms")
         if self.pending is not None:
             if now_ms - self.pending.trigger_ms > self.config.timeout_ms:
@@ -99,6 +106,7 @@ class CheckpointCoordinator:
         checkpoint_id = self.store.claim(self._generation(), self.newest_seen, now_ms, self.config.timeout_ms,
                                          join=False, savepoint=savepoint_request is not None,
                                          stop=savepoint_request in self._stop_requests)
+        assert checkpoint_id is not None  # join=False always starts a checkpoint
         self._supersede(checkpoint_id)
         self.pending = PendingCheckpoint(checkpoint_id, now_ms, savepoint_request)
         self.newest_seen = checkpoint_id
@@ -163,7 +171,7 @@ class CheckpointCoordinator:
         self.consecutive_failures = 0
         self.counts["completed"] += 1
         if savepoint is not None:
-            self.savepoints[savepoint.savepoint_request]["status"] = "COMPLETED"
+            self.savepoints[savepoint.request()]["status"] = "COMPLETED"
         keep = {s["checkpoint-id"] for s in self.savepoints.values() if s["status"] == "COMPLETED"}
         self.store.retain(self.config.num_retained, keep)
         self.store.discard_abandoned(below=checkpoint_id)
@@ -174,5 +182,5 @@ class CheckpointCoordinator:
     def stats(self) -> dict[str, Any]:
         """``GET /jobs/:id/checkpoints`` body (Flink's shape, a subset)."""
         return {"counts": {**self.counts, "in_progress": int(self.pending is not None)},
-                "latest": {"completed": self.latest, "failed": (self.store.failures() or [None])[0]},
+                "latest": {"completed": self.latest, "failed": next(iter(self.store.failures()), None)},
                 "history": self.store.failures()}

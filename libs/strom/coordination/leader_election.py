@@ -24,8 +24,9 @@ import json
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
@@ -63,7 +64,7 @@ class LeaderInfo:
         return json.dumps(asdict(self)).encode()
 
     @classmethod
-    def from_json(cls, data: bytes) -> "LeaderInfo":
+    def from_json(cls, data: bytes) -> LeaderInfo:
         return cls(**json.loads(data))
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from strom.checkpoint.config import CheckpointConfig, RestartStrategyConfiguration
 from strom.errors import InvalidJobGraphError

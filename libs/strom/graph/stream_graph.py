@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 # Operator kinds a StreamNode can hold.
 SOURCE, MAP, FLAT_MAP, FILTER, REDUCE, SINK = "source", "map", "flat_map", "filter", "reduce", "sink"

@@ -107,7 +107,7 @@ def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.
                for s in wanted.values() if s.name not in existing]
     if not missing:
         return
-    for name, future in admin.create_topics(missing, operation_timeout=timeout_s).items():
+    for _name, future in admin.create_topics(missing, operation_timeout=timeout_s).items():
         try:
             future.result(timeout=timeout_s)
         except KafkaException as exc:
@@ -200,7 +200,7 @@ def read_to_end(bootstrap: str, topic: str, timeout_s: float = 120.0) -> list[Me
                 raise TimeoutError(f"{topic}: partitions {sorted(pending)} not read to the end in {timeout_s} s")
             for message in consumer.consume(10000, timeout=0.2):
                 if message.error():
-                    if message.offset() >= ends[message.partition()]:
+                    if (message.offset() or 0) >= ends[message.partition()]:
                         pending.discard(message.partition())
                 else:
                     records.append(message)

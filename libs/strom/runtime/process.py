@@ -63,7 +63,11 @@ class ProcessOperator:
         self.ctx = ProcessContext(self)
         two_inputs = hasattr(function, "process_element1")
         self.process1 = function.process_element1 if two_inputs else function.process_element
-        self.process2 = function.process_element2 if two_inputs else None
+        self.process2 = function.process_element2 if two_inputs else self._no_second_input
+
+    @staticmethod
+    def _no_second_input(element: Any, ctx: Any) -> Any:
+        raise TypeError("a one-input process function got an element on a second input")
 
     def side_output(self, tag: OutputTag, value: Any) -> None:
         side = self.side_outputs.get(tag.name)

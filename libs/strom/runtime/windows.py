@@ -103,12 +103,15 @@ class WindowOperator:
         self.evictor = node.evictor
         self.plain_event_time = type(self.trigger) is EventTimeTrigger
         self.global_windows = isinstance(self.assigner, GlobalWindows)
-        self.function, self.window_function = node.function, node.window_process
-        for function in (self.function, self.window_function):
+        # The user's function: a callable, or a Reduce/Aggregate/ProcessWindowFunction by ``kind``.
+        self.function: Any = node.function
+        self.window_function: Any = node.window_process
+        functions: tuple[Any, ...] = (node.function, node.window_process)
+        for function in functions:
             if hasattr(function, "open"):
                 function.open(ctx)
-        if self.kind == "reduce" and hasattr(self.function, "reduce"):  # a ReduceFunction
-            self.function = self.function.reduce
+        if self.kind == "reduce" and hasattr(functions[0], "reduce"):  # a ReduceFunction
+            self.function = functions[0].reduce
         self.backend, self.timers, self.out, self.clock = backend, timers, out, clock
         self.late_output = late_output
         self.trigger_ctx = _TriggerContext(self)
@@ -204,7 +207,8 @@ class WindowOperator:
             self.backend.put(CONTENTS, windows)
         else:
             self.backend.remove(CONTENTS)
-        if skipped and self.event_time and timestamp + self.lateness <= self.timers.watermark:
+        if skipped and self.event_time and timestamp is not None \
+                and timestamp + self.lateness <= self.timers.watermark:
             self.late_dropped += 1
             if self.late_output is not None:
                 self.late_output.collect(element)

@@ -7,8 +7,9 @@ over :class:`~strom.state.backend.HeapKeyedStateBackend`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
+from typing import Any, Generic, TypeVar
 
 from strom.state import ttl
 
@@ -120,7 +121,7 @@ class ListState(_State):
         return [] if value is _ABSENT else list(value)
 
     def add(self, value: Any) -> None:
-        self._set(self.get() + [value])
+        self._set([*self.get(), value])
 
     def add_all(self, values: Iterable[Any]) -> None:
         self._set(self.get() + list(values))

@@ -8,7 +8,8 @@ pickled ``{state_name: {key: value}}`` per non-empty key group, so a restore
 from __future__ import annotations
 
 import pickle
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 _ABSENT = object()
 

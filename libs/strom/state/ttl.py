@@ -55,7 +55,7 @@ class StateTtlConfig:
     StateVisibility = StateVisibility
 
     @staticmethod
-    def new_builder(ttl_ms: int) -> "StateTtlConfig.Builder":
+    def new_builder(ttl_ms: int) -> StateTtlConfig.Builder:
         if ttl_ms <= 0:
             raise ValueError(f"state TTL must be > 0 ms, got {ttl_ms}")
         return StateTtlConfig.Builder(StateTtlConfig(int(ttl_ms)))
@@ -64,28 +64,28 @@ class StateTtlConfig:
         return now_ms - last_access_ms >= self.ttl_ms
 
     class Builder:
-        def __init__(self, config: "StateTtlConfig") -> None:
+        def __init__(self, config: StateTtlConfig) -> None:
             self._config = config
 
-        def set_update_type(self, update_type: UpdateType) -> "StateTtlConfig.Builder":
+        def set_update_type(self, update_type: UpdateType) -> StateTtlConfig.Builder:
             self._config = replace(self._config, update_type=update_type)
             return self
 
-        def update_ttl_on_create_and_write(self) -> "StateTtlConfig.Builder":
+        def update_ttl_on_create_and_write(self) -> StateTtlConfig.Builder:
             return self.set_update_type(UpdateType.OnCreateAndWrite)
 
-        def update_ttl_on_read_and_write(self) -> "StateTtlConfig.Builder":
+        def update_ttl_on_read_and_write(self) -> StateTtlConfig.Builder:
             return self.set_update_type(UpdateType.OnReadAndWrite)
 
-        def set_state_visibility(self, visibility: StateVisibility) -> "StateTtlConfig.Builder":
+        def set_state_visibility(self, visibility: StateVisibility) -> StateTtlConfig.Builder:
             self._config = replace(self._config, state_visibility=visibility)
             return self
 
-        def never_return_expired(self) -> "StateTtlConfig.Builder":
+        def never_return_expired(self) -> StateTtlConfig.Builder:
             return self.set_state_visibility(StateVisibility.NeverReturnExpired)
 
-        def return_expired_if_not_cleaned_up(self) -> "StateTtlConfig.Builder":
+        def return_expired_if_not_cleaned_up(self) -> StateTtlConfig.Builder:
             return self.set_state_visibility(StateVisibility.ReturnExpiredIfNotCleanedUp)
 
-        def build(self) -> "StateTtlConfig":
+        def build(self) -> StateTtlConfig:
             return self._config

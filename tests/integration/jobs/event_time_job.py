@@ -10,10 +10,22 @@ import argparse
 import json
 
 from strom.api import (
-    JsonSchema, KafkaOffsetsInitializer, KafkaRecordSerializationSchema, KafkaSink, KafkaSource,
-    KeyedProcessFunction, MapStateDescriptor, OutputTag, ProcessFunction, ProcessJoinFunction,
+    JsonSchema,
+    KafkaOffsetsInitializer,
+    KafkaRecordSerializationSchema,
+    KafkaSink,
+    KafkaSource,
+    KeyedProcessFunction,
+    MapStateDescriptor,
+    OutputTag,
+    ProcessFunction,
+    ProcessJoinFunction,
     StreamExecutionEnvironment,
-    TumblingEventTimeWindows, TumblingProcessingTimeWindows, ValueStateDescriptor, WatermarkStrategy)
+    TumblingEventTimeWindows,
+    TumblingProcessingTimeWindows,
+    ValueStateDescriptor,
+    WatermarkStrategy,
+)
 
 
 class CountPerTenSeconds(KeyedProcessFunction):

@@ -3,8 +3,13 @@
 import argparse
 
 from strom.api import (
-    KafkaOffsetsInitializer, KafkaRecordSerializationSchema, KafkaSink, KafkaSource, RestartStrategies,
-    StreamExecutionEnvironment)
+    KafkaOffsetsInitializer,
+    KafkaRecordSerializationSchema,
+    KafkaSink,
+    KafkaSource,
+    RestartStrategies,
+    StreamExecutionEnvironment,
+)
 
 
 def explode(line: str) -> str:

@@ -5,8 +5,14 @@ import pickle
 import pytest
 
 from strom.state.api import (
-    AggregateFunction, AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor,
-    ReducingStateDescriptor, RuntimeContext, ValueStateDescriptor)
+    AggregateFunction,
+    AggregatingStateDescriptor,
+    ListStateDescriptor,
+    MapStateDescriptor,
+    ReducingStateDescriptor,
+    RuntimeContext,
+    ValueStateDescriptor,
+)
 from strom.state.backend import HeapKeyedStateBackend
 
 
