@@ -208,12 +208,25 @@ def cancel(config: Configuration, job_id: str, with_savepoint: bool) -> None:
 
 
 @cli.command()
-@click.argument("job_id")
+@click.argument("job_id", required=False)
+@click.option("--list", "list_all", is_flag=True, help="List the cluster's savepoints (id, job, checkpoint).")
+@click.option("--dispose", "dispose_id", metavar="SAVEPOINT_ID", help="Delete this savepoint and its state.")
 @click.pass_obj
-def savepoint(config: Configuration, job_id: str) -> None:
-    """Take a savepoint of a running job; prints its id (for `strom run --from-savepoint`)."""
+def savepoint(config: Configuration, job_id: str | None, list_all: bool, dispose_id: str | None) -> None:
+    """Take a savepoint of running job JOB_ID and print its id (for `strom run --from-savepoint`);
+    or list or dispose of savepoints. Savepoints stay until disposed, after their job ended."""
+    if sum((job_id is not None, list_all, dispose_id is not None)) != 1:
+        raise click.UsageError("give one of JOB_ID, --list or --dispose SAVEPOINT_ID")
+    client = _job_client(config)
     try:
-        click.echo(_job_client(config).trigger_savepoint(job_id))
+        if list_all:
+            for row in client.savepoints():
+                click.echo(f"{row['id']}  job {row['job-id']}  checkpoint {row['checkpoint-id']}")
+        elif dispose_id is not None:
+            client.dispose_savepoint(dispose_id)
+            click.echo(f"disposed {dispose_id}")
+        else:
+            click.echo(client.trigger_savepoint(str(job_id)))
     except (JobClientError, TimeoutError) as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -46,6 +46,10 @@ class UnknownJobError(StromError, KeyError):
     """No job of that id on this cluster (REST: 404)."""
 
 
+class UnknownSavepointError(StromError, KeyError):
+    """No savepoint of that id on this cluster (never taken, or disposed; REST: 404)."""
+
+
 class JobStateError(StromError):
     """The job is in a state that does not allow the request, e.g. a savepoint of a FINISHED job
     (REST: 409)."""
@@ -75,6 +79,11 @@ class KafkaUnavailableError(StromError):
 
 class TopicNotReadyError(StromError):
     """A topic exists but its partitions have no leader yet (just created, or a broker restarted)."""
+
+
+class DeliveryFailedError(StromError):
+    """Kafka did not take records a task produced (rejected, e.g. too large, or timed out); the
+    message names the first such record's topic, partition, key and size and how many failed."""
 
 
 # -- fencing -----------------------------------------------------------------------------------

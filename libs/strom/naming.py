@@ -85,6 +85,11 @@ def savepoint_key(cluster_id: str, savepoint_id: str) -> str:
     return f"{savepoint_prefix(cluster_id)}:{savepoint_id}"
 
 
+def savepoints_key(cluster_id: str) -> str:
+    """The ZSET of every savepoint id of a cluster, scored by completion time (ms)."""
+    return f"strom:{cluster_id}:savepoints"
+
+
 def savepoint_prefix(cluster_id: str) -> str:
     """Prefix of savepoints, which outlive their job."""
     return f"strom:{cluster_id}:savepoint"

@@ -214,7 +214,7 @@ def test_deposed_leader_can_change_nothing(drill, drill_cluster: TestCluster):
     with pytest.raises(StaleLeaderError, match=f"epoch {stale} is older than {newest}"):
         checkpoints.set_generation(generation + 1)
     with pytest.raises(StaleLeaderError, match=f"epoch {stale} is older than {newest}"):
-        checkpoints.retain(0)  # retention with a stale list of savepoints to keep
+        checkpoints.retain(0)  # retention by a deposed leader
     with pytest.raises(StaleLeaderError, match=f"epoch {stale} is older than {newest}"):
         checkpoints.discard_abandoned()
     with pytest.raises(StaleLeaderError, match=f"epoch {stale} is older than {newest}"):

@@ -128,6 +128,24 @@ def test_user_function_error_fails_the_job_with_the_record_position(running: Tes
     running.wait_for(lambda s: s.registered_slots() == (4, 4), 10.0, "slots freed after failure")
 
 
+def test_a_record_kafka_refuses_fails_the_job_naming_it(running: TestCluster):
+    """An AT_LEAST_ONCE sink whose topic takes records of at most 200 bytes: the broker refuses
+    the 300-byte record, and the job fails naming it (before delivery reports it FINISHED with
+    the record missing)."""
+    bootstrap = running.config.get(KafkaOptions.BOOTSTRAP)
+    source, sink, _dlq = names(running, "refused")
+    ensure_topics(bootstrap, [TopicSpec(sink, 1, {"max.message.bytes": "200"})])
+    produce(bootstrap, source, [b"y" * 300], partitions=1)
+    result = running.strom("run", str(JOBS / "failing_map.py"), "--", source, sink)
+    assert result.returncode == 1, result.stdout + result.stderr
+    job_id = re.search(r"JobID (\w+)", result.stdout).group(1)
+    error = JobClient(running.config).details(job_id)["error"]
+    assert "DeliveryFailedError: 1 record(s) not delivered to Kafka" in error, error
+    assert f"{sink}[0] key=None value of 300 bytes starting b'YYYY" in error, error
+    assert "too large" in error.lower(), error
+    assert read_all(bootstrap, sink) == []
+
+
 def test_job_needing_more_slots_than_exist_fails_clearly(tmp_path, stack):
     cluster = TestCluster(tmp_path, STROM_SLOT_REQUEST_TIMEOUT="2000")
     try:

@@ -172,8 +172,7 @@ class CheckpointCoordinator:
         self.counts["completed"] += 1
         if savepoint is not None:
             self.savepoints[savepoint.request()]["status"] = "COMPLETED"
-        keep = {s["checkpoint-id"] for s in self.savepoints.values() if s["status"] == "COMPLETED"}
-        self.store.retain(self.config.num_retained, keep)
+        self.store.retain(self.config.num_retained)
         self.store.discard_abandoned(below=checkpoint_id)
         log.info("checkpoint completed", checkpoint_id=checkpoint_id, duration_ms=metadata.get("duration"),
                  size=metadata.get("state-size"), lag_ms=now_ms - metadata.get("completion-time", now_ms))

@@ -11,10 +11,9 @@ There is no leader fence (a test has one JobManager). Redis' own semantics
 
 from __future__ import annotations
 
-from collections.abc import Set as AbstractSet
 from typing import Any
 
-from strom.checkpoint.store import CheckpointKind, ClaimMode
+from strom.checkpoint.store import CheckpointKind, ClaimMode, beyond_retention
 from strom.clock import SYSTEM_CLOCK, Clock
 from strom.errors import CheckpointCorruptedError, StaleAttemptError
 
@@ -128,9 +127,9 @@ class InMemoryCheckpointStore:
         for table in (self.completed, self.acks, self.info):
             table.pop(checkpoint_id, None)
 
-    def retain(self, num_retained: int, keep: AbstractSet[int] = frozenset()) -> list[int]:
-        ids = self.completed_ids()
-        dropped = [i for i in ids[:-num_retained] if i not in keep] if len(ids) > num_retained else []
+    def retain(self, num_retained: int) -> list[int]:
+        dropped = beyond_retention([(i, self.completed[i]["is-savepoint"]) for i in self.completed_ids()],
+                                   num_retained)
         for checkpoint_id in dropped:
             self.discard(checkpoint_id)
         return dropped

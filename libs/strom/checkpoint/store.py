@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Set as AbstractSet
 from typing import Any, Protocol, cast
 
 import redis
@@ -140,6 +139,19 @@ return 1
 """
 
 
+def beyond_retention(completed: list[tuple[int, bool]], num_retained: int) -> list[int]:
+    """Ids of the completed checkpoints to discard: all but the newest ``num_retained``.
+
+    ``completed``: (id, is a savepoint), oldest first. Savepoints are neither discarded nor
+    counted: as in Flink they are the user's, kept until disposed, whatever JobManager leads.
+
+    >>> beyond_retention([(1, False), (2, True), (3, False), (4, False)], 2)
+    [1]
+    """
+    checkpoints = [checkpoint_id for checkpoint_id, savepoint in completed if not savepoint]
+    return checkpoints[:max(0, len(checkpoints) - num_retained)]
+
+
 class CheckpointStore(Protocol):
     """The checkpoints of one job: ids, task snapshots and acks, completed-checkpoint metadata.
 
@@ -195,8 +207,13 @@ class CheckpointStore(Protocol):
         """Metadata of a completed checkpoint (None if it did not complete or was discarded)."""
         ...
 
-    def retain(self, num_retained: int, keep: AbstractSet[int] = frozenset()) -> list[int]:
-        """Discard completed checkpoints beyond the newest ``num_retained`` except ``keep``; their ids."""
+    def discard(self, checkpoint_id: int) -> None:
+        """Delete a checkpoint: metadata, acks and every task snapshot."""
+        ...
+
+    def retain(self, num_retained: int) -> list[int]:
+        """Discard completed checkpoints beyond the newest ``num_retained`` (savepoints are kept,
+        see :func:`beyond_retention`); their ids."""
         ...
 
     def record_failure(self, checkpoint_id: int, reason: str) -> None:
@@ -362,13 +379,16 @@ class RedisCheckpointStore:
             pipe.zrem(f"{self.prefix}:checkpoints", str(checkpoint_id))
             pipe.execute()
 
-    def retain(self, num_retained: int, keep: AbstractSet[int] = frozenset()) -> list[int]:
-        """Delete completed checkpoints beyond the newest ``num_retained`` (except ``keep``).
-        Raises StaleLeaderError for a deposed JobManager (its ``keep`` may miss newer savepoints)."""
+    def retain(self, num_retained: int) -> list[int]:
+        """Delete completed checkpoints beyond the newest ``num_retained``, never a savepoint (its
+        metadata says so, whichever JobManager took it). Raises StaleLeaderError for a deposed
+        JobManager."""
         if self.fence is not None:
             self.fence.check()
         ids = self.completed_ids()
-        dropped = [i for i in ids[:-num_retained] if i not in keep] if len(ids) > num_retained else []
+        metadata = self.redis.mget([f"{self.prefix}:checkpoint:{i}" for i in ids]) if ids else []
+        dropped = beyond_retention([(i, bool(raw and json.loads(raw).get("is-savepoint")))
+                                    for i, raw in zip(ids, metadata, strict=True)], num_retained)
         for checkpoint_id in dropped:
             self.discard(checkpoint_id)
         return dropped

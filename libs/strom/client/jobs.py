@@ -80,6 +80,14 @@ class JobClient:
             time.sleep(0.2)
         raise TimeoutError(f"savepoint {request_id} of job {job_id} not done after {timeout_s} s")
 
+    def savepoints(self) -> list[dict[str, Any]]:
+        """Every savepoint of the cluster, oldest first: {"id", "job-id", "checkpoint-id"}."""
+        return self._request("GET", "/savepoints")["savepoints"]
+
+    def dispose_savepoint(self, savepoint_id: str) -> None:
+        """Delete a savepoint; raises :class:`JobClientError` (404 unknown, 409 still in use)."""
+        self._request("POST", "/savepoint-disposal", json={"savepoint-path": savepoint_id})
+
     def checkpoints(self, job_id: str) -> dict[str, Any]:
         return self._request("GET", f"/jobs/{job_id}/checkpoints")
 

@@ -18,7 +18,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
-from strom.errors import KafkaUnavailableError, TopicNotReadyError
+from strom.errors import DeliveryFailedError, KafkaUnavailableError, TopicNotReadyError
 from strom.logs import get_logger
 
 log = get_logger("kafka")
@@ -63,6 +63,46 @@ def log_kafka_errors(component: str, clock=time.monotonic):
         else:
             log.error("kafka client error", component=component, error=error.str())
     return on_error
+
+
+class DeliveryReports:
+    """A producer's ``on_delivery`` callback that keeps what failed, for :meth:`check`.
+
+    Give it with ``delivery.report.only.error=True`` (:meth:`producer_config`): librdkafka then
+    reports only failed records, so a delivered one costs nothing here. Callbacks run inside
+    ``poll``/``flush`` on the caller's thread. One instance may serve several producers.
+
+    >>> reports = DeliveryReports()
+    >>> reports.check()                   # nothing failed
+    >>> reports.failed
+    0
+    """
+
+    #: How much of a failed record's key and value the error shows (bytes).
+    SHOWN_BYTES = 64
+
+    def __init__(self) -> None:
+        self.failed = 0                  # records Kafka did not take
+        self.first: str | None = None    # what the first of them was
+
+    def producer_config(self) -> dict[str, Any]:
+        """librdkafka settings that report failed deliveries (only) to this object."""
+        return {"on_delivery": self, "delivery.report.only.error": True}
+
+    def __call__(self, error: KafkaError | None, message: Message) -> None:
+        if error is None:
+            return
+        self.failed += 1
+        if self.first is None:
+            value, key = message.value() or b"", message.key()
+            shown = key[:self.SHOWN_BYTES] if isinstance(key, bytes) else key
+            self.first = (f"{message.topic()}[{message.partition()}] key={shown!r} value of {len(value)} bytes "
+                          f"starting {value[:self.SHOWN_BYTES]!r}: {error.str()}")
+
+    def check(self) -> None:
+        """Raises :class:`~strom.errors.DeliveryFailedError` if any record failed delivery."""
+        if self.failed:
+            raise DeliveryFailedError(f"{self.failed} record(s) not delivered to Kafka; first: {self.first}")
 
 
 def produce(producer: Producer, topic: str, value: bytes | None, **kwargs: Any) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from strom.errors import InvalidArtifactError, UnknownJobError
+from strom.checkpoint.store import CheckpointStore
+from strom.errors import InvalidArtifactError, JobStateError, UnknownJobError, UnknownSavepointError
 from strom.graph.artifact import load_artifact
 from strom.graph.job_graph import JobGraph
 from strom.jobmanager.job_master import JobMaster
@@ -14,11 +15,16 @@ from strom.states import JobStatus
 
 
 class Dispatcher:
-    """Holds the running JobMasters of the leading JobManager; finished jobs are read from Redis."""
+    """Holds the running JobMasters of the leading JobManager; finished jobs are read from Redis.
 
-    def __init__(self, store: JobStore, make_job_master: Callable[[JobGraph], JobMaster]) -> None:
+    ``checkpoint_store(job_id)``: that job's checkpoints (where a savepoint's data lives).
+    """
+
+    def __init__(self, store: JobStore, make_job_master: Callable[[JobGraph], JobMaster],
+                 checkpoint_store: Callable[[str], CheckpointStore]) -> None:
         self.store = store
         self.make_job_master = make_job_master
+        self.checkpoint_store = checkpoint_store
         self.job_masters: dict[str, JobMaster] = {}
 
     def submit(self, artifact: bytes) -> str:
@@ -75,6 +81,34 @@ class Dispatcher:
         if job_id not in self.job_masters:
             raise UnknownJobError(job_id)
         return self.job_masters[job_id]
+
+    def savepoints(self) -> list[dict[str, Any]]:
+        """``GET /savepoints``: every savepoint of the cluster, oldest first: id, job id, checkpoint id."""
+        listed = []
+        for savepoint_id in self.store.savepoint_ids():
+            pointer = self.store.savepoint(savepoint_id)
+            if pointer is not None:
+                listed.append({"id": savepoint_id, "job-id": pointer["job_id"],
+                               "checkpoint-id": pointer["checkpoint_id"]})
+        return listed
+
+    def dispose_savepoint(self, savepoint_id: str) -> None:
+        """Delete a savepoint (Flink's savepoint disposal): its pointer, then its checkpoint data.
+
+        Raises :class:`UnknownSavepointError` for an unknown id, :class:`JobStateError` while it
+        is its running job's newest completed checkpoint (a restart would restore it).
+        """
+        pointer = self.store.savepoint(savepoint_id)
+        if pointer is None:
+            raise UnknownSavepointError(savepoint_id)
+        job_id, checkpoint_id = pointer["job_id"], pointer["checkpoint_id"]
+        checkpoints = self.checkpoint_store(job_id)
+        latest = checkpoints.latest()
+        if job_id in self.job_masters and latest is not None and latest["id"] == checkpoint_id:
+            raise JobStateError(f"savepoint {savepoint_id} is the newest checkpoint of running job {job_id}; "
+                                f"dispose of it once a newer checkpoint completed")
+        self.store.remove_savepoint(savepoint_id)
+        checkpoints.discard(checkpoint_id)
 
     def cancel(self, job_id: str) -> None:
         """Cancel a running job (a terminal one stays as it is); raises :class:`UnknownJobError`."""

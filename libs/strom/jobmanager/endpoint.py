@@ -132,7 +132,7 @@ class JobManager(ControlEndpoint):
 
     # -- leadership -----------------------------------------------------------------------
     def on_grant_leadership(self, token: int) -> None:
-        self.dispatcher = Dispatcher(self.store, self._make_job_master)
+        self.dispatcher = Dispatcher(self.store, self._make_job_master, self._checkpoint_store)
         try:
             recovered = self.dispatcher.recover()
         except StaleLeaderError as exc:
@@ -148,6 +148,9 @@ class JobManager(ControlEndpoint):
         # Jobs keep running on the TaskManagers; re-attaching them is the new leader's part.
         self.dispatcher = None
 
+    def _checkpoint_store(self, job_id: str) -> RedisCheckpointStore:
+        return RedisCheckpointStore(self.redis, self.config.get(ClusterOptions.CLUSTER_ID), job_id, self.fence)
+
     def _make_job_master(self, job_graph: JobGraph) -> JobMaster:
         cluster_id = self.config.get(ClusterOptions.CLUSTER_ID)
         savepoint = None
@@ -158,7 +161,7 @@ class JobManager(ControlEndpoint):
         return JobMaster(job_graph, self.channel, cluster_id, self.config.get(KafkaOptions.BOOTSTRAP),
                          self.config.get(JobManagerOptions.SLOT_REQUEST_TIMEOUT), store=self.store,
                          on_terminal=self._job_ended,
-                         checkpoints=RedisCheckpointStore(self.redis, cluster_id, job_graph.job_id, self.fence),
+                         checkpoints=self._checkpoint_store(job_graph.job_id),
                          savepoint=savepoint, register_savepoint=self.store.add_savepoint, clock=self.clock)
 
     def _job_ended(self, job_master: JobMaster) -> None:

@@ -13,6 +13,7 @@ Keys in Redis, per cluster (built in :mod:`strom.naming`)::
     strom:<cluster>:job:<id>:record      JSON of the JobRecord
     strom:<cluster>:job:<id>             HASH of the REST details' fields (JSON values)
     strom:<cluster>:savepoint:<sid>      JSON: job id, checkpoint id, vertices by state key
+    strom:<cluster>:savepoints           ZSET: savepoint ids by completion time (ms)
 
 :class:`JobStore` is the interface; :class:`RedisJobStore` and
 :class:`InMemoryJobStore` (unit tests) implement it.
@@ -29,7 +30,7 @@ import redis
 
 from strom.clock import wall_ms
 from strom.io.redis import LeaderFence, atomic_write, members, text
-from strom.naming import artifact_key, job_prefix, job_record_key, jobs_key, savepoint_key
+from strom.naming import artifact_key, job_prefix, job_record_key, jobs_key, savepoint_key, savepoints_key
 from strom.states import JobStatus
 
 
@@ -96,6 +97,14 @@ class JobStore(Protocol):
         """A savepoint's pointer, None for an unknown id."""
         ...
 
+    def savepoint_ids(self) -> list[str]:
+        """Every savepoint of the cluster, oldest first."""
+        ...
+
+    def remove_savepoint(self, savepoint_id: str) -> None:
+        """Forget a savepoint's pointer (its checkpoint data is the checkpoint store's to delete)."""
+        ...
+
 
 class RedisJobStore:
     """The job store in Redis. Writes go through ``fence`` (a :class:`~strom.io.redis.LeaderFence`)
@@ -144,11 +153,23 @@ class RedisJobStore:
         return members(self.redis.zrange(jobs_key(self.cluster_id), 0, -1))
 
     def add_savepoint(self, savepoint_id: str, pointer: dict[str, Any]) -> None:
-        self._write(lambda pipe: pipe.set(savepoint_key(self.cluster_id, savepoint_id), json.dumps(pointer)))
+        def fill(pipe: Any) -> None:
+            pipe.set(savepoint_key(self.cluster_id, savepoint_id), json.dumps(pointer))
+            pipe.zadd(savepoints_key(self.cluster_id), {savepoint_id: wall_ms()})
+        self._write(fill)
 
     def savepoint(self, savepoint_id: str) -> dict[str, Any] | None:
         raw = self.redis.get(savepoint_key(self.cluster_id, savepoint_id))
         return json.loads(raw) if raw else None
+
+    def savepoint_ids(self) -> list[str]:
+        return members(self.redis.zrange(savepoints_key(self.cluster_id), 0, -1))
+
+    def remove_savepoint(self, savepoint_id: str) -> None:
+        def fill(pipe: Any) -> None:
+            pipe.delete(savepoint_key(self.cluster_id, savepoint_id))
+            pipe.zrem(savepoints_key(self.cluster_id), savepoint_id)
+        self._write(fill)
 
 
 class InMemoryJobStore:
@@ -189,3 +210,9 @@ class InMemoryJobStore:
     def savepoint(self, savepoint_id: str) -> dict[str, Any] | None:
         raw = self.savepoints.get(savepoint_id)
         return json.loads(raw) if raw else None
+
+    def savepoint_ids(self) -> list[str]:
+        return list(self.savepoints)
+
+    def remove_savepoint(self, savepoint_id: str) -> None:
+        self.savepoints.pop(savepoint_id, None)

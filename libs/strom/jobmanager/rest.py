@@ -8,6 +8,10 @@
     GET   /jobs/{id}/checkpoints  latest completed checkpoint, counts, failed ones with reasons
     POST  /jobs/{id}/savepoints   {"cancel-job": bool} -> 202 {"request-id"}
     GET   /jobs/{id}/savepoints/{request-id}  {"status": {"id"}, "operation": {"location"}}
+    GET   /savepoints                {"savepoints": [{"id", "job-id", "checkpoint-id"}]}, oldest first
+    POST  /savepoint-disposal        {"savepoint-path": id} -> 200 {"status": {"id": "COMPLETED"}}
+                                     (Flink answers 202 and a trigger id; disposal here is one Redis
+                                     transaction, so it is done when the answer comes)
 
 Errors are ``{"errors": [message]}`` with 400/404/503. A standby JobManager
 answers 307 to the leader's address, which clients follow. A JobManager that
@@ -32,12 +36,14 @@ from strom.errors import (
     InvalidArtifactError,
     JobStateError,
     UnknownJobError,
+    UnknownSavepointError,
 )
 from strom.logs import get_logger
 
 log = get_logger("jobmanager")
 
 SAVEPOINT_REQUEST = Body(default={})  # POST /jobs/{id}/savepoints: {"cancel-job": bool}, optional
+DISPOSAL_REQUEST = Body(...)  # POST /savepoint-disposal: {"savepoint-path": id}
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -155,6 +161,23 @@ def _add_checkpoint_routes(app: FastAPI, call: Callable[[Callable[[], Any]], Any
             return _error(404, f"no savepoint request {request_id} for job {job_id}")
         return {"status": {"id": status["status"]},
                 "operation": {"location": status.get("location"), "failure-cause": status.get("reason")}}
+
+    @app.get("/savepoints")
+    def savepoints() -> dict[str, Any]:
+        return {"savepoints": call(lambda: dispatcher().savepoints())}
+
+    @app.post("/savepoint-disposal")
+    def dispose_savepoint(request: dict[str, Any] = DISPOSAL_REQUEST):
+        savepoint_id = request.get("savepoint-path")
+        if not isinstance(savepoint_id, str):
+            return _error(400, 'the body needs "savepoint-path": the savepoint id')
+        try:
+            call(lambda: dispatcher().dispose_savepoint(savepoint_id))
+        except UnknownSavepointError:
+            return _error(404, f"savepoint {savepoint_id} not found")
+        except JobStateError as exc:
+            return _error(409, str(exc))
+        return {"status": {"id": "COMPLETED"}}
 
 
 

@@ -61,7 +61,7 @@ class OperatorChain:
             return ExactlyOnceSinkWriter(bootstrap, sink, spec.transactional_id, spec.marker_topic,
                                          spec.marker_group, self.clock, linger_ms)
         target = make_producer(sink.bootstrap_servers) if sink.bootstrap_servers else producer
-        return KafkaSinkWriter(target, sink, spec.guarantee == "at-least-once", self.clock)
+        return KafkaSinkWriter(target, sink, self.clock)
 
     def _chain(self, operators: list[Any], out: Output, descriptor: TaskDeploymentDescriptor) -> Output:
         ctx = RuntimeContext(self.backend, self.vertex.name, descriptor.subtask_index, descriptor.parallelism,

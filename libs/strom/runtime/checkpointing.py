@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from strom.checkpoint.scheduler import START, CheckpointScheduler
 from strom.checkpoint.snapshot import SubtaskSnapshot
 from strom.checkpoint.store import CheckpointStore
-from strom.errors import CheckpointCorruptedError, StaleAttemptError, TaskFailureCause
+from strom.errors import CheckpointCorruptedError, DeliveryFailedError, StaleAttemptError, TaskFailureCause
 from strom.fault_points import inject
-from strom.io.kafka import KafkaPartition
+from strom.io.kafka import DeliveryReports, KafkaPartition
 from strom.naming import sink_transactional_id
 from strom.runtime.chain import OperatorChain
 from strom.runtime.deployment import TaskDeploymentDescriptor
@@ -69,15 +69,19 @@ class SubtaskCheckpointCoordinator:
 
     ``scheduler``: a source subtask's trigger rules (None for other subtasks or without
     checkpointing); ``poll_interval_ms``: how often it reads checkpoint progress from Redis;
-    ``emitted()``: the task's input sent records since it began (a source's first checkpoint).
+    ``emitted()``: the task's input sent records since it began (a source's first checkpoint);
+    ``deliveries``: failed deliveries of the task's producers; ``flush_outputs()``: waits until
+    every record the task produced is in Kafka (raises DeliveryFailedError otherwise).
     """
 
     def __init__(self, descriptor: TaskDeploymentDescriptor, store: CheckpointStore, chain: OperatorChain,
                  events: CheckpointEvents, callbacks: TaskCallbacks, scheduler: CheckpointScheduler | None,
-                 poll_interval_ms: int, emitted: Callable[[], bool]) -> None:
+                 poll_interval_ms: int, emitted: Callable[[], bool], deliveries: DeliveryReports,
+                 flush_outputs: Callable[[], None]) -> None:
         self.descriptor, self.store, self.chain, self.callbacks = descriptor, store, chain, callbacks
         self.scheduler, self.poll_interval_s = scheduler, poll_interval_ms / 1000
         self.emitted, self.events = emitted, events
+        self.deliveries, self.flush_outputs = deliveries, flush_outputs
         self._next_poll = 0.0
 
     def handle_events(self, source_offsets: Callable[[], Offsets] | None, wait_s: float = 0.0) -> bool:
@@ -105,7 +109,8 @@ class SubtaskCheckpointCoordinator:
         sink commits the epochs of completed checkpoints (during a JobManager failover nobody
         else tells it), a source (``source_offsets`` given) starts or joins the next checkpoint
         when its CheckpointScheduler says so. Raises ReplacedAttemptError once the job runs
-        another attempt."""
+        another attempt, DeliveryFailedError once Kafka refused a record the task produced."""
+        self.deliveries.check()
         sink = self.chain.sink_writer if isinstance(self.chain.sink_writer, ExactlyOnceSinkWriter) else None
         if sink is not None and not sink.pending:
             sink = None
@@ -157,7 +162,9 @@ class SubtaskCheckpointCoordinator:
     def checkpoint(self, checkpoint_id: int, offsets: Offsets) -> None:
         """Forward barrier ``checkpoint_id``, store this subtask's snapshot (``offsets``: the next
         input offset per partition), ack in Redis (the last ack completes the checkpoint) and to
-        the JobManager; a decline on error."""
+        the JobManager; a decline on error. Every record produced before the barrier must be in
+        Kafka before the ack (else the checkpoint would cover records that never arrived): a
+        failed delivery declines and raises DeliveryFailedError, failing the task."""
         descriptor, chain = self.descriptor, self.chain
         try:
             barrier = CheckpointBarrier(checkpoint_id)
@@ -167,6 +174,7 @@ class SubtaskCheckpointCoordinator:
             snapshot = SubtaskSnapshot(offsets, chain.watermarks.watermark,
                                        chain.backend.snapshot() if chain.backend is not None else {},
                                        chain.sink_writer.snapshot(checkpoint_id) if chain.sink_writer else None)
+            self.flush_outputs()
             size = self.store.write_snapshot(checkpoint_id, descriptor.vertex_id, descriptor.subtask_index,
                                              snapshot.encode())
             inject("after-snapshot")
@@ -174,6 +182,8 @@ class SubtaskCheckpointCoordinator:
                                                descriptor.checkpoints.job_tasks, int(time.time() * 1000))
         except Exception as exc:
             self.callbacks.decline(checkpoint_id, f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, DeliveryFailedError):
+                raise  # records are lost: restart from the last checkpoint, which does not cover them
             return
         self.callbacks.acknowledge(checkpoint_id, size, completed)
         inject("after-ack")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from strom.config import Configuration, PipelineOptions, TaskOptions
-from strom.io.kafka import log_kafka_errors
+from strom.io.kafka import DeliveryReports, log_kafka_errors
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,11 @@ class TaskSettings:
             consumer_fetch_wait_ms=config.get(TaskOptions.CONSUMER_FETCH_WAIT),
             consumer_partition_fetch_bytes=config.get(TaskOptions.CONSUMER_PARTITION_FETCH_BYTES))
 
-    def producer_config(self, bootstrap: str, execution_id: str) -> dict[str, Any]:
-        """librdkafka config of a task's edge (and non-transactional sink) producer."""
+    def producer_config(self, bootstrap: str, execution_id: str, deliveries: DeliveryReports) -> dict[str, Any]:
+        """librdkafka config of a task's edge (and non-transactional sink) producer; failed
+        deliveries go to ``deliveries``."""
         return {
+            **deliveries.producer_config(),
             "bootstrap.servers": bootstrap,
             "partitioner": "murmur2_random",  # Java-compatible: partition = key group
             "linger.ms": self.producer_linger_ms,

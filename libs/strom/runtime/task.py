@@ -49,9 +49,10 @@ from confluent_kafka import Consumer, Producer
 
 from strom.checkpoint.scheduler import CheckpointScheduler
 from strom.checkpoint.store import RedisCheckpointStore
-from strom.errors import TaskFailureCause
+from strom.errors import DeliveryFailedError, TaskFailureCause
 from strom.graph.execution_graph import CANCELED, END_OF_DATA, FAILED, FINISHED, RUNNING
 from strom.graph.job_graph import JobVertex
+from strom.io.kafka import DeliveryReports
 from strom.logs import get_logger
 from strom.runtime.chain import OperatorChain
 from strom.runtime.checkpointing import CheckpointEvents, Offsets, SubtaskCheckpointCoordinator, TaskCallbacks
@@ -87,6 +88,7 @@ class Task(threading.Thread):
         self._canceled = threading.Event()
         self._events = CheckpointEvents()
         self._producers: list[Producer] = []
+        self.deliveries = DeliveryReports()  # of every producer above
         self._input: SourceReader | CheckpointedInputGate | None = None
 
     @property
@@ -133,7 +135,7 @@ class Task(threading.Thread):
             finished = self._process_input(producer, consumer, chain, checkpoints, restored)
             self._flush()
             self.report(FINISHED if finished else CANCELED, None)
-        except (TaskFailure, ReplacedAttemptError) as exc:
+        except (TaskFailure, ReplacedAttemptError, DeliveryFailedError) as exc:
             self.report(FAILED, str(exc), TaskFailureCause.of(exc))
         except Exception as exc:
             self.report(FAILED, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}",
@@ -182,7 +184,7 @@ class Task(threading.Thread):
     # -- setup ----------------------------------------------------------------------------
     def _producer(self, bootstrap: str | None = None) -> Producer:
         producer = Producer(self.settings.producer_config(bootstrap or self.bootstrap,
-                                                          self.descriptor.execution_id))
+                                                          self.descriptor.execution_id, self.deliveries))
         self._producers.append(producer)
         return producer
 
@@ -200,7 +202,7 @@ class Task(threading.Thread):
                      if self.vertex.is_source and settings.enabled else None)
         return SubtaskCheckpointCoordinator(self.descriptor, self.store, chain, self._events, self.callbacks,
                                             scheduler, self.settings.checkpoint_poll_interval_ms,
-                                            lambda: self.records_in > 0)
+                                            lambda: self.records_in > 0, self.deliveries, self._flush)
 
     def _source_reader(self, producer: Producer, consumer: Consumer, chain: OperatorChain,
                        checkpoints: SubtaskCheckpointCoordinator, restored: Offsets) -> SourceReader:
@@ -234,7 +236,10 @@ class Task(threading.Thread):
                  setup_ms=round((time.monotonic() - started) * 1000), skipped_older_attempts_records=skipped)
 
     def _flush(self) -> None:
+        """Wait until every record produced so far is in Kafka; raises DeliveryFailedError if
+        Kafka refused one or did not take them within 30 s."""
         for each in self._producers:
             remaining = each.flush(30)
             if remaining:
-                raise RuntimeError(f"{remaining} records not delivered to Kafka within 30 s")
+                raise DeliveryFailedError(f"{remaining} records not delivered to Kafka within 30 s")
+        self.deliveries.check()

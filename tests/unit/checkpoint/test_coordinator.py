@@ -105,6 +105,22 @@ def test_savepoint_waits_for_the_pending_checkpoint_and_is_kept():
     assert store.completed_ids() == [2, 3]  # the savepoint outlives retention
 
 
+def test_a_savepoint_outlives_retention_by_a_coordinator_that_did_not_take_it():
+    """After a JobManager failover the new leader's coordinator knows nothing of the savepoint;
+    the store's metadata says what it is, so retention keeps it."""
+    c, store, _events = coordinator(num_retained=1)
+    c.request_savepoint()
+    c.tick(1000, TASKS)
+    ack_all(c, store, 1, 1001)
+    assert store.metadata(1)["is-savepoint"]
+    successor = CheckpointCoordinator(CheckpointConfig(interval_ms=100, num_retained=1), store,
+                                      trigger=lambda *_: None, notify=lambda _n: None,
+                                      fail_job=lambda _reason: None, generation=lambda: 0)
+    for n in (2, 3, 4):
+        ack_all(successor, store, start(store, 1000 * n), 1000 * n + 1)
+    assert store.completed_ids() == [1, 4]
+
+
 def test_a_savepoint_is_followed_until_it_completes_even_when_a_newer_checkpoint_started():
     c, store, events = coordinator(tolerable_failures=0)
     request = c.request_savepoint()
