@@ -16,9 +16,12 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
+from strom.checkpoint.store import RedisCheckpointStore
 from strom.client.jobs import JobClient
 from strom.config import KafkaOptions
+from strom.coordination.leader_election import current_leader
 from strom.io.redis import redis_client
 
 from .conftest import TestCluster
@@ -167,6 +170,89 @@ def test_savepoint_cancel_and_resume_continues_exactly_once(cluster: TestCluster
     job.job_id = job.submit("--from-savepoint", savepoint)
     job.wait()
     assert_exactly_once(read_all(job.bootstrap, job.sink), first + second)
+
+
+def intermediate_watermarks(cluster: TestCluster, job_id: str) -> dict[tuple[str, int], tuple[int, int]]:
+    """(low, high) watermark of every partition of the job's intermediate topics."""
+    bootstrap = cluster.config.get(KafkaOptions.BOOTSTRAP)
+    prefix = f"strom.{cluster.cluster_id}.job.{job_id}."
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"watermarks-{uuid.uuid4().hex[:8]}"})
+    try:
+        topics = consumer.list_topics(timeout=10).topics
+        return {(name, p): consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+                for name, meta in topics.items() if name.startswith(prefix) for p in meta.partitions}
+    finally:
+        consumer.close()
+
+
+def test_intermediate_topics_are_trimmed_behind_completed_checkpoints(cluster: TestCluster, lines):
+    """An unbounded job: every intermediate partition keeps only what the retained checkpoints may
+    still read, so the disk of a job that runs for weeks is bounded (Kafka Streams' purge)."""
+    cluster.start_standard(task_managers=2, slots=2)
+    words = lines[:50_000]
+    job = Job(cluster, words, "--unbounded", interval_ms=200)
+    deadline = time.monotonic() + 60
+    while len(read_all(job.bootstrap, job.sink)) < len(words):
+        assert time.monotonic() < deadline, "input not committed"
+        time.sleep(0.3)
+    job.wait_checkpoints(job.client.checkpoints(job.job_id)["counts"]["completed"] + 3)
+    time.sleep(1.0)  # the JobManager's delete_records requests are asynchronous
+    store = RedisCheckpointStore(redis_client(cluster.config), cluster.cluster_id, job.job_id)
+    oldest = store.completed_ids()[0]
+    vertices = [(v["id"], v["parallelism"]) for v in job.details()["vertices"]]
+    restored_from = store.input_offsets(oldest, vertices)
+    watermarks = intermediate_watermarks(cluster, job.job_id)
+    assert watermarks and sum(high for _low, high in watermarks.values()) >= len(words)
+    for partition, (low, high) in watermarks.items():
+        if partition in restored_from:
+            assert low >= restored_from[partition] or low == high, (partition, low, restored_from[partition])
+    retained = sum(high - low for low, high in watermarks.values())
+    # What is left: the barriers of the checkpoints since the last trim, a few per partition.
+    assert retained <= 10 * len(watermarks), (retained, len(watermarks))
+    cluster.strom("cancel", job.job_id)
+
+
+def test_a_savepoint_outlives_a_jobmanager_failover_and_later_checkpoints(cluster: TestCluster, lines):
+    """A savepoint taken without cancel is the user's: a new JobManager leader that never heard of
+    it retains checkpoints around it, and resuming from it later is exactly-once."""
+    cluster.start_standard(task_managers=2, slots=2)
+    cluster.start("jobmanager-2")
+    first, second = lines[:50_000], lines[50_000:80_000]
+    job = Job(cluster, first, "--unbounded")
+    deadline = time.monotonic() + 60
+    while len(read_all(job.bootstrap, job.sink)) < len(first):
+        assert time.monotonic() < deadline, "first part not committed"
+        time.sleep(0.3)
+    result = cluster.strom("savepoint", job.job_id)
+    assert result.returncode == 0, result.stderr
+    savepoint = result.stdout.strip()
+    taken = job.client.checkpoints(job.job_id)["counts"]["completed"]
+
+    zk = cluster.client.zk
+    old = current_leader(zk, cluster.config, "JOBMANAGER")
+    cluster.local.signal(old.id, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while (new := current_leader(zk, cluster.config, "JOBMANAGER")) is None or new.id == old.id:
+        assert time.monotonic() < deadline, "no new JobManager leader"
+        time.sleep(0.1)
+    job.client = JobClient(cluster.config)  # the new leader's REST address
+    job.wait_checkpoints(3)  # counted by the new leader, which retains 2 of them
+    listed = cluster.strom("savepoint", "--list")
+    assert listed.returncode == 0 and savepoint in listed.stdout, listed.stdout + listed.stderr
+    assert job.client.checkpoints(job.job_id)["latest"]["completed"]["id"] > taken
+
+    assert cluster.strom("cancel", job.job_id).returncode == 0
+    produce(job.bootstrap, job.source, second)
+    job.args.remove("--unbounded")
+    job.job_id = job.submit("--from-savepoint", savepoint)
+    job.wait()
+    assert_exactly_once(read_all(job.bootstrap, job.sink), first + second)
+
+    disposed = cluster.strom("savepoint", "--dispose", savepoint)
+    assert disposed.returncode == 0, disposed.stderr
+    assert savepoint not in cluster.strom("savepoint", "--list").stdout
+    again = cluster.strom("savepoint", "--dispose", savepoint)
+    assert again.returncode == 1 and f"savepoint {savepoint} not found" in again.stderr
 
 
 @pytest.mark.parametrize("damage", ["delete", "garble"])

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from strom.checkpoint.store import CheckpointKind, ClaimMode, beyond_retention
+from strom.checkpoint.snapshot import OFFSETS_FIELD, decode_offsets
+from strom.checkpoint.store import CheckpointKind, ClaimMode, beyond_retention, lowest_offsets
 from strom.clock import SYSTEM_CLOCK, Clock
 from strom.errors import CheckpointCorruptedError, StaleAttemptError
+from strom.io.kafka import KafkaPartition
 
 MAX_FAILURES_KEPT = 20  # as the Redis store's LTRIM
 
@@ -74,6 +76,10 @@ class InMemoryCheckpointStore:
         if missing:
             raise CheckpointCorruptedError(f"checkpoint {checkpoint_id}: snapshot of task {missing[0]} is missing")
         return [self.snapshots[(checkpoint_id, vertex_id, i)] for i in range(parallelism)]
+
+    def input_offsets(self, checkpoint_id: int, vertices: list[tuple[str, int]]) -> dict[KafkaPartition, int]:
+        fields = [self.snapshots.get((checkpoint_id, vertex_id, i)) for vertex_id, p in vertices for i in range(p)]
+        return lowest_offsets(decode_offsets(f.get(OFFSETS_FIELD.encode())) for f in fields if f is not None)
 
     def verify(self, checkpoint_id: int, vertices: list[tuple[str, int]]) -> str | None:
         missing = self._missing(checkpoint_id, vertices)

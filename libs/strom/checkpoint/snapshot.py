@@ -20,6 +20,20 @@ from dataclasses import dataclass, field
 from strom.io.kafka import KafkaPartition
 
 _OFFSETS, _WATERMARK, _KEY_GROUP, _SINK = "offsets", "watermark", "kg:", "sink"
+OFFSETS_FIELD = _OFFSETS  # the field a reader of input offsets alone fetches
+
+
+def decode_offsets(raw: bytes | None) -> dict[KafkaPartition, int]:
+    """The ``offsets`` field: next offset per input partition ({} for None); raises ValueError.
+
+    >>> decode_offsets(b'{"a:b:3": 7}')
+    {KafkaPartition(topic='a:b', partition=3): 7}
+    """
+    offsets = {}
+    for name, offset in json.loads(raw or b"{}").items():
+        topic, _, partition = name.rpartition(":")  # topic names may contain ':', partitions not
+        offsets[KafkaPartition(topic, int(partition))] = int(offset)
+    return offsets
 
 
 @dataclass
@@ -45,10 +59,7 @@ class SubtaskSnapshot:
     @classmethod
     def decode(cls, fields: dict[bytes, bytes]) -> SubtaskSnapshot:
         """The snapshot of a hash read from Redis; raises ValueError for a malformed field."""
-        offsets = {}
-        for name, offset in json.loads(fields.get(_OFFSETS.encode(), b"{}")).items():
-            topic, _, partition = name.rpartition(":")  # topic names may contain ':', partitions not
-            offsets[KafkaPartition(topic, int(partition))] = int(offset)
+        offsets = decode_offsets(fields.get(_OFFSETS.encode()))
         watermark = fields.get(_WATERMARK.encode())
         key_groups = {int(name[len(_KEY_GROUP):]): data for name, data in
                       ((key.decode(), value) for key, value in fields.items()) if name.startswith(_KEY_GROUP)}

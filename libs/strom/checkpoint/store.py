@@ -41,13 +41,16 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Iterable
 from typing import Any, Protocol, cast
 
 import redis
 from redis.typing import EncodableT, FieldT
 
+from strom.checkpoint.snapshot import OFFSETS_FIELD, decode_offsets
 from strom.clock import wall_ms
 from strom.errors import CheckpointCorruptedError, StaleAttemptError, StaleLeaderError
+from strom.io.kafka import KafkaPartition
 from strom.io.redis import LeaderFence, atomic_write, members, text
 from strom.naming import job_prefix, savepoint_prefix
 
@@ -139,6 +142,15 @@ return 1
 """
 
 
+def lowest_offsets(snapshots: Iterable[dict[KafkaPartition, int]]) -> dict[KafkaPartition, int]:
+    """Per partition, the lowest next offset among ``snapshots`` (each: partition -> next offset)."""
+    lowest: dict[KafkaPartition, int] = {}
+    for offsets in snapshots:
+        for partition, offset in offsets.items():
+            lowest[partition] = min(offset, lowest.get(partition, offset))
+    return lowest
+
+
 def beyond_retention(completed: list[tuple[int, bool]], num_retained: int) -> list[int]:
     """Ids of the completed checkpoints to discard: all but the newest ``num_retained``.
 
@@ -184,6 +196,11 @@ class CheckpointStore(Protocol):
 
     def verify(self, checkpoint_id: int, vertices: list[tuple[str, int]]) -> str | None:
         """None if every subtask snapshot of ``vertices`` ((id, parallelism)) is there, else what is missing."""
+        ...
+
+    def input_offsets(self, checkpoint_id: int, vertices: list[tuple[str, int]]) -> dict[KafkaPartition, int]:
+        """Next input offset per partition in the snapshots of ``vertices`` ((id, parallelism));
+        the lowest where two subtasks name one partition, none for a missing snapshot."""
         ...
 
     def acknowledge(self, attempt: int, checkpoint_id: int, execution_id: str, size_bytes: int,
@@ -335,6 +352,13 @@ class RedisCheckpointStore:
         if missing:
             return f"checkpoint {checkpoint_id}: snapshot of task {', '.join(missing)} missing in Redis"
         return None
+
+    def input_offsets(self, checkpoint_id: int, vertices: list[tuple[str, int]]) -> dict[KafkaPartition, int]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for vertex_id, parallelism in vertices:
+                for subtask in range(parallelism):
+                    pipe.hget(self.snapshot_key(checkpoint_id, vertex_id, subtask), OFFSETS_FIELD)
+            return lowest_offsets(decode_offsets(raw) for raw in pipe.execute() if raw is not None)
 
     def acknowledge(self, attempt: int, checkpoint_id: int, execution_id: str, size_bytes: int,
                     tasks: int, now_ms: int) -> bool:

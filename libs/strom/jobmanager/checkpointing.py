@@ -18,6 +18,7 @@ from strom.checkpoint.coordinator import CheckpointCoordinator
 from strom.checkpoint.store import CheckpointStore
 from strom.errors import JobStateError
 from strom.graph.job_graph import JobGraph
+from strom.io.kafka import KafkaPartition
 from strom.jobmanager.job_attempt import JobAttempt
 from strom.naming import savepoint_id
 from strom.states import ExecutionState, JobStatus
@@ -30,17 +31,22 @@ class JobCheckpoints:
     ``fail_job(reason)`` handles too many failed checkpoints, ``cancel_job()`` ends a
     stop-with-savepoint, ``persist()`` stores the job after a completion; ``register(savepoint_id,
     pointer)`` keeps a completed savepoint (pointer: job id, checkpoint id, per state key the
-    vertex id and parallelism).
+    vertex id and parallelism); ``trim(offsets)`` gets the intermediate input offsets of each
+    completed checkpoint (partition -> next offset), below which nothing is read again.
     """
 
     def __init__(self, job_graph: JobGraph, store: CheckpointStore, attempt: Callable[[], JobAttempt],
                  fail_job: Callable[[str], None], cancel_job: Callable[[], None], persist: Callable[[], None],
-                 register: Callable[[str, dict[str, Any]], None] | None) -> None:
+                 register: Callable[[str, dict[str, Any]], None] | None,
+                 trim: Callable[[dict[KafkaPartition, int]], None] = lambda _offsets: None) -> None:
         self.job_graph = job_graph
+        self.store = store
         self.attempt = attempt
         self.cancel_job = cancel_job
         self.persist = persist
         self.register = register
+        self.trim = trim
+        self.readers = [(v.id, v.parallelism) for v in job_graph.vertices if not v.is_source]
         self.coordinator = CheckpointCoordinator(job_graph.checkpoint_config, store, self._trigger_sources,
                                                  self._notify_complete, fail_job, lambda: attempt().generation)
         self.final_checkpoints: set[int] = set()  # triggered after every subtask reached END_OF_DATA
@@ -105,6 +111,8 @@ class JobCheckpoints:
         if cancel:
             self.cancel_job()
         self.persist()
+        if self.readers:
+            self.trim(self.store.input_offsets(checkpoint_id, self.readers))
 
     def _pointer(self, checkpoint_id: int) -> dict[str, Any]:
         return {"job_id": self.job_graph.job_id, "checkpoint_id": checkpoint_id,

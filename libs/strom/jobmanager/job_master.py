@@ -48,8 +48,7 @@ class JobMaster:
                  clock: Clock = SYSTEM_CLOCK, resources: JobResources | None = None) -> None:
         self.job_graph = job_graph
         self.job_id = job_graph.job_id
-        self.store = store
-        self.on_terminal = on_terminal
+        self.store, self.on_terminal = store, on_terminal
         self.clock = clock
         self._state = JobStatus.CREATED
         self.error: str | None = None
@@ -63,7 +62,8 @@ class JobMaster:
         self.checkpoints = checkpoints
         self.reconciler: Reconciler | None = None  # set by recover(), for a new leader's re-attach
         self.checkpointing = JobCheckpoints(job_graph, checkpoints, lambda: self.attempt, self.handle_failure,
-                                            self.cancel, self._persist, register_savepoint)
+                                            self.cancel, self._persist, register_savepoint,
+                                            self.resources.trim_intermediate)
 
     @property
     def state(self) -> JobStatus:

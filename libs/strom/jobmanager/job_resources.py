@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+from concurrent.futures import Future
 
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from strom.graph.job_graph import JobGraph
@@ -19,12 +21,14 @@ INTERMEDIATE_ENDS_TIMEOUT_S = 2.0  # s: reading the ends only saves work, so it 
 
 class JobResources:
     """Creates a job's topics (one per JobEdge, dead letters, sink commit markers, sink outputs),
-    reads where its intermediate topics end, and deletes the intermediate ones at the end."""
+    reads where its intermediate topics end, trims them behind completed checkpoints and deletes
+    the intermediate ones at the end."""
 
     def __init__(self, job_graph: JobGraph, cluster_id: str, bootstrap: str) -> None:
         self.job_graph = job_graph
         self.cluster_id = cluster_id
         self.bootstrap = bootstrap
+        self.trimmed: dict[KafkaPartition, int] = {}  # intermediate partition -> offset records were deleted below
 
     @functools.cached_property
     def admin(self) -> AdminClient:
@@ -74,6 +78,35 @@ class JobResources:
             log.warning("cannot read intermediate topic ends; restored tasks skip old records one by one",
                         job_id=self.job_graph.job_id, error=str(exc))
             return {}
+
+    def trim_intermediate(self, offsets: dict[KafkaPartition, int]) -> None:
+        """Delete the records of intermediate partitions below ``offsets`` (next offsets the
+        readers' snapshots in a completed checkpoint hold), as Kafka Streams purges repartition
+        topics after a commit. Asynchronous: failures are logged, the next checkpoint retries.
+
+        No restore reads below them again: a restored attempt starts reading intermediate
+        partitions at their ends (everything before was written by older attempts and would be
+        dropped), or, if it cannot read the ends, at its checkpoint's offsets with
+        ``auto.offset.reset=earliest``, i.e. at the first record left, which is still older than
+        anything the new attempt writes. So the disk of an intermediate topic is bounded by the
+        records written between two completed checkpoints plus what the readers lag behind.
+        """
+        edges = set(self.edge_topics())
+        wanted = [TopicPartition(tp.topic, tp.partition, offset) for tp, offset in offsets.items()
+                  if tp.topic in edges and offset > self.trimmed.get(tp, 0)]
+        if not wanted:
+            return
+        for tp in wanted:
+            self.trimmed[KafkaPartition(tp.topic, tp.partition)] = tp.offset
+        for partition, future in self.admin.delete_records(wanted).items():
+            future.add_done_callback(functools.partial(self._trim_done, partition))
+
+    def _trim_done(self, partition: TopicPartition, future: Future) -> None:
+        exc = future.exception()
+        if exc is not None:  # a deleted topic at job end, a broker restart: the next checkpoint retries
+            self.trimmed.pop(KafkaPartition(partition.topic, partition.partition), None)
+            log.warning("cannot trim intermediate partition", job_id=self.job_graph.job_id,
+                        topic=partition.topic, partition=partition.partition, error=str(exc))
 
     def delete_intermediate_topics(self) -> None:
         """Delete the job's intermediate topics (asynchronously: the admin client sends the request)."""

@@ -60,6 +60,9 @@ class TaskSettings:
             "enable.auto.offset.store": False,
             "isolation.level": "read_committed",
             "enable.partition.eof": partition_eof,
+            # An intermediate partition trimmed past a restored offset (JobResources.trim_intermediate)
+            # is read from its first record left; a source says where to start itself.
+            "auto.offset.reset": "earliest",
             "fetch.wait.max.ms": self.consumer_fetch_wait_ms,
             "max.partition.fetch.bytes": self.consumer_partition_fetch_bytes,
             "client.id": f"strom-{execution_id}",

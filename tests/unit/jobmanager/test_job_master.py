@@ -22,6 +22,7 @@ from strom.checkpoint.memory_store import InMemoryCheckpointStore
 from strom.clock import ManualClock
 from strom.control.roles import Role
 from strom.errors import IllegalTransitionError, JobStateError
+from strom.io.kafka import KafkaPartition
 from strom.jobmanager.failover import CANCEL_WAIT_MS
 from strom.jobmanager.job_master import JobMaster
 from strom.jobmanager.job_store import InMemoryJobStore
@@ -63,6 +64,7 @@ class FakeResources:
     created: int = 0
     deleted: int = 0
     ends: dict[tuple[str, int], int] = field(default_factory=dict)
+    trimmed: list[dict[tuple[str, int], int]] = field(default_factory=list)
 
     def create_topics(self) -> None:
         self.created += 1
@@ -72,6 +74,9 @@ class FakeResources:
 
     def delete_intermediate_topics(self) -> None:
         self.deleted += 1
+
+    def trim_intermediate(self, offsets: dict[tuple[str, int], int]) -> None:
+        self.trimmed.append(dict(offsets))
 
 
 class Harness:
@@ -123,15 +128,16 @@ class Harness:
         for execution_id in self.executions():
             self.report(execution_id, state)
 
-    def complete_checkpoint(self) -> int:
-        """The sources start a checkpoint, every task stores its snapshot and acks (as in Redis)."""
+    def complete_checkpoint(self, offsets=lambda subtask: b"{}") -> int:
+        """The sources start a checkpoint, every task stores its snapshot (``offsets(subtask)``: the
+        JSON of its input offsets) and acks (as in Redis)."""
         attempt = self.jm.attempt.generation
         newest_started = self.checkpoints.progress()[0]  # a source that took part in it starts the next
         checkpoint_id = self.checkpoints.claim(attempt, newest_started, self.clock.wall_ms(), 60_000)
         tasks = self.jm.attempt.graph.subtasks()
         for subtask in tasks:
             self.checkpoints.write_snapshot(checkpoint_id, subtask.vertex_id, subtask.subtask_index,
-                                            {"offsets": b"{}"})
+                                            {"offsets": offsets(subtask)})
             completed = self.checkpoints.acknowledge(attempt, checkpoint_id, subtask.execution_id, 2,
                                                      len(tasks), self.clock.wall_ms())
             self.jm.on_acknowledge({"checkpoint_id": checkpoint_id, "completed": completed})
@@ -193,6 +199,23 @@ def test_a_task_failure_restarts_from_the_latest_checkpoint_once_the_old_tasks_s
     details = jm.details()
     assert (details["restarts"], details["restored-checkpoint"]) == (1, latest)
     assert details["failures"] == [f"task {failed} failed on tm-1: ValueError: bad record"]
+
+
+def test_a_completed_checkpoint_trims_the_intermediate_partitions_its_readers_passed():
+    harness = Harness(checkpointing=True)
+    harness.jm.start()
+    harness.grant_slots()
+    harness.report_all("RUNNING")
+    (edge,) = [e.topic("c", harness.jm.job_id) for e in harness.job_graph.edges]
+    sources = {v.id for v in harness.job_graph.vertices if v.is_source}
+
+    def offsets(subtask) -> bytes:
+        if subtask.vertex_id in sources:
+            return b'{"in:0": 3}'
+        return f'{{"{edge}:{subtask.subtask_index}": {7 + subtask.subtask_index}}}'.encode()
+    harness.complete_checkpoint(offsets)
+    # The readers' input offsets: sources' inputs are the user's topics, never trimmed.
+    assert harness.resources.trimmed == [{KafkaPartition(edge, 0): 7, KafkaPartition(edge, 1): 8}]
 
 
 def test_a_corrupted_checkpoint_is_passed_over_at_the_next_restart():
