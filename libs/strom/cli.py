@@ -22,7 +22,7 @@ from strom.config import (
     TaskManagerOptions,
 )
 from strom.control.roles import Role
-from strom.errors import JobClientError, KafkaUnavailableError
+from strom.errors import JobClientError, KafkaUnavailableError, StorageConfigError
 from strom.stack.commands import Stack
 from strom.stack.console import StackError
 from strom.testing.faults import arm_from_env
@@ -58,7 +58,7 @@ def _run_service(config: Configuration, cls_path: str, service: str, name: str |
     logs.configure(service, endpoint.id)
     try:
         endpoint.run()
-    except KafkaUnavailableError as exc:
+    except (KafkaUnavailableError, StorageConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

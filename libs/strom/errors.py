@@ -81,6 +81,11 @@ class TopicNotReadyError(StromError):
     """A topic exists but its partitions have no leader yet (just created, or a broker restarted)."""
 
 
+class StorageConfigError(StromError):
+    """Kafka or Redis is set up so that Strom could lose checkpoints or break exactly-once; the
+    message names the setting, its value and what to set instead."""
+
+
 class DeliveryFailedError(StromError):
     """Kafka did not take records a task produced (rejected, e.g. too large, or timed out); the
     message names the first such record's topic, partition, key and size and how many failed."""
@@ -133,6 +138,13 @@ class CheckpointCorruptedError(CheckpointError):
     reason = CheckpointFailureReason.CORRUPTED
 
 
+class SinkMarkerError(CheckpointError):
+    """An exactly-once sink's commit marker in Kafka disagrees with the checkpoint it restores: Kafka
+    holds epochs newer than the checkpoint (restoring would write them again), or the marker is
+    gone (re-committing would duplicate). The message names the sink, the checkpoint, the marker
+    and what to do; the job fails instead of restarting into the same state."""
+
+
 class TaskFailureCause(enum.Enum):
     """Why a subtask failed, sent with its FAILED TaskExecutionState: the JobManager acts on the
     cause, never on the error text (the Avro enum ``strom.control.TaskFailureCause``)."""
@@ -140,10 +152,13 @@ class TaskFailureCause(enum.Enum):
     EXCEPTION = "EXCEPTION"                        # the task raised: restart as the strategy says
     CHECKPOINT_CORRUPTED = "CHECKPOINT_CORRUPTED"  # the checkpoint it restores is unreadable: use an older one
     DEPLOYMENT = "DEPLOYMENT"                      # it never ran: no such slot, or an unusable descriptor or artifact
+    UNRECOVERABLE = "UNRECOVERABLE"                # a restart cannot help: fail (Flink: SuppressRestartsException)
 
     @classmethod
     def of(cls, exc: BaseException) -> TaskFailureCause:
         """The cause a task reports for ``exc``, the error that ended it."""
         if isinstance(exc, CheckpointError) and exc.reason is CheckpointFailureReason.CORRUPTED:
             return cls.CHECKPOINT_CORRUPTED
+        if isinstance(exc, SinkMarkerError):
+            return cls.UNRECOVERABLE
         return cls.EXCEPTION

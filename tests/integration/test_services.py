@@ -169,3 +169,30 @@ def test_status_command_prints_leaders_and_slot_table(cluster: TestCluster):
     assert "JobManager leader: jobmanager-1" in result.stdout
     assert "ResourceManager leader: resourcemanager-1" in result.stdout
     assert "TaskManagers: 1 registered, 3 slots, 3 free" in result.stdout
+
+
+def test_a_redis_that_may_evict_keys_is_refused_at_start(cluster: TestCluster, tmp_path):
+    """A real Redis with maxmemory-policy allkeys-lru: the JobManager and a TaskManager exit with the
+    reason instead of running on a store that may drop checkpoints."""
+    port = free_port()
+    redis_server = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                                     "--dir", str(tmp_path), "--maxmemory-policy", "allkeys-lru"],
+                                    stdout=subprocess.DEVNULL)
+    try:
+        env = {**cluster.local.env, "STROM_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+        for service in ("jobmanager", "taskmanager"):
+            result = subprocess.run([sys.executable, "-m", "strom", service], env=env, capture_output=True,
+                                    text=True, timeout=60)
+            assert result.returncode == 1, (service, result.stdout, result.stderr)
+            assert f"Redis at 127.0.0.1:{port} has maxmemory-policy allkeys-lru" in result.stderr, result.stderr
+            assert "set maxmemory-policy noeviction" in result.stderr
+    finally:
+        redis_server.terminate()
+        redis_server.wait(10)
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -18,7 +18,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
-from strom.errors import DeliveryFailedError, KafkaUnavailableError, TopicNotReadyError
+from strom.errors import DeliveryFailedError, KafkaUnavailableError, StorageConfigError, TopicNotReadyError
 from strom.logs import get_logger
 
 log = get_logger("kafka")
@@ -103,6 +103,54 @@ class DeliveryReports:
         """Raises :class:`~strom.errors.DeliveryFailedError` if any record failed delivery."""
         if self.failed:
             raise DeliveryFailedError(f"{self.failed} record(s) not delivered to Kafka; first: {self.first}")
+
+
+#: transaction.timeout.ms of exactly-once sinks; brokers cap it at transaction.max.timeout.ms.
+SINK_TRANSACTION_TIMEOUT_MS = 120_000
+
+
+def exactly_once_problems(broker_config: dict[str, str], brokers: int) -> list[str]:
+    """What in a broker's config (name -> value) breaks Strom's exactly-once sinks, one line each.
+
+    >>> for line in exactly_once_problems({"transaction.max.timeout.ms": "60000",
+    ...                                    "transaction.state.log.replication.factor": "3"}, brokers=1):
+    ...     print(line)
+    transaction.max.timeout.ms=60000 is below the sinks' transaction.timeout.ms 120000: init_transactions fails
+    transaction.state.log.replication.factor=3 needs 3 brokers, the cluster has 1: transactions never start
+    >>> exactly_once_problems({}, brokers=1)
+    []
+    """
+    problems = []
+    max_timeout = int(broker_config.get("transaction.max.timeout.ms", "900000"))
+    if max_timeout < SINK_TRANSACTION_TIMEOUT_MS:
+        problems.append(f"transaction.max.timeout.ms={max_timeout} is below the sinks' transaction.timeout.ms "
+                        f"{SINK_TRANSACTION_TIMEOUT_MS}: init_transactions fails")
+    for name in ("transaction.state.log.replication.factor", "transaction.state.log.min.isr",
+                 "offsets.topic.replication.factor"):
+        needed = int(broker_config.get(name, "1"))
+        if needed > brokers:
+            problems.append(f"{name}={needed} needs {needed} brokers, the cluster has {brokers}: "
+                            f"{'transactions never start' if 'transaction' in name else 'consumer groups never work'}")
+    return problems
+
+
+def check_kafka_settings(admin: AdminClient, timeout_s: float = 30.0) -> None:
+    """Raise :class:`~strom.errors.StorageConfigError` naming every broker setting that breaks
+    exactly-once (:func:`exactly_once_problems`); a broker that does not answer is logged, not fatal
+    (the services wait for Kafka anyway)."""
+    from confluent_kafka.admin import ConfigResource
+    try:
+        metadata = admin.list_topics(timeout=timeout_s)
+        broker = next(iter(metadata.brokers))
+        resource = ConfigResource(ConfigResource.Type.BROKER, str(broker))
+        config = admin.describe_configs([resource])[resource].result(timeout=timeout_s)
+    except Exception as exc:
+        log.warning("cannot read the broker's config; exactly-once settings unchecked", error=str(exc))
+        return
+    problems = exactly_once_problems({name: entry.value for name, entry in config.items() if entry.value is not None},
+                                     len(metadata.brokers))
+    if problems:
+        raise StorageConfigError("Kafka is not set up for exactly-once: " + "; ".join(problems))
 
 
 def produce(producer: Producer, topic: str, value: bytes | None, **kwargs: Any) -> None:

@@ -11,7 +11,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from strom.config import Configuration, RedisOptions
-from strom.errors import StaleLeaderError
+from strom.errors import StaleLeaderError, StorageConfigError
 from strom.io.kafka import WAITING_LOG_INTERVAL_S
 from strom.logs import get_logger
 from strom.naming import leader_epoch_key
@@ -48,6 +48,26 @@ def redis_client(config: Configuration) -> redis.Redis:
     url = config.get(RedisOptions.URL)
     return redis.Redis.from_url(url, socket_timeout=10, retry=_LoggedRetry(url),
                                 retry_on_error=[redis.ConnectionError, redis.TimeoutError])
+
+
+def check_redis_settings(client: redis.Redis) -> None:
+    """Refuse a Redis that may evict Strom's keys: ``maxmemory-policy`` ``allkeys-*`` drops any key
+    when memory runs out, a checkpoint or a job record among them. (``volatile-*`` evicts only keys
+    with a TTL, and Strom sets none.) Raises :class:`~strom.errors.StorageConfigError`; a Redis
+    that refuses CONFIG GET (some managed services) is let through with a warning.
+    """
+    where = "{host}:{port}".format(**client.connection_pool.connection_kwargs)  # no password
+    try:
+        policy = client.config_get("maxmemory-policy").get("maxmemory-policy") or ""
+    except redis.ResponseError as exc:
+        log.warning("cannot read Redis maxmemory-policy; make sure it evicts nothing", redis=where, error=str(exc))
+        return
+    if isinstance(policy, bytes):
+        policy = policy.decode()
+    if policy.startswith("allkeys-"):
+        raise StorageConfigError(
+            f"Redis at {where} has maxmemory-policy {policy}: it would evict checkpoints and job records "
+            f"when full; set maxmemory-policy noeviction (Strom then fails loudly instead of losing state)")
 
 
 class LeaderFence:

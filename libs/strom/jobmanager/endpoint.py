@@ -38,7 +38,8 @@ from strom.control.roles import Role
 from strom.coordination.leader_election import LeaderInfo
 from strom.errors import InvalidArtifactError, NotLeaderError, StaleLeaderError
 from strom.graph.job_graph import JobGraph
-from strom.io.redis import LeaderFence, redis_client
+from strom.io.kafka import admin_client, check_kafka_settings
+from strom.io.redis import LeaderFence, check_redis_settings, redis_client
 from strom.jobmanager.dispatcher import Dispatcher
 from strom.jobmanager.job_master import JobMaster
 from strom.jobmanager.job_store import RedisJobStore
@@ -91,6 +92,10 @@ class JobManager(ControlEndpoint):
         return leader.address if leader else None
 
     def start(self) -> None:
+        """Check that Redis and Kafka keep what exactly-once needs (raises StorageConfigError),
+        then serve REST and join the election."""
+        check_redis_settings(self.redis)
+        check_kafka_settings(admin_client(self.config.get(KafkaOptions.BOOTSTRAP)))
         self.rest.start()
         self.log.info("rest api listening", address=self.rest.address)
         super().start()

@@ -129,6 +129,7 @@ class Failover:
         self.restart_strategy = restart_strategy(config)
         self.failure_history: list[str] = []
         self.bad_checkpoints: set[int] = set()
+        self.unrecoverable = False  # a task failed in a way a restart repeats: fail the job
         self._restart_at_ms = 0.0
 
     def restart_after(self, now_ms: float, delay_ms: float) -> None:
@@ -148,18 +149,22 @@ class Failover:
     def on_failure(self, reason: str, now_ms: int) -> int | None:
         """Record a failure at ``now_ms``; ms to wait before restarting, None to fail the job."""
         self.record(reason)
+        if self.unrecoverable:
+            return None
         return self.restart_strategy.on_failure(now_ms)
 
     def final_error(self, reason: str) -> str:
-        """The job's error once the strategy gave up on ``reason``."""
-        if self.config.kind == "none":
+        """The job's error once the strategy gave up on ``reason`` (or the failure was unrecoverable)."""
+        if self.config.kind == "none" or self.unrecoverable:
             return reason
         return f"{reason} ({self.restart_strategy.reason_exhausted})"
 
     def on_task_failed(self, cause: TaskFailureCause, restored_from: int | None) -> None:
-        """A task failed with ``cause``: a corrupted restore marks the checkpoint it restored bad."""
+        """A task failed with ``cause``: a corrupted restore marks the checkpoint it restored bad;
+        an unrecoverable failure stops restarts (the next :meth:`on_failure` fails the job)."""
         if cause is TaskFailureCause.CHECKPOINT_CORRUPTED and restored_from:
             self.bad_checkpoints.add(restored_from)
+        self.unrecoverable = self.unrecoverable or cause is TaskFailureCause.UNRECOVERABLE
 
     def checkpoint_to_restore(self, checkpoints: CheckpointStore, vertices: list[tuple[str, int]]) -> int | None:
         """The newest completed checkpoint with every snapshot of ``vertices`` ((id, parallelism))

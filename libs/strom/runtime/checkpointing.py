@@ -194,6 +194,8 @@ class SubtaskCheckpointCoordinator:
         snapshot is missing or does not load."""
         spec = self.descriptor.restore
         if spec is None:
+            if isinstance(self.chain.sink_writer, ExactlyOnceSinkWriter):
+                self.chain.sink_writer.restore(None, -1)  # a restart without a checkpoint: nothing committed
             return {}
         fields = store_of(spec.job_id).read_vertex(spec.checkpoint_id, spec.vertex_id, spec.parallelism)
         chain = self.chain
@@ -219,5 +221,5 @@ class SubtaskCheckpointCoordinator:
             own = snapshots[index].sink if index < len(snapshots) else None
             origin = (sink_transactional_id(spec.job_id, spec.vertex_id, index)
                       if spec.job_id != self.descriptor.job_id else None)
-            chain.sink_writer.restore(own, origin)
+            chain.sink_writer.restore(own, spec.checkpoint_id, origin)
         return offsets

@@ -14,6 +14,12 @@ stateful operators, as in WordCount, where replaying input is not possible):
   ``transactional.id`` (fencing a zombie and aborting its open transaction),
   then reads the marker and re-commits the restored epochs above it. That
   closes the window between a completed checkpoint and a commit lost to a crash.
+* the snapshot also records the newest epoch the writer knew committed. A restore
+  whose marker is above the restored checkpoint (Kafka holds output the checkpoint
+  does not cover: the corrupt-checkpoint fallback, Redis losing its last writes) or
+  below that epoch (the marker was lost, e.g. expired after
+  ``offsets.retention.minutes``) raises :class:`~strom.errors.SinkMarkerError`,
+  which fails the job: it would otherwise duplicate or skip output.
 * a bounded job ends with a final checkpoint taken after every task reached
   the end of its data (Flink's FLIP-147), so the last epoch is committed the
   same way as every other.
@@ -31,8 +37,12 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from strom.errors import SinkMarkerError
 from strom.fault_points import inject
-from strom.io.kafka import log_kafka_errors, produce
+from strom.io.kafka import SINK_TRANSACTION_TIMEOUT_MS, log_kafka_errors, produce
+from strom.logs import get_logger
+
+log = get_logger(__name__)
 
 
 class KafkaSinkWriter:
@@ -71,7 +81,7 @@ class ExactlyOnceSinkWriter:
             "transactional.id": transactional_id,
             "partitioner": "murmur2_random",
             "linger.ms": linger_ms,
-            "transaction.timeout.ms": 120_000,
+            "transaction.timeout.ms": SINK_TRANSACTION_TIMEOUT_MS,
             "error_cb": log_kafka_errors(f"sink {transactional_id}"),
         })
         self.producer.init_transactions(60)  # fences older attempts, aborts their open transaction
@@ -79,6 +89,7 @@ class ExactlyOnceSinkWriter:
                                 "group.id": marker_group, "enable.auto.commit": False})
         self.epoch: list[tuple[bytes | None, bytes, int]] = []  # key, value, timestamp (0 = now)
         self.pending: dict[int, list[tuple[bytes | None, bytes, int]]] = {}
+        self.committed = -1  # the newest epoch this writer committed or found committed
 
     def collect(self, element: Any) -> None:
         self.epoch.append((self.key(element) if self.key is not None else None, self.value(element),
@@ -100,19 +111,41 @@ class ExactlyOnceSinkWriter:
     def snapshot(self, checkpoint_id: int) -> bytes:
         self.pending[checkpoint_id] = self.epoch
         self.epoch = []
-        return pickle.dumps(self.pending, protocol=5)
+        return pickle.dumps({"committed": self.committed, "epochs": self.pending}, protocol=5)
 
-    def restore(self, data: bytes | None, origin_group: str | None = None) -> None:
+    def restore(self, data: bytes | None, checkpoint_id: int, origin_group: str | None = None) -> None:
         """Re-commit restored epochs newer than the marker (init_transactions ran already).
 
-        ``origin_group``: the marker group of the sink that took the snapshot, when
-        it was another job's (a savepoint); its marker says what it committed.
+        ``checkpoint_id``: the checkpoint restored (-1 for none: a restart with no checkpoint left
+        must find nothing committed); ``origin_group``: the marker group of the sink
+        that took the snapshot, when it was another job's (a savepoint); its marker says what it
+        committed. Raises :class:`~strom.errors.SinkMarkerError` when the marker and the checkpoint
+        disagree (see the module docstring).
         """
+        state: dict[str, Any] = pickle.loads(data) if data else {"committed": -1, "epochs": {}}
+        known, restored = state["committed"], state["epochs"]
+        group = origin_group or "its own"
         marker = self.committed_marker(origin_group)
-        restored = pickle.loads(data) if data else {}
+        if marker < known:
+            raise SinkMarkerError(
+                f"sink {self.transactional_id}: checkpoint {checkpoint_id} saw epoch {known} committed, but the "
+                f"marker of {group} group says {marker}: the marker was lost (offsets.retention.minutes "
+                f"expired it, or Kafka lost it); re-committing could duplicate output. Check the output "
+                f"topic {self.topic} and start a new job without this checkpoint, or restore the marker")
+        if marker > checkpoint_id:
+            restored_from = f"checkpoint {checkpoint_id}" if checkpoint_id >= 0 else "the start (no checkpoint)"
+            message = (f"sink {self.transactional_id}: Kafka holds output up to epoch {marker} ({group} marker), "
+                       f"newer than {restored_from} restored; replaying from it would write epochs "
+                       f"{checkpoint_id + 1}..{marker} of {self.topic} again")
+            if origin_group is None:
+                raise SinkMarkerError(message + ". The newer checkpoint is corrupt or Redis lost it (run Redis "
+                                      "with appendfsync always); cancel, and resume from a savepoint taken at "
+                                      "or after that epoch, or reprocess into a new output topic")
+            log.warning("resuming from a savepoint older than its job's output", detail=message)
         for epoch in sorted(restored):
             if epoch > marker:
                 self._commit(epoch, restored[epoch])
+        self.committed = self.committed_marker() if origin_group else max(marker, self.committed)
 
     def notify_complete(self, checkpoint_id: int) -> None:
         for epoch in sorted(e for e in self.pending if e <= checkpoint_id):
@@ -131,6 +164,7 @@ class ExactlyOnceSinkWriter:
         except KafkaException as exc:
             raise RuntimeError(f"committing sink epoch {epoch} ({self.transactional_id}) failed: "
                                f"{exc}") from exc
+        self.committed = epoch
         inject("sink-after-commit")
 
     def close(self) -> None:

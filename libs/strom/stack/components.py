@@ -271,8 +271,11 @@ class Redis(Component):
 
     def command(self, log: Path) -> list[str]:
         # Not --daemonize: the supervisor detaches it and knows its pid, as for the JVMs.
+        # appendfsync always: a crash loses no acknowledged write. With everysec the last second
+        # could go, leaving the latest checkpoint behind what sinks already committed to Kafka
+        # (the restore then fails with SinkMarkerError); bench/checkpoints.py measures the cost.
         return ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.dir / "data"),
-                "--logfile", str(log), "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
+                "--logfile", str(log), "--appendonly", "yes", "--appendfsync", "always", "--save", ""]
 
     def is_ours(self, process: ProcessInfo) -> bool:
         # Redis rewrites its title ("redis-server 127.0.0.1:6379") and chdirs to --dir.

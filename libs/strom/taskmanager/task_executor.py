@@ -36,6 +36,7 @@ from strom.control.roles import Role
 from strom.coordination.leader_election import LeaderInfo
 from strom.errors import TaskFailureCause
 from strom.graph.execution_graph import DEPLOYING, FAILED
+from strom.io.redis import check_redis_settings
 from strom.runtime.checkpointing import TaskCallbacks
 from strom.runtime.deployment import TaskDeploymentDescriptor
 from strom.runtime.settings import TaskSettings
@@ -65,6 +66,11 @@ class TaskExecutor(ControlEndpoint):
         self.job_master = JobMasterGateway(self.channel)
         self.every(config.get(HeartbeatOptions.INTERVAL) / 1000.0, self.heartbeat)
         self.every(REAP_INTERVAL_S, self._reap_tasks)
+
+    def start(self) -> None:
+        """Refuse a Redis that may evict checkpoints (StorageConfigError), then register."""
+        check_redis_settings(self.redis)
+        super().start()
 
     def handlers(self) -> Mapping[type[ControlPayload], Handler]:
         return {**super().handlers(),

@@ -73,3 +73,17 @@ def test_a_checkpoint_that_failed_to_restore_is_passed_over_next_time():
     failover.on_task_failed(TaskFailureCause.EXCEPTION, older)  # not its checkpoint's fault
     assert failover.checkpoint_to_restore(store, [("v1", 1)]) == older
     assert failover.failure_history == [f"checkpoint {newer} failed to restore before"]
+
+
+def test_an_unrecoverable_task_failure_fails_the_job_whatever_the_strategy_allows():
+    failover = Failover(RestartStrategies.fixed_delay_restart(100, 0))
+    assert failover.on_failure("a task raised", 0) == 0
+    failover.on_task_failed(TaskFailureCause.UNRECOVERABLE, restored_from=3)
+    assert failover.on_failure("sink marker ahead of checkpoint 3", 1) is None
+    assert failover.final_error("sink marker ahead of checkpoint 3") == "sink marker ahead of checkpoint 3"
+    assert 3 not in failover.bad_checkpoints  # the checkpoint is fine; the output is ahead of it
+
+
+def test_the_sink_marker_error_is_reported_as_unrecoverable():
+    from strom.errors import SinkMarkerError
+    assert TaskFailureCause.of(SinkMarkerError("marker 9 > checkpoint 7")) is TaskFailureCause.UNRECOVERABLE
