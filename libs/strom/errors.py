@@ -86,6 +86,12 @@ class StorageConfigError(StromError):
     message names the setting, its value and what to set instead."""
 
 
+class SinkRecordError(StromError, ValueError):
+    """A sink's serializer made something Kafka cannot take: a key or value that is not bytes, or a
+    record over the topic's size limit. Raised when the element is collected, so it follows the
+    job's error policy and never enters a checkpoint."""
+
+
 class DeliveryFailedError(StromError):
     """Kafka did not take records a task produced (rejected, e.g. too large, or timed out); the
     message names the first such record's topic, partition, key and size and how many failed."""

@@ -128,22 +128,49 @@ def test_user_function_error_fails_the_job_with_the_record_position(running: Tes
     running.wait_for(lambda s: s.registered_slots() == (4, 4), 10.0, "slots freed after failure")
 
 
-def test_a_record_kafka_refuses_fails_the_job_naming_it(running: TestCluster):
-    """An AT_LEAST_ONCE sink whose topic takes records of at most 200 bytes: the broker refuses
-    the 300-byte record, and the job fails naming it (before delivery reports it FINISHED with
-    the record missing)."""
+@pytest.mark.parametrize("policy", ["fail", "dead-letter"])
+def test_a_record_the_sink_topic_cannot_take_follows_the_error_policy(running: TestCluster, policy: str):
+    """An AT_LEAST_ONCE sink whose topic takes batches of at most 200 bytes: the 300-byte record is
+    refused when collected (before delivery reports, the job FINISHED with it missing). FAIL: the
+    job fails naming it; DEAD_LETTER: it is in the dead-letter topic with the reason, every other
+    record in the output (batches stay within the topic's limit)."""
     bootstrap = running.config.get(KafkaOptions.BOOTSTRAP)
-    source, sink, _dlq = names(running, "refused")
+    source, sink, dlq = names(running, "refused")
     ensure_topics(bootstrap, [TopicSpec(sink, 1, {"max.message.bytes": "200"})])
-    produce(bootstrap, source, [b"y" * 300], partitions=1)
-    result = running.strom("run", str(JOBS / "failing_map.py"), "--", source, sink)
-    assert result.returncode == 1, result.stdout + result.stderr
-    job_id = re.search(r"JobID (\w+)", result.stdout).group(1)
-    error = JobClient(running.config).details(job_id)["error"]
-    assert "1 record(s) not delivered to Kafka" in error, error
-    assert f"{sink}[0] key=None value of 300 bytes starting b'YYYY" in error, error
-    assert "too large" in error.lower(), error
-    assert read_all(bootstrap, sink) == []
+    lines = [f"line {i}".encode() for i in range(40)]
+    lines.insert(17, b"y" * 300)
+    produce(bootstrap, source, lines, partitions=1)
+    result = running.strom("run", str(JOBS / "failing_map.py"), "--", source, sink, "--error-policy", policy,
+                           "--dead-letter-topic", dlq)
+    reason = "over the 200 bytes the topic takes (max.message.bytes)"
+    if policy == "fail":
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert reason in result.stderr and f"on the record at {source}/0/17" in result.stderr, result.stderr
+        return
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [r.value() for r in read_all(bootstrap, sink)] == [line.upper() for line in lines if len(line) < 300]
+    (dead,) = read_all(bootstrap, dlq)
+    headers = dict(dead.headers())
+    assert dead.value() == b"y" * 300 and reason.encode() in headers["strom.error"]
+    assert headers["strom.source"] == f"{source}/0/17".encode()
+    assert headers["strom.operator"] == b"Kafka Source -> explode -> Kafka Sink"
+
+
+def test_dead_letter_policy_sets_aside_the_record_a_function_raises_on(running: TestCluster):
+    bootstrap = running.config.get(KafkaOptions.BOOTSTRAP)
+    source, sink, dlq = names(running, "poison")
+    lines = [f"w{i}".encode() for i in range(100_000)]
+    lines[61_234] = b"poison"
+    produce(bootstrap, source, lines, partitions=2)
+    result = running.strom("run", str(JOBS / "failing_map.py"), "--", source, sink,
+                           "--error-policy", "dead-letter", "--dead-letter-topic", dlq)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert Counter(r.value() for r in read_all(bootstrap, sink)) == Counter(
+        line.upper() for line in lines if line != b"poison")
+    (dead,) = read_all(bootstrap, dlq)
+    headers = dict(dead.headers())
+    assert dead.value() == b"poison" and headers["strom.error"] == b"ValueError: cannot digest poison"
+    assert headers["strom.source"].startswith(f"{source}/".encode()) and headers["strom.element"] == b"'poison'"
 
 
 def test_job_needing_more_slots_than_exist_fails_clearly(tmp_path, stack):

@@ -59,6 +59,7 @@ from strom.api.windowing import (
     WindowFunction,
 )
 from strom.checkpoint.config import CheckpointingMode, RestartStrategies
+from strom.graph.stream_graph import ErrorPolicy
 from strom.state import (
     AggregateFunction,
     AggregatingStateDescriptor,
@@ -76,7 +77,7 @@ __all__ = [
     "KafkaRecordSerializationSchema", "KafkaSink", "KafkaSource", "SimpleStringSchema",
     # streams
     "ConnectedStreams", "DataStream", "IntervalJoin", "JoinedStreams", "KeyedStream",
-    "StreamExecutionEnvironment", "WindowedStream", "CheckpointingMode", "RestartStrategies",
+    "StreamExecutionEnvironment", "WindowedStream", "CheckpointingMode", "RestartStrategies", "ErrorPolicy",
     # time and windows
     "Duration", "TimestampAssigner", "WatermarkStrategy", "OutputTag",
     "EventTimeSessionWindows", "GlobalWindow", "GlobalWindows", "ProcessingTimeSessionWindows",

@@ -53,6 +53,7 @@ from strom.graph.stream_graph import (
     SINK,
     SOURCE,
     WINDOW,
+    ErrorPolicy,
     StreamEdge,
     StreamGraph,
     StreamNode,
@@ -89,6 +90,7 @@ class StreamExecutionEnvironment:
         self._dead_letter_topic: str | None = None
         self._checkpoint_config = CheckpointConfig()
         self._restart_strategy: RestartStrategyConfiguration | None = None
+        self._error_policy = ErrorPolicy.FAIL
         self._nodes: dict[int, StreamNode] = {}
         self._edges: list[StreamEdge] = []
 
@@ -115,6 +117,12 @@ class StreamExecutionEnvironment:
     def set_dead_letter_topic(self, topic: str) -> StreamExecutionEnvironment:
         """Where undecodable input goes (default ``<job name>-dlq``)."""
         self._dead_letter_topic = topic
+        return self
+
+    def set_error_policy(self, policy: ErrorPolicy) -> StreamExecutionEnvironment:
+        """What tasks do with a record a user function raises on (default FAIL; see
+        :class:`~strom.graph.stream_graph.ErrorPolicy`); operators may set their own."""
+        self._error_policy = ErrorPolicy(policy)
         return self
 
     def enable_checkpointing(self, interval_ms: int,
@@ -189,7 +197,7 @@ class StreamExecutionEnvironment:
         _resolve_sink_guarantees(stream_graph, self._checkpoint_config)
         return build_job_graph(stream_graph, checkpoint_config=self._checkpoint_config,
                                restart_strategy=restart, dead_letter_topic=self._dead_letter_topic,
-                               savepoint=current_context().savepoint)
+                               savepoint=current_context().savepoint, error_policy=self._error_policy)
 
     def execute(self, job_name: str = "Strom Job") -> Any:
         """Build the JobGraph and run it with the current executor (:mod:`strom.api.executor`);
@@ -287,6 +295,13 @@ class DataStream:
 
     def start_new_chain(self) -> DataStream:
         self._node.start_new_chain = True
+        return self
+
+    def set_error_policy(self, policy: ErrorPolicy) -> DataStream:
+        """This operator's :class:`~strom.graph.stream_graph.ErrorPolicy`. It applies to the whole
+        chain the operator runs in (FAIL wins when chained operators disagree): use
+        ``start_new_chain()`` to give an operator a policy of its own."""
+        self._node.error_policy = ErrorPolicy(policy)
         return self
 
 

@@ -62,6 +62,10 @@ class CheckpointConfig:
         return self
 
 
+#: Restarts in a row (no failure-free hour between) before exponential-delay gives up.
+DEFAULT_ATTEMPTS_BEFORE_RESET = 30
+
+
 @dataclass(frozen=True)
 class RestartStrategyConfiguration:
     """Which restart strategy and its parameters (ms); see :class:`RestartStrategies`."""
@@ -103,8 +107,17 @@ class RestartStrategies:
     @staticmethod
     def exponential_delay_restart(initial_backoff_ms: int = 1000, max_backoff_ms: int = 60_000,
                                   backoff_multiplier: float = 2.0, reset_backoff_threshold_ms: int = 3_600_000,
-                                  attempts: int = 1_000_000) -> RestartStrategyConfiguration:
-        """Flink's default when checkpointing is on (Flink 1.19+)."""
+                                  attempts: int = DEFAULT_ATTEMPTS_BEFORE_RESET) -> RestartStrategyConfiguration:
+        """Flink's default when checkpointing is on (Flink 1.19+): backoff ``initial_backoff_ms ×
+        backoff_multiplier^n`` up to ``max_backoff_ms``; the job fails after ``attempts`` restarts
+        with no ``reset_backoff_threshold_ms`` (ms) of failure-free running in between, which also
+        resets the backoff (Flink's ``restart-strategy.exponential-delay.attempts-before-reset-backoff``).
+
+        Flink's default attempts are unlimited; Strom's are :data:`DEFAULT_ATTEMPTS_BEFORE_RESET`, so a
+        record that always raises stops the job instead of restarting it forever, while outages of
+        Kafka, Redis or a TaskManager that heal within minutes are ridden out (with the job's
+        default backoff, 100 ms doubling to 10 s, 30 attempts span about 4 minutes of failures).
+        """
         return RestartStrategyConfiguration("exponential-delay", attempts=attempts,
                                             initial_backoff_ms=initial_backoff_ms,
                                             max_backoff_ms=max_backoff_ms, multiplier=backoff_multiplier,

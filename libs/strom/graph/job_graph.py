@@ -21,6 +21,7 @@ from strom.graph.stream_graph import (
     HASH,
     SINK,
     SOURCE,
+    ErrorPolicy,
     StreamEdge,
     StreamGraph,
     StreamNode,
@@ -69,6 +70,14 @@ class JobVertex:
     def is_source(self) -> bool:
         return self.operators[0].kind == SOURCE
 
+    def error_policy(self, job_default: ErrorPolicy) -> ErrorPolicy:
+        """The policy of the chain: a record fails the chain as a whole, so an operator that asks
+        for FAIL wins over one that asks for DEAD_LETTER; the job's default when none asks."""
+        asked = {op.error_policy for op in self.operators if op.error_policy is not None}
+        if not asked:
+            return job_default
+        return ErrorPolicy.FAIL if ErrorPolicy.FAIL in asked else ErrorPolicy.DEAD_LETTER
+
 
 @dataclass
 class JobGraph:
@@ -84,6 +93,7 @@ class JobGraph:
     restart_strategy: RestartStrategyConfiguration = field(
         default_factory=lambda: RestartStrategyConfiguration("none"))
     savepoint: str | None = None  # savepoint id to restore from
+    error_policy: ErrorPolicy = ErrorPolicy.FAIL  # the job's default; operators may set their own
 
     def state_key(self, vertex: JobVertex) -> str:
         """How a savepoint finds this vertex's state: its operators' uids, else its id."""
@@ -152,7 +162,7 @@ def build_job_graph(graph: StreamGraph, job_id: str | None = None,
                     dead_letter_topic: str | None = None,
                     checkpoint_config: CheckpointConfig | None = None,
                     restart_strategy: RestartStrategyConfiguration | None = None,
-                    savepoint: str | None = None) -> JobGraph:
+                    savepoint: str | None = None, error_policy: ErrorPolicy = ErrorPolicy.FAIL) -> JobGraph:
     """Chain operators and name the Kafka edges. Raises :class:`InvalidJobGraphError`."""
     checkpoint_config = checkpoint_config or CheckpointConfig()
     validate(graph)
@@ -183,4 +193,4 @@ def build_job_graph(graph: StreamGraph, job_id: str | None = None,
         edges.append(job_edge)
     return JobGraph(job_id or uuid.uuid4().hex, graph.job_name, graph.max_parallelism, vertices,
                     edges, dead_letter_topic or _dead_letter_topic(graph.job_name), checkpoint_config,
-                    restart_strategy or RestartStrategyConfiguration("none"), savepoint)
+                    restart_strategy or RestartStrategyConfiguration("none"), savepoint, error_policy)

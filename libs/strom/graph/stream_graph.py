@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,20 @@ WINDOW, PROCESS, CO_PROCESS = "window", "process", "co_process"
 
 # Edge partitioners (Flink's StreamPartitioner names).
 FORWARD, REBALANCE, HASH = "forward", "rebalance", "hash"
+
+
+class ErrorPolicy(enum.StrEnum):
+    """What a task does when a user function (or a sink's serializer) raises on a record.
+
+    FAIL: the task fails and the job restarts as its restart strategy says (a record that always
+    raises fails the job once the strategy's budget is spent). DEAD_LETTER: the record goes to the
+    job's dead-letter topic with the operator chain, the exception and its input position, and the
+    task goes on (Kafka Streams' processing-exception handler, KIP-1033). What the chain emitted for
+    that record before the exception stays emitted.
+    """
+
+    FAIL = "fail"
+    DEAD_LETTER = "dead-letter"
 
 
 @dataclass
@@ -42,6 +57,7 @@ class StreamNode:
     allowed_lateness_ms: int = 0        # WINDOW
     late_output_tag: str | None = None  # WINDOW: side output of late elements
     key_selector2: Callable[[Any], Any] | None = None  # CO_PROCESS: key of input 2 (key_selector: input 1)
+    error_policy: ErrorPolicy | None = None  # None: the job's
 
 
 @dataclass

@@ -265,6 +265,27 @@ def high_watermarks(bootstrap: str, topics: list[str], timeout_s: float = 10.0) 
         consumer.close()
 
 
+#: librdkafka's default message.max.bytes: the largest request a Strom producer sends (bytes).
+PRODUCER_MAX_MESSAGE_BYTES = 1_000_000
+
+
+def max_message_bytes(bootstrap: str, topics: list[str], timeout_s: float = 10.0) -> dict[str, int]:
+    """Per topic of ``topics``: the largest record batch Kafka accepts for it (bytes), the smaller
+    of its ``max.message.bytes`` and :data:`PRODUCER_MAX_MESSAGE_BYTES`; a topic whose config cannot
+    be read gets the producer's limit. Raises KafkaException when Kafka does not answer in time."""
+    from confluent_kafka.admin import ConfigResource
+    admin = admin_client(bootstrap)
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, topic) for topic in topics]
+    limits = {}
+    for resource, future in (admin.describe_configs(resources) if resources else {}).items():
+        try:
+            value = future.result(timeout=timeout_s)["max.message.bytes"].value
+        except (KafkaException, KeyError):
+            value = None
+        limits[resource.name] = min(int(value), PRODUCER_MAX_MESSAGE_BYTES) if value else PRODUCER_MAX_MESSAGE_BYTES
+    return limits
+
+
 def read_to_end(bootstrap: str, topic: str, timeout_s: float = 120.0) -> list[Message]:
     """Every committed record (``read_committed``) of ``topic`` up to its end offsets now.
 

@@ -13,7 +13,8 @@ from typing import Any
 from strom.errors import JobSetupError
 from strom.graph.job_graph import JobGraph, JobVertex
 from strom.graph.stream_graph import SINK
-from strom.io.kafka import high_watermarks
+from strom.io.kafka import high_watermarks, max_message_bytes
+from strom.logs import get_logger
 from strom.naming import sink_transactional_id
 from strom.runtime.deployment import (
     CheckpointSettings,
@@ -26,9 +27,12 @@ from strom.runtime.deployment import (
 )
 from strom.state.keygroups import key_group_range
 
+log = get_logger(__name__)
+
 OFFSET_BEGINNING = -2  # librdkafka's logical offset "the beginning of the partition"
 
 ReadEnds = Callable[[str, list[str]], Mapping[str, Mapping[int, int]]]
+ReadLimits = Callable[[str, list[str]], Mapping[str, int]]
 
 
 class TaskDeploymentDescriptorFactory:
@@ -36,13 +40,16 @@ class TaskDeploymentDescriptorFactory:
 
     ``bootstrap``: the cluster's Kafka (a source may name its own);
     ``marker_topic``: where exactly-once sinks commit their commit markers;
-    ``read_ends(bootstrap, topics)``: partition -> high watermark per existing topic.
+    ``read_ends(bootstrap, topics)``: partition -> high watermark per existing topic;
+    ``read_limits(bootstrap, topics)``: the largest record batch per sink topic (bytes), read at
+    the first deployment.
     """
 
     def __init__(self, job_graph: JobGraph, cluster_id: str, bootstrap: str, marker_topic: str,
-                 read_ends: ReadEnds = high_watermarks) -> None:
+                 read_ends: ReadEnds = high_watermarks, read_limits: ReadLimits = max_message_bytes) -> None:
         self.job_graph, self.cluster_id, self.bootstrap = job_graph, cluster_id, bootstrap
-        self.marker_topic, self.read_ends = marker_topic, read_ends
+        self.marker_topic, self.read_ends, self.read_limits = marker_topic, read_ends, read_limits
+        self._sink_limits: Mapping[str, int] | None = None
         self.job_tasks = sum(v.parallelism for v in job_graph.vertices)
         self.source_splits: dict[str, list[SourceSplit]] = {}  # vertex id -> every split, in order
 
@@ -117,11 +124,28 @@ class TaskDeploymentDescriptorFactory:
             checkpoints=CheckpointSettings(
                 enabled=config.enabled, aligned=config.mode.value == "exactly-once", interval_ms=config.interval_ms,
                 min_pause_ms=config.min_pause_ms, timeout_ms=config.timeout_ms, job_tasks=self.job_tasks),
-            restore=restore, sink=self._sink(vertex, i))
+            restore=restore, sink=self._sink(vertex, i), error_policy=vertex.error_policy(graph.error_policy).value)
 
     def _sink(self, vertex: JobVertex, subtask_index: int) -> SinkSpec | None:
         tail = vertex.operators[-1]
         if tail.kind != SINK:
             return None
         name = sink_transactional_id(self.job_graph.job_id, vertex.id, subtask_index)
-        return SinkSpec(tail.connector.delivery_guarantee.value, name, self.marker_topic, name)
+        topic = tail.connector.record_serializer.topic
+        limit = self.sink_limits().get(topic)
+        return SinkSpec(tail.connector.delivery_guarantee.value, name, self.marker_topic, name,
+                        **({"max_record_bytes": limit} if limit else {}))
+
+    def sink_limits(self) -> Mapping[str, int]:
+        """Sink topic -> the largest record batch it takes, read once; {} (the producer's limit,
+        with a warning) when Kafka does not say."""
+        if self._sink_limits is None:
+            sinks = [v.operators[-1].connector for v in self.job_graph.vertices if v.operators[-1].kind == SINK]
+            # A sink on another cluster is checked against the producer's limit only.
+            topics = [s.record_serializer.topic for s in sinks if not s.bootstrap_servers]
+            try:
+                self._sink_limits = self.read_limits(self.bootstrap, topics)
+            except Exception as exc:  # the broker still refuses what is too large: a delivery failure
+                log.warning("cannot read the sink topics' max.message.bytes", topics=topics, error=str(exc))
+                self._sink_limits = {}
+        return self._sink_limits

@@ -85,20 +85,24 @@ class FailureRateRestartBackoffTimeStrategy(RestartBackoffTimeStrategy):
 
 
 class ExponentialDelayRestartBackoffTimeStrategy(RestartBackoffTimeStrategy):
-    """Waits ``initial_backoff_ms * multiplier**n``, at most ``max_backoff_ms``; ``n`` resets after
-    ``reset_threshold_ms`` without a failure."""
+    """Waits ``initial_backoff_ms * multiplier**n``, at most ``max_backoff_ms``; gives up after
+    ``attempts`` restarts in a row. ``n`` and the count reset after ``reset_threshold_ms`` without
+    a failure (Flink's attempts-before-reset-backoff)."""
 
     def __init__(self, config: RestartStrategyConfiguration) -> None:
         super().__init__(config)
         self._exponent = 0
+        self._in_a_row = 0
 
     def _backoff(self, now_ms: int, previous_ms: int | None) -> int | None:
         c = self.config
-        if len(self.failures) > c.attempts:
-            self.reason_exhausted = f"exponential-delay restart strategy exhausted after {c.attempts} restarts"
-            return None
         if previous_ms is not None and now_ms - previous_ms >= c.reset_threshold_ms:
-            self._exponent = 0
+            self._exponent = self._in_a_row = 0
+        self._in_a_row += 1
+        if self._in_a_row > c.attempts:
+            self.reason_exhausted = (f"exponential-delay restart strategy exhausted after {c.attempts} restarts "
+                                     f"without {c.reset_threshold_ms} ms of failure-free running")
+            return None
         delay = min(c.initial_backoff_ms * c.multiplier ** self._exponent, c.max_backoff_ms)
         self._exponent += 1
         return int(delay)

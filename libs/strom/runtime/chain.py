@@ -12,7 +12,7 @@ from strom.graph.stream_graph import CO_PROCESS, PROCESS, SINK, WINDOW
 from strom.runtime.deployment import TaskDeploymentDescriptor
 from strom.runtime.io.record_writer import RecordWriter
 from strom.runtime.operators import Broadcast, Output, chain_operator
-from strom.runtime.sinks import ExactlyOnceSinkWriter, KafkaSinkWriter
+from strom.runtime.sinks import ExactlyOnceSinkWriter, KafkaSinkWriter, batch_size_config
 from strom.runtime.timers import PROCESSING_TIME, InternalTimerService
 from strom.runtime.watermarks import WatermarkOutput
 from strom.runtime.windows import RecordClock
@@ -24,12 +24,12 @@ class OperatorChain:
     """The chained operators of one subtask in front of its record writers or its sink writer.
 
     ``head``: where input elements go (``collect``, and ``collect2`` for input 2
-    of a two-input operator). ``make_producer(bootstrap)``: a producer for a sink
-    on another Kafka cluster. ``sink_linger_ms``: linger.ms of a transactional sink.
+    of a two-input operator). ``make_producer(bootstrap, overrides)``: a producer of its own for a
+    sink (on another Kafka cluster, or taking smaller batches). ``sink_linger_ms``: linger.ms of a transactional sink.
     """
 
     def __init__(self, vertex: JobVertex, descriptor: TaskDeploymentDescriptor, producer: Producer,
-                 bootstrap: str, make_producer: Callable[[str], Producer], clock: RecordClock,
+                 bootstrap: str, make_producer: Callable[[str, dict[str, Any]], Producer], clock: RecordClock,
                  sink_linger_ms: int) -> None:
         self.vertex, self.clock = vertex, clock
         self.backend = HeapKeyedStateBackend() if descriptor.key_groups is not None else None
@@ -52,16 +52,19 @@ class OperatorChain:
         self.watermarks = WatermarkOutput(self.record_writers, self.timed_operator)
 
     def _sink_writer(self, sink: Any, descriptor: TaskDeploymentDescriptor, producer: Producer, bootstrap: str,
-                     make_producer: Callable[[str], Producer],
+                     make_producer: Callable[[str, dict[str, Any]], Producer],
                      linger_ms: int) -> KafkaSinkWriter | ExactlyOnceSinkWriter:
         spec = descriptor.sink
         if spec is None:
             raise ValueError(f"{descriptor.execution_id} ends in a sink but was deployed without a SinkSpec")
         if spec.guarantee == "exactly-once":
             return ExactlyOnceSinkWriter(bootstrap, sink, spec.transactional_id, spec.marker_topic,
-                                         spec.marker_group, self.clock, linger_ms)
-        target = make_producer(sink.bootstrap_servers) if sink.bootstrap_servers else producer
-        return KafkaSinkWriter(target, sink, self.clock)
+                                         spec.marker_group, self.clock, linger_ms, spec.max_record_bytes)
+        batching = batch_size_config(spec.max_record_bytes)
+        # Its own producer for another cluster, or for a topic that takes smaller batches than the edges'.
+        target = (make_producer(sink.bootstrap_servers or bootstrap, batching)
+                  if sink.bootstrap_servers or batching else producer)
+        return KafkaSinkWriter(target, sink, self.clock, spec.max_record_bytes)
 
     def _chain(self, operators: list[Any], out: Output, descriptor: TaskDeploymentDescriptor) -> Output:
         ctx = RuntimeContext(self.backend, self.vertex.name, descriptor.subtask_index, descriptor.parallelism,

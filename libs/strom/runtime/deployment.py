@@ -80,13 +80,16 @@ class RestoreSpec:
 @dataclass(frozen=True)
 class SinkSpec:
     """The chain ends in a KafkaSink: its delivery ``guarantee`` ("exactly-once",
-    "at-least-once", "none"), its stable ``transactional_id``, and where it commits its
-    commit marker (``marker_topic``, partition 0, consumer group ``marker_group``)."""
+    "at-least-once", "none"), its stable ``transactional_id``, where it commits its
+    commit marker (``marker_topic``, partition 0, consumer group ``marker_group``), and the
+    largest record batch its topic takes (``max_record_bytes``: records are checked against it
+    when collected, and no batch is larger)."""
 
     guarantee: str
     transactional_id: str
     marker_topic: str
     marker_group: str
+    max_record_bytes: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,7 @@ class TaskDeploymentDescriptor:
     checkpoints: CheckpointSettings = field(default_factory=CheckpointSettings)
     restore: RestoreSpec | None = None
     sink: SinkSpec | None = None
+    error_policy: str = "fail"  # ErrorPolicy's value: what the task does when a user function raises
 
     @property
     def execution_id(self) -> str:

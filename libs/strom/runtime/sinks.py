@@ -37,26 +37,61 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from strom.errors import SinkMarkerError
+from strom.errors import SinkMarkerError, SinkRecordError
 from strom.fault_points import inject
-from strom.io.kafka import SINK_TRANSACTION_TIMEOUT_MS, log_kafka_errors, produce
+from strom.io.kafka import PRODUCER_MAX_MESSAGE_BYTES, SINK_TRANSACTION_TIMEOUT_MS, log_kafka_errors, produce
 from strom.logs import get_logger
 
 log = get_logger(__name__)
 
 
+#: A record batch's header (61 bytes) plus one record's framing, rounded up (bytes).
+RECORD_OVERHEAD_BYTES = 100
+
+
+def batch_size_config(max_record_bytes: int) -> dict[str, Any]:
+    """librdkafka settings that keep every batch within ``max_record_bytes`` (a topic with a
+    smaller max.message.bytes than the producer's would refuse a batch of records that each fit)."""
+    return {"batch.size": max_record_bytes} if max_record_bytes < PRODUCER_MAX_MESSAGE_BYTES else {}
+
+
+class SinkSerializer:
+    """A KafkaRecordSerializationSchema checked for what Kafka takes: ``(key, value)`` of an element,
+    both bytes (key None without a key serializer) and together under ``max_record_bytes`` with
+    :data:`RECORD_OVERHEAD_BYTES`. Raises :class:`~strom.errors.SinkRecordError` otherwise, when
+    the element is collected: a record Kafka would refuse must not enter a checkpoint.
+    """
+
+    def __init__(self, schema: Any, max_record_bytes: int) -> None:
+        self.topic, self.max_record_bytes = schema.topic, max_record_bytes
+        self.key, self.value = schema.key_serializer, schema.value_serializer
+
+    def __call__(self, element: Any) -> tuple[bytes | None, bytes]:
+        key = self.key(element) if self.key is not None else None
+        value = self.value(element)
+        if not isinstance(value, bytes) or not (key is None or isinstance(key, bytes)):
+            wrong = "value" if not isinstance(value, bytes) else "key"
+            raise SinkRecordError(f"sink to {self.topic}: the {wrong} serializer returned "
+                                  f"{type(value if wrong == 'value' else key).__name__}, not bytes")
+        size = len(value) + (len(key) if key else 0) + RECORD_OVERHEAD_BYTES
+        if size > self.max_record_bytes:
+            raise SinkRecordError(f"sink to {self.topic}: a record of {size} bytes (value {len(value)}, with "
+                                  f"framing) is over the {self.max_record_bytes} bytes the topic takes "
+                                  f"(max.message.bytes)")
+        return key, value
+
+
 class KafkaSinkWriter:
     """AT_LEAST_ONCE or NONE: each element produced at once (the task flushes at barriers)."""
 
-    def __init__(self, producer: Producer, sink: Any, clock: Any) -> None:
-        schema = sink.record_serializer
+    def __init__(self, producer: Producer, sink: Any, clock: Any, max_record_bytes: int) -> None:
         self.clock = clock
-        self.producer, self.topic = producer, schema.topic
-        self.key, self.value = schema.key_serializer, schema.value_serializer
+        self.producer, self.topic = producer, sink.record_serializer.topic
+        self.serialize = SinkSerializer(sink.record_serializer, max_record_bytes)
 
     def collect(self, element: Any) -> None:
-        key = self.key(element) if self.key is not None else None
-        produce(self.producer, self.topic, self.value(element), key=key, timestamp=self.clock.timestamp or 0)
+        key, value = self.serialize(element)
+        produce(self.producer, self.topic, value, key=key, timestamp=self.clock.timestamp or 0)
 
     def snapshot(self, checkpoint_id: int) -> bytes | None:
         """No state: what was collected is in the producer, which the task flushes before its ack."""
@@ -70,10 +105,10 @@ class ExactlyOnceSinkWriter:
     """Write-ahead, transactional Kafka sink of one subtask (see the module docstring)."""
 
     def __init__(self, bootstrap: str, sink: Any, transactional_id: str, marker_topic: str,
-                 marker_group: str, clock: Any, linger_ms: int) -> None:
-        schema = sink.record_serializer
+                 marker_group: str, clock: Any, linger_ms: int, max_record_bytes: int) -> None:
         self.clock = clock
-        self.topic, self.key, self.value = schema.topic, schema.key_serializer, schema.value_serializer
+        self.topic = sink.record_serializer.topic
+        self.serialize = SinkSerializer(sink.record_serializer, max_record_bytes)
         self.marker_topic, self.transactional_id = marker_topic, transactional_id
         self.bootstrap = sink.bootstrap_servers or bootstrap
         self.producer = Producer({
@@ -82,6 +117,7 @@ class ExactlyOnceSinkWriter:
             "partitioner": "murmur2_random",
             "linger.ms": linger_ms,
             "transaction.timeout.ms": SINK_TRANSACTION_TIMEOUT_MS,
+            **batch_size_config(max_record_bytes),
             "error_cb": log_kafka_errors(f"sink {transactional_id}"),
         })
         self.producer.init_transactions(60)  # fences older attempts, aborts their open transaction
@@ -92,8 +128,8 @@ class ExactlyOnceSinkWriter:
         self.committed = -1  # the newest epoch this writer committed or found committed
 
     def collect(self, element: Any) -> None:
-        self.epoch.append((self.key(element) if self.key is not None else None, self.value(element),
-                           self.clock.timestamp or 0))
+        key, value = self.serialize(element)
+        self.epoch.append((key, value, self.clock.timestamp or 0))
 
     def committed_marker(self, group: str | None = None) -> int:
         """The newest epoch committed to Kafka by ``group`` (default: this sink's), -1 if none."""

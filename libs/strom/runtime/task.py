@@ -52,6 +52,7 @@ from strom.checkpoint.store import RedisCheckpointStore
 from strom.errors import DeliveryFailedError, TaskFailureCause
 from strom.graph.execution_graph import CANCELED, END_OF_DATA, FAILED, FINISHED, RUNNING
 from strom.graph.job_graph import JobVertex
+from strom.graph.stream_graph import ErrorPolicy
 from strom.io.kafka import DeliveryReports
 from strom.logs import get_logger
 from strom.runtime.chain import OperatorChain
@@ -66,6 +67,8 @@ from strom.runtime.timers import MAX_TIME
 from strom.runtime.windows import RecordClock
 
 log = get_logger(__name__)
+
+DEAD_LETTER_LOG_EVERY = 1000  # records: the first dead-lettered record is logged, then every this many
 
 class Task(threading.Thread):
     """One subtask in a thread of a TaskManager: set up, read its input to the end, finish.
@@ -89,6 +92,7 @@ class Task(threading.Thread):
         self._events = CheckpointEvents()
         self._producers: list[Producer] = []
         self.deliveries = DeliveryReports()  # of every producer above
+        self.dead_letters: DeadLetterWriter | None = None
         self._input: SourceReader | CheckpointedInputGate | None = None
 
     @property
@@ -182,9 +186,10 @@ class Task(threading.Thread):
         return await_final_checkpoint()
 
     # -- setup ----------------------------------------------------------------------------
-    def _producer(self, bootstrap: str | None = None) -> Producer:
-        producer = Producer(self.settings.producer_config(bootstrap or self.bootstrap,
-                                                          self.descriptor.execution_id, self.deliveries))
+    def _producer(self, bootstrap: str | None = None, overrides: dict[str, Any] | None = None) -> Producer:
+        producer = Producer({**self.settings.producer_config(bootstrap or self.bootstrap,
+                                                             self.descriptor.execution_id, self.deliveries),
+                             **(overrides or {})})
         self._producers.append(producer)
         return producer
 
@@ -210,12 +215,12 @@ class Task(threading.Thread):
         return SourceReader(
             consumer, producer, source, chain.head.collect, descriptor.source_splits, restored, checkpoints,
             chain.watermarks, self.clock, self._canceled,
-            DeadLetterWriter(producer, descriptor.dead_letter_topic, descriptor.job_id, source.name),
-            self.settings.auto_watermark_interval_ms, self._failure)
+            self._dead_letters(producer), self.settings.auto_watermark_interval_ms, self._on_error)
 
     def _input_gate(self, producer: Producer, consumer: Consumer, chain: OperatorChain,
                     checkpoints: SubtaskCheckpointCoordinator, restored: Offsets) -> CheckpointedInputGate:
         descriptor = self.descriptor
+        self._dead_letters(producer)
         # Topic -> the head operator's entry for that input (collect2: input 2 of a two-input operator).
         inputs = {edge.topic(descriptor.cluster_id, descriptor.job_id):
                   chain.head.collect2 if edge.type_number == 2 else chain.head.collect  # type: ignore[attr-defined]
@@ -223,10 +228,24 @@ class Task(threading.Thread):
         return CheckpointedInputGate(
             consumer, producer, descriptor.input_partitions, inputs, restored, descriptor.attempt,
             descriptor.checkpoints.aligned, checkpoints, chain, self.clock, self._canceled,
-            descriptor.execution_id, self._failure)
+            descriptor.execution_id, self._on_error)
 
-    def _failure(self, exc: Exception, record: Any) -> TaskFailure:
-        return TaskFailure.of(exc, self.vertex.name, self.descriptor.execution_id, record)
+    def _dead_letters(self, producer: Producer) -> DeadLetterWriter:
+        if self.dead_letters is None:
+            self.dead_letters = DeadLetterWriter(producer, self.descriptor.dead_letter_topic, self.descriptor.job_id,
+                                                 self.vertex.name)
+        return self.dead_letters
+
+    def _on_error(self, exc: Exception, record: Any, element: Any) -> None:
+        """The chain raised ``exc`` on Kafka message ``record`` (decoded: ``element``): under
+        DEAD_LETTER write it to the dead-letter topic and go on, else raise TaskFailure naming it."""
+        if self.descriptor.error_policy != ErrorPolicy.DEAD_LETTER or self.dead_letters is None:
+            raise TaskFailure.of(exc, self.vertex.name, self.descriptor.execution_id, record) from exc
+        self.dead_letters.write(record, f"{type(exc).__name__}: {exc}", element)
+        if self.dead_letters.written % DEAD_LETTER_LOG_EVERY == 1:
+            log.warning("record dead-lettered", execution_id=self.descriptor.execution_id,
+                        source=f"{record.topic()}/{record.partition()}/{record.offset()}",
+                        error=f"{type(exc).__name__}: {exc}", dead_lettered=self.dead_letters.written)
 
     def _log_running(self, started: float, restored: Offsets) -> None:
         skipped = sum(max(0, p.skip_before - restored.get(p.key, 0))  # records of older attempts not read

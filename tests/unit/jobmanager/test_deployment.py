@@ -42,7 +42,12 @@ def factory(job_graph, ends=None):
         calls.append((bootstrap, names))
         return {t: topics[t] for t in names if t in topics}
 
-    result = TaskDeploymentDescriptorFactory(job_graph, "c1", "kafka:9092", "strom.c1.sink-markers", read_ends)
+    def read_limits(bootstrap, names):
+        calls.append(("limits", names))
+        return {t: 200 for t in names}
+
+    result = TaskDeploymentDescriptorFactory(job_graph, "c1", "kafka:9092", "strom.c1.sink-markers", read_ends,
+                                             read_limits)
     result.calls = calls
     return result
 
@@ -77,7 +82,10 @@ def test_a_keyed_subtask_reads_its_key_group_range_and_skips_what_older_attempts
     assert descriptor.input_partitions[1].skip_before == 0
     assert descriptor.execution_id == f"{counts.id}[1]#3" and descriptor.attempt == 3
     name = f"strom-{job.job_id}-{counts.id}-1"
-    assert descriptor.sink == SinkSpec("exactly-once", name, "strom.c1.sink-markers", name)
+    # The sink topic's max.message.bytes, read once for the job (the other subtask's reuses it).
+    assert descriptor.sink == SinkSpec("exactly-once", name, "strom.c1.sink-markers", name, max_record_bytes=200)
+    deployments.create(counts, 0, 3, None, {})
+    assert deployments.calls == [("limits", ["counts"])]
 
 
 def test_restore_from_a_checkpoint_of_this_job_or_a_savepoint_matched_by_uid():

@@ -87,3 +87,13 @@ def test_an_unrecoverable_task_failure_fails_the_job_whatever_the_strategy_allow
 def test_the_sink_marker_error_is_reported_as_unrecoverable():
     from strom.errors import SinkMarkerError
     assert TaskFailureCause.of(SinkMarkerError("marker 9 > checkpoint 7")) is TaskFailureCause.UNRECOVERABLE
+
+
+def test_the_default_exponential_delay_gives_up_after_its_attempts_in_a_row_but_not_over_weeks():
+    strategy = restart_strategy(RestartStrategies.exponential_delay_restart(100, 10_000, 2.0, 3_600_000))
+    assert [strategy.on_failure(t) for t in range(30)][:8] == [100, 200, 400, 800, 1600, 3200, 6400, 10_000]
+    assert strategy.on_failure(31) is None  # a record that raises every time: the job fails
+    assert "exhausted after 30 restarts without 3600000 ms of failure-free running" in strategy.reason_exhausted
+    weekly = restart_strategy(RestartStrategies.exponential_delay_restart(100, 10_000, 2.0, 3_600_000))
+    hours = [h * 3_600_000 for h in range(200)]  # one TaskManager loss an hour for 8 days
+    assert all(weekly.on_failure(t) == 100 for t in hours)

@@ -106,6 +106,7 @@ class Harness:
                        on_terminal=self.ended.append, checkpoints=self.checkpoints, clock=self.clock,
                        resources=self.resources)
         jm.attempt.deployments.read_ends = lambda _bootstrap, topics: {t: {0: 0, 1: 0} for t in topics}
+        jm.attempt.deployments.read_limits = lambda _bootstrap, topics: {t: 200 for t in topics}
         return jm
 
     def grant_slots(self, tm_id: str = "tm-1") -> list[Sent]:

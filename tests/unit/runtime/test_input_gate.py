@@ -78,12 +78,28 @@ class Task:
         self.events.append(event)
 
 
-def gate(partitions, restored=None, aligned=True):
+def gate(partitions, restored=None, aligned=True, collect=None, on_error=None):
     task = Task()
     result = CheckpointedInputGate(
-        task, None, tuple(partitions), {TOPIC: task.elements.append}, restored or {}, 1, aligned, task, task,
-        RecordClock(), threading.Event(), "v[0]#1", lambda exc, record: exc)
+        task, None, tuple(partitions), {TOPIC: collect or task.elements.append}, restored or {}, 1, aligned,
+        task, task, RecordClock(), threading.Event(), "v[0]#1", on_error or (lambda exc, record, element: None))
     return result, task
+
+
+def test_a_raising_chain_goes_to_the_error_policy_with_the_record_and_the_gate_goes_on():
+    errors = []
+
+    def collect(element):
+        if element == "poison":
+            raise ValueError("cannot digest poison")
+        task.elements.append(element)
+    input_gate, task = gate([InputPartition(TOPIC, 0, 1)], collect=collect,
+                            on_error=lambda exc, record, element: errors.append((str(exc), record.offset(), element)))
+    p0 = Input(0)
+    for value in ("fine", "poison", "also fine"):
+        input_gate.handle(p0.record(value))
+    assert task.elements == ["fine", "also fine"]
+    assert errors == [("cannot digest poison", 1, "poison")]
 
 
 def test_reading_starts_at_the_restored_offset_or_past_older_attempts_output():

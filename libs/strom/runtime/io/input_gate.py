@@ -38,19 +38,20 @@ class CheckpointedInputGate:
 
     ``inputs``: topic -> the head operator's entry for that input (``collect``,
     or ``collect2`` for input 2 of a two-input operator). ``aligned``:
-    exactly-once barrier alignment, else at-least-once. ``failure(exc, record)``:
-    the TaskFailure to raise when a user function raised on ``record``.
+    exactly-once barrier alignment, else at-least-once. ``on_error(exc, record, element)``:
+    called when the chain raised ``exc`` on ``record`` (decoded: ``element``); raises to fail the
+    task or returns after dead-lettering the record (the task's ErrorPolicy).
     """
 
     def __init__(self, consumer: Consumer, producer: Producer, partitions: tuple[InputPartition, ...],
                  inputs: dict[str, Callable[[Any], None]], restored: Offsets, attempt: int, aligned: bool,
                  checkpoints: SubtaskCheckpointCoordinator, chain: OperatorChain, clock: RecordClock,
                  canceled: threading.Event, execution_id: str,
-                 failure: Callable[[Exception, Any], Exception]) -> None:
+                 on_error: Callable[[Exception, Any, Any], None]) -> None:
         self.consumer, self.producer, self.inputs, self.attempt = consumer, producer, inputs, attempt
         self.execution_id = execution_id
-        self.checkpoints, self.chain, self.clock, self.canceled, self.failure = (
-            checkpoints, chain, clock, canceled, failure)
+        self.checkpoints, self.chain, self.clock, self.canceled, self.on_error = (
+            checkpoints, chain, clock, canceled, on_error)
         self.backend, self.watermarks = chain.backend, chain.watermarks
         channels = [(p.key, upstream) for p in partitions for upstream in range(p.upstream_parallelism)]
         handler = SingleCheckpointBarrierHandler if aligned else CheckpointBarrierTracker
@@ -112,7 +113,7 @@ class CheckpointedInputGate:
         try:
             self.inputs[tp[0]](element)
         except Exception as exc:
-            raise self.failure(exc, record) from exc
+            self.on_error(exc, record, element)
 
     def _handle_event(self, record: Any, headers: list[tuple[str, bytes]]) -> None:
         event, upstream, attempt = decode_event(headers)

@@ -22,18 +22,27 @@ Offsets = dict[KafkaPartition, int]
 
 
 class DeadLetterWriter:
-    """Records a source cannot deserialize go to the job's dead-letter topic, value and key
-    unchanged, with the reason and their topic/partition/offset in headers."""
+    """Records a source cannot deserialize, and under the DEAD_LETTER error policy records a user
+    function raised on, go to the job's dead-letter topic: value and key unchanged, in headers the
+    reason (``strom.error``), their topic/partition/offset (``strom.source``), the job, the operator
+    chain and, when known, ``repr`` of the decoded element (``strom.element``, at most
+    :attr:`SHOWN_CHARS` characters). ``written``: records written so far."""
+
+    SHOWN_CHARS = 1000
 
     def __init__(self, producer: Producer, topic: str, job_id: str, operator_name: str) -> None:
         self.producer, self.topic = producer, topic
         self.job, self.operator = job_id.encode(), operator_name.encode()
+        self.written = 0
 
-    def write(self, record: Any, reason: str) -> None:
+    def write(self, record: Any, reason: str, element: Any = None) -> None:
         where = f"{record.topic()}/{record.partition()}/{record.offset()}"
-        produce(self.producer, self.topic, record.value(), key=record.key(),
-                headers=[("strom.error", reason.encode()), ("strom.source", where.encode()),
-                         ("strom.job", self.job), ("strom.operator", self.operator)])
+        headers = [("strom.error", reason.encode()), ("strom.source", where.encode()),
+                   ("strom.job", self.job), ("strom.operator", self.operator)]
+        if element is not None:
+            headers.append(("strom.element", repr(element)[:self.SHOWN_CHARS].encode()))
+        produce(self.producer, self.topic, record.value(), key=record.key(), headers=headers)
+        self.written += 1
 
 
 class SourceReader:
@@ -41,18 +50,19 @@ class SourceReader:
 
     ``source``: the source StreamNode (deserializer, watermark strategy);
     ``collect``: the chain's head; ``auto_watermark_interval_ms``: how often
-    watermarks (or idleness) go out; ``failure(exc, record)``: the TaskFailure
-    to raise when a user function raised on ``record``.
+    watermarks (or idleness) go out; ``on_error(exc, record, element)``: called when
+    the chain raised ``exc`` on ``record`` (deserialized: ``element``); raises to fail the task or
+    returns after dead-lettering the record (the task's ErrorPolicy).
     """
 
     def __init__(self, consumer: Consumer, producer: Producer, source: Any, collect: Callable[[Any], None],
                  splits: tuple[SourceSplit, ...], restored: Offsets, checkpoints: SubtaskCheckpointCoordinator,
                  watermarks: WatermarkOutput, clock: RecordClock, canceled: threading.Event,
                  dead_letters: DeadLetterWriter, auto_watermark_interval_ms: int,
-                 failure: Callable[[Exception, Any], Exception]) -> None:
+                 on_error: Callable[[Exception, Any, Any], None]) -> None:
         self.consumer, self.producer, self.collect, self.checkpoints = consumer, producer, collect, checkpoints
         self.output, self.clock, self.canceled, self.dead_letters = watermarks, clock, canceled, dead_letters
-        self.failure, self.watermark_interval_s = failure, auto_watermark_interval_ms / 1000
+        self.on_error, self.watermark_interval_s = on_error, auto_watermark_interval_ms / 1000
         self.deserialize = source.connector.value_deserializer.deserialize
         strategy = source.watermark_strategy
         self.assign_timestamp = strategy.timestamp_assigner if strategy else None
@@ -118,7 +128,7 @@ class SourceReader:
             try:
                 self.collect(element)
             except Exception as exc:
-                raise self.failure(exc, record) from exc
+                self.on_error(exc, record, element)
         position[tp] = record.offset() + 1
         if end is not None and position[tp] >= end:
             self._end(tp)
