@@ -274,7 +274,7 @@ class Jobs:
 class Sample:
     """One observation; bytes, records and offsets as counted (None: could not be read)."""
 
-    t_s: float                             # since the job was submitted
+    t_s: float                             # since the job was submitted and the input started
     input_lines: int                       # lines produced so far
     source_lag: int | None                 # input records not covered by the latest checkpoint
     committed_end: int | None              # output read_committed end offsets, summed
@@ -594,6 +594,8 @@ def plot(samples: list[Sample], series: list[Series], windows: Windows, path: Pa
         points = [(m, v) for m, x in zip(minutes, samples, strict=True) if (v := s.value(x)) is not None]
         if points:
             ax.plot(*zip(*points, strict=True), marker=".", linewidth=1)
+        ax.set_ylim(0, max([v for _, v in points] + [0]) * 1.1 or 1)  # from 0, a flat line below the top
+        ax.set_xlim(0, max(minutes[-1], windows.last[1] / 60))
         for at, event in faults:
             ax.axvline(at, color="tab:purple" if "JobManager" in event else "tab:red", linestyle="--", linewidth=0.8)
         if s.resource:
@@ -602,7 +604,6 @@ def plot(samples: list[Sample], series: list[Series], windows: Windows, path: Pa
         ax.set_title(f"{s.title} [{s.unit}]" if s.unit else s.title, fontsize=9)
         ax.set_xlabel("min", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.set_ylim(bottom=0)
     for ax in list(axes.flat)[len(series):]:
         ax.axis("off")
     figure.suptitle(f"{title}\nred: TaskManager kill -9, purple: JobManager leader kill; "
@@ -675,12 +676,12 @@ class Soak:
         """Feed, sample and fault for ``--minutes``; returns (lines produced, seconds of input)."""
         args, cluster = self.args, self.cluster
         ensure_topics(cluster.bootstrap, [TopicSpec(self.input_topic, 2)])
-        feed = SteadyInput(cluster.bootstrap, self.input_topic, self.lines, args.rate)
-        feed.start()
         job_id = cluster.submit(args.parallelism, "--input", self.input_topic, "--output", self.output_topic,
                                 "--dead-letter-topic", self.dlq, "--unbounded",
                                 "--checkpoint-interval", str(CHECKPOINT_INTERVAL_MS))
-        started = time.monotonic()
+        started = time.monotonic()  # t = 0 of the samples: the job was submitted, the input starts
+        feed = SteadyInput(cluster.bootstrap, self.input_topic, self.lines, args.rate)
+        feed.start()
         self.job_id = job_id
         self.say(f"job {job_id} submitted; input {args.rate:g} lines/s for {args.minutes:g} min")
         self.sampler = Sampler(cluster, self.jobs, job_id, self.input_topic, self.output_topic)

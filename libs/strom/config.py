@@ -244,6 +244,19 @@ class JobManagerOptions:
         "is re-attached at once, without waiting.", "ms")
 
 
+class JobStoreOptions:
+    """How long ended jobs are kept, and the leader's cleanup."""
+
+    EXPIRATION_TIME = ConfigOption(
+        "jobstore.expiration-time", _positive_int, 3_600_000,
+        "How long a finished, failed or canceled job (record, REST details, artifact, checkpoints) "
+        "stays before the leader deletes it; savepoints stay until disposed (Flink's option).", "ms")
+    CLEANUP_INTERVAL = ConfigOption(
+        "jobstore.cleanup-interval", _positive_int, 60_000,
+        "How often the JobManager leader deletes expired jobs and leftover intermediate topics "
+        "(Redis keys of unknown jobs are swept when a JobManager becomes leader).", "ms")
+
+
 class ControlPlaneOptions:
     """Kafka control topics."""
 
@@ -263,7 +276,7 @@ ALL_OPTIONS: tuple[ConfigOption[Any], ...] = tuple(
     option
     for group in (ClusterOptions, StackOptions, KafkaOptions, ZooKeeperOptions, RedisOptions,
                   HeartbeatOptions, TaskManagerOptions, PipelineOptions, TaskOptions, RestOptions,
-                  JobManagerOptions, ControlPlaneOptions)
+                  JobManagerOptions, JobStoreOptions, ControlPlaneOptions)
     for option in vars(group).values()
     if isinstance(option, ConfigOption)
 )

@@ -29,7 +29,12 @@ def control_topic(cluster_id: str, role: str) -> str:
 
 def edge_topic(cluster_id: str, job_id: str, edge_id: str) -> str:
     """The intermediate topic of one JobEdge: one partition per key group (hash) or subtask."""
-    return f"strom.{cluster_id}.job.{job_id}.{edge_id}"
+    return f"{job_topic_prefix(cluster_id)}{job_id}.{edge_id}"
+
+
+def job_topic_prefix(cluster_id: str) -> str:
+    """What every job's intermediate topic name starts with (the job id follows)."""
+    return f"strom.{cluster_id}.job."
 
 
 def sink_marker_topic(cluster_id: str) -> str:
@@ -73,6 +78,21 @@ def artifact_key(cluster_id: str, job_id: str) -> str:
 def jobs_key(cluster_id: str) -> str:
     """The job store's ZSET of every job id of a cluster, scored by submit time (ms)."""
     return f"strom:{cluster_id}:jobs"
+
+
+def job_overview_key(cluster_id: str) -> str:
+    """The job store's HASH job id -> JSON {"name", "state", "end-time"}: ``GET /jobs`` in one read."""
+    return f"strom:{cluster_id}:job-overview"
+
+
+def job_id_of_key(cluster_id: str, key: str) -> str | None:
+    """The job id of a Redis key under :func:`job_prefix`, None for another key.
+
+    >>> job_id_of_key("c1", "strom:c1:job:ab12:chk:3:v1:0"), job_id_of_key("c1", "strom:c1:jobs")
+    ('ab12', None)
+    """
+    prefix = f"strom:{cluster_id}:job:"
+    return key[len(prefix):].split(":", 1)[0] if key.startswith(prefix) else None
 
 
 def job_record_key(cluster_id: str, job_id: str) -> str:

@@ -212,6 +212,32 @@ def test_intermediate_topics_are_trimmed_behind_completed_checkpoints(cluster: T
     cluster.strom("cancel", job.job_id)
 
 
+def test_what_an_ended_job_leaves_is_deleted_but_its_savepoint(tmp_path, stack, lines):
+    """After cancel no intermediate topic of the job remains; after jobstore.expiration-time no Redis
+    key of it but what its savepoint points to, and after disposal nothing."""
+    cluster = TestCluster(tmp_path, STROM_JOBSTORE_EXPIRATION_TIME="1000", STROM_JOBSTORE_CLEANUP_INTERVAL="300")
+    try:
+        cluster.start_standard(task_managers=2, slots=2)
+        job = Job(cluster, lines[:20_000], "--unbounded")
+        job.wait_checkpoints(2)
+        savepoint = cluster.strom("savepoint", job.job_id).stdout.strip()
+        assert cluster.strom("cancel", job.job_id).returncode == 0
+        r = redis_client(cluster.config)
+        prefix = f"strom:{cluster.cluster_id}:job:{job.job_id}"
+        deadline = time.monotonic() + 30
+        while intermediate_watermarks(cluster, job.job_id) or job.job_id in cluster.strom("list").stdout:
+            assert time.monotonic() < deadline, "topics or the job still there 30 s after cancel"
+            time.sleep(0.3)
+        checkpoint = int(savepoint.rsplit("-", 1)[1])
+        left = sorted(k.decode() for k in r.scan_iter(f"{prefix}*"))
+        assert left and all(k.startswith(f"{prefix}:chk:{checkpoint}:") or k == f"{prefix}:checkpoint:{checkpoint}"
+                            for k in left), left
+        assert cluster.strom("savepoint", "--dispose", savepoint).returncode == 0
+        assert list(r.scan_iter(f"{prefix}*")) == []
+    finally:
+        cluster.close()
+
+
 def test_a_savepoint_outlives_a_jobmanager_failover_and_later_checkpoints(cluster: TestCluster, lines):
     """A savepoint taken without cancel is the user's: a new JobManager leader that never heard of
     it retains checkpoints around it, and resuming from it later is exactly-once."""

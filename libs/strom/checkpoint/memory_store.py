@@ -11,6 +11,7 @@ There is no leader fence (a test has one JobManager). Redis' own semantics
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from strom.checkpoint.snapshot import OFFSETS_FIELD, decode_offsets
@@ -139,6 +140,17 @@ class InMemoryCheckpointStore:
         for checkpoint_id in dropped:
             self.discard(checkpoint_id)
         return dropped
+
+    def delete_all(self, keep: AbstractSet[int] = frozenset()) -> int:
+        deleted = [key for key in self.snapshots if key[0] not in keep]
+        for key in deleted:
+            del self.snapshots[key]
+        for table in (self.acks, self.info):
+            table.clear()
+        for checkpoint_id in [i for i in self.completed if i not in keep]:
+            del self.completed[checkpoint_id]
+        self.latest_id, self._failures, self.generation, self.counter = None, [], None, 0
+        return len(deleted)
 
     def record_failure(self, checkpoint_id: int, reason: str) -> None:
         self._failures.insert(0, {"id": checkpoint_id, "reason": reason, "time": self.clock.wall_ms()})

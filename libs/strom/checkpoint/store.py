@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, Protocol, cast
 
 import redis
@@ -228,6 +229,10 @@ class CheckpointStore(Protocol):
         """Delete a checkpoint: metadata, acks and every task snapshot."""
         ...
 
+    def delete_all(self, keep: AbstractSet[int] = frozenset()) -> int:
+        """Delete every checkpoint of the job but the snapshots and metadata of ``keep``; keys deleted."""
+        ...
+
     def retain(self, num_retained: int) -> list[int]:
         """Discard completed checkpoints beyond the newest ``num_retained`` (savepoints are kept,
         see :func:`beyond_retention`); their ids."""
@@ -250,13 +255,16 @@ class RedisCheckpointStore:
     """Checkpoints of one job in Redis (see the module docstring for keys and protocol).
 
     ``fence`` (a :class:`~strom.io.redis.LeaderFence`, the JobManager's) guards its writes: a
-    deposed JobManager can neither set the generation nor start a checkpoint.
+    deposed JobManager can neither set the generation nor start a checkpoint. ``vertices``
+    ((vertex id, parallelism) of the job that writes the checkpoints) name every snapshot key,
+    so deleting never SCANs: the JobManager, which deletes, gives them; tasks need not.
     """
 
     def __init__(self, client: redis.Redis, cluster_id: str, job_id: str,
-                 fence: LeaderFence | None = None) -> None:
+                 fence: LeaderFence | None = None, vertices: Sequence[tuple[str, int]] = ()) -> None:
         self.redis = client
         self.fence = fence
+        self.vertices = list(vertices)
         self.prefix = job_prefix(cluster_id, job_id)
         self.savepoint_prefix = savepoint_prefix(cluster_id)
         self._claim = client.register_script(_CLAIM)
@@ -265,6 +273,11 @@ class RedisCheckpointStore:
     def snapshot_key(self, checkpoint_id: int, vertex_id: str, subtask: int) -> str:
         return f"{self.prefix}:chk:{checkpoint_id}:{vertex_id}:{subtask}"
 
+    def _keys_of(self, checkpoint_id: int) -> list[str]:
+        """Every key checkpoint ``checkpoint_id`` may have: snapshots, info, acks, metadata."""
+        return [*(self.snapshot_key(checkpoint_id, v, i) for v, p in self.vertices for i in range(p)),
+                f"{self.prefix}:chk-info:{checkpoint_id}", f"{self.prefix}:chk-acks:{checkpoint_id}",
+                f"{self.prefix}:checkpoint:{checkpoint_id}"]
     # -- ids and progress: tasks and the JobManager -----------------------------------------
     def set_generation(self, generation: int) -> None:
         """Make ``generation`` the attempt whose tasks may start and ack checkpoints (JobManager,
@@ -393,12 +406,8 @@ class RedisCheckpointStore:
 
     def discard(self, checkpoint_id: int) -> None:
         """Delete a checkpoint: its metadata, ZSET entry, acks and every task snapshot."""
-        keys = list(self.redis.scan_iter(f"{self.prefix}:chk:{checkpoint_id}:*", count=1000))
         with self.redis.pipeline(transaction=True) as pipe:
-            if keys:
-                pipe.delete(*keys)
-            pipe.delete(f"{self.prefix}:checkpoint:{checkpoint_id}", f"{self.prefix}:chk-info:{checkpoint_id}",
-                        f"{self.prefix}:chk-acks:{checkpoint_id}")
+            pipe.delete(*self._keys_of(checkpoint_id))
             pipe.zrem(f"{self.prefix}:checkpoints-started", str(checkpoint_id))
             pipe.zrem(f"{self.prefix}:checkpoints", str(checkpoint_id))
             pipe.execute()
@@ -416,6 +425,24 @@ class RedisCheckpointStore:
         for checkpoint_id in dropped:
             self.discard(checkpoint_id)
         return dropped
+
+    def delete_all(self, keep: AbstractSet[int] = frozenset()) -> int:
+        """Delete the job's checkpoints and counters, except the snapshots and metadata of the
+        checkpoints in ``keep`` (its savepoints); returns the number of keys deleted. Raises
+        StaleLeaderError for a deposed JobManager."""
+        if self.fence is not None:
+            self.fence.check()
+        p = self.prefix
+        ids = {int(x) for zset in ("checkpoints", "checkpoints-started")
+               for x in members(self.redis.zrange(f"{p}:{zset}", 0, -1))}
+        keys = [key for i in sorted(ids - set(keep)) for key in self._keys_of(i)]
+        keys += [f"{p}:chk-info:{i}" for i in keep] + [f"{p}:chk-acks:{i}" for i in keep]
+        keys += [f"{p}:{name}" for name in ("checkpoints", "checkpoints-started", "latest-checkpoint",
+                                            "checkpoint-counter", "generation", "checkpoint-failures")]
+        deleted = 0
+        for start in range(0, len(keys), 1000):  # bounded commands on a big job
+            deleted += self.redis.delete(*keys[start:start + 1000])
+        return deleted
 
     def record_failure(self, checkpoint_id: int, reason: str) -> None:
         key = f"{self.prefix}:checkpoint-failures"
@@ -444,9 +471,7 @@ class RedisCheckpointStore:
         completed = set(self.completed_ids())
         abandoned = [i for i in started if i not in completed]
         for checkpoint_id in abandoned:
-            keys = list(self.redis.scan_iter(f"{self.prefix}:chk:{checkpoint_id}:*", count=1000))
-            self.redis.delete(*keys, f"{self.prefix}:chk-info:{checkpoint_id}",
-                              f"{self.prefix}:chk-acks:{checkpoint_id}")
+            self.redis.delete(*self._keys_of(checkpoint_id))
         done = [i for i in started if i in completed or i in abandoned]
         if done:
             self.redis.zrem(f"{self.prefix}:checkpoints-started", *map(str, done))

@@ -103,6 +103,10 @@ class JobGraph:
     def vertex(self, vertex_id: str) -> JobVertex:
         return next(v for v in self.vertices if v.id == vertex_id)
 
+    def parallelisms(self) -> list[tuple[str, int]]:
+        """(vertex id, parallelism) of every vertex: what names the keys of the job's snapshots."""
+        return [(v.id, v.parallelism) for v in self.vertices]
+
     @property
     def slots_needed(self) -> int:
         """One slot per parallel pipeline: every vertex shares the default slot sharing group."""

@@ -17,11 +17,12 @@ from strom.states import JobStatus
 class Dispatcher:
     """Holds the running JobMasters of the leading JobManager; finished jobs are read from Redis.
 
-    ``checkpoint_store(job_id)``: that job's checkpoints (where a savepoint's data lives).
+    ``checkpoint_store(job_id, vertices)``: that job's checkpoints (where a savepoint's data lives),
+    ``vertices`` its (vertex id, parallelism).
     """
 
     def __init__(self, store: JobStore, make_job_master: Callable[[JobGraph], JobMaster],
-                 checkpoint_store: Callable[[str], CheckpointStore]) -> None:
+                 checkpoint_store: Callable[[str, list[tuple[str, int]]], CheckpointStore]) -> None:
         self.store = store
         self.make_job_master = make_job_master
         self.checkpoint_store = checkpoint_store
@@ -69,11 +70,12 @@ class Dispatcher:
         return status
 
     def overview(self) -> list[dict[str, Any]]:
-        """``GET /jobs``: id and status of every job of the cluster, oldest first."""
-        jobs = []
-        for job_id in self.store.job_ids():
-            status = self.details(job_id)
-            jobs.append({"id": job_id, "name": status.get("name"), "status": status.get("state")})
+        """``GET /jobs``: id, name, status and end time (ms, -1) of every job of the cluster, oldest
+        first: from the job store's index, the status of running jobs live."""
+        jobs = self.store.overview()
+        for job in jobs:
+            if job["id"] in self.job_masters:
+                job["status"] = str(self.job_masters[job["id"]].state)
         return jobs
 
     def running(self, job_id: str) -> JobMaster:
@@ -102,7 +104,8 @@ class Dispatcher:
         if pointer is None:
             raise UnknownSavepointError(savepoint_id)
         job_id, checkpoint_id = pointer["job_id"], pointer["checkpoint_id"]
-        checkpoints = self.checkpoint_store(job_id)
+        vertices = [(v["vertex_id"], v["parallelism"]) for v in pointer["vertices"].values()]
+        checkpoints = self.checkpoint_store(job_id, vertices)
         latest = checkpoints.latest()
         if job_id in self.job_masters and latest is not None and latest["id"] == checkpoint_id:
             raise JobStateError(f"savepoint {savepoint_id} is the newest checkpoint of running job {job_id}; "

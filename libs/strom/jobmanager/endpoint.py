@@ -19,6 +19,7 @@ from strom.config import (
     ClusterOptions,
     Configuration,
     JobManagerOptions,
+    JobStoreOptions,
     KafkaOptions,
     RestOptions,
 )
@@ -40,6 +41,7 @@ from strom.errors import InvalidArtifactError, NotLeaderError, StaleLeaderError
 from strom.graph.job_graph import JobGraph
 from strom.io.kafka import admin_client, check_kafka_settings
 from strom.io.redis import LeaderFence, check_redis_settings, redis_client
+from strom.jobmanager.cleanup import JobCleanup
 from strom.jobmanager.dispatcher import Dispatcher
 from strom.jobmanager.job_master import JobMaster
 from strom.jobmanager.job_store import RedisJobStore
@@ -68,11 +70,14 @@ class JobManager(ControlEndpoint):
         self._reports_request: str | None = None
         self._reconcile_at_ms: float | None = None
         self.reconcile_timeout_ms = config.get(JobManagerOptions.RECONCILE_TIMEOUT)
+        self.cleanup = JobCleanup(cluster_id, config.get(KafkaOptions.BOOTSTRAP), self.redis, self.fence, self.store,
+                                  self._checkpoint_store, config.get(JobStoreOptions.EXPIRATION_TIME))
         self.rest = RestServer(
             create_app(self.call, lambda: self._leader_address(), lambda: self.is_leader,
                        self._require_dispatcher, self.confirm_leadership),
             config.get(RestOptions.ADDRESS), config.get(RestOptions.PORT))
         self.every(0.2, self._tick)
+        self.every(config.get(JobStoreOptions.CLEANUP_INTERVAL) / 1000, self._clean_up)
 
     def handlers(self) -> Mapping[type[ControlPayload], Handler]:
         return {**super().handlers(),
@@ -143,18 +148,33 @@ class JobManager(ControlEndpoint):
         except StaleLeaderError as exc:
             self.log.warning("rejected by fencing", error=str(exc))
             return
+        self._clean_up(sweep_redis=True)
         if recovered:
             self._reports, self._reports_request = [], uuid.uuid4().hex
             self._reconcile_at_ms = self.clock.monotonic_ms() + self.reconcile_timeout_ms
             self.log.info("asking TaskManagers for their tasks to re-attach", jobs=len(recovered))
             self.task_executors.request_task_reports(self._reports_request)
 
+    def _clean_up(self, sweep_redis: bool = False) -> None:
+        """Leader only: expire ended jobs, delete leftover topics (and at leadership, orphaned keys)."""
+        if self.dispatcher is None:
+            return
+        running = set(self.dispatcher.job_masters)
+        try:
+            self.cleanup.expire(self.clock.wall_ms(), running)
+            self.cleanup.sweep_topics(running)
+            if sweep_redis:
+                self.cleanup.sweep_redis()
+        except StaleLeaderError as exc:
+            self.log.warning("rejected by fencing", error=str(exc))
+
     def on_revoke_leadership(self) -> None:
         # Jobs keep running on the TaskManagers; re-attaching them is the new leader's part.
         self.dispatcher = None
 
-    def _checkpoint_store(self, job_id: str) -> RedisCheckpointStore:
-        return RedisCheckpointStore(self.redis, self.config.get(ClusterOptions.CLUSTER_ID), job_id, self.fence)
+    def _checkpoint_store(self, job_id: str, vertices: list[tuple[str, int]]) -> RedisCheckpointStore:
+        return RedisCheckpointStore(self.redis, self.config.get(ClusterOptions.CLUSTER_ID), job_id, self.fence,
+                                    vertices)
 
     def _make_job_master(self, job_graph: JobGraph) -> JobMaster:
         cluster_id = self.config.get(ClusterOptions.CLUSTER_ID)
@@ -166,7 +186,7 @@ class JobManager(ControlEndpoint):
         return JobMaster(job_graph, self.channel, cluster_id, self.config.get(KafkaOptions.BOOTSTRAP),
                          self.config.get(JobManagerOptions.SLOT_REQUEST_TIMEOUT), store=self.store,
                          on_terminal=self._job_ended,
-                         checkpoints=self._checkpoint_store(job_graph.job_id),
+                         checkpoints=self._checkpoint_store(job_graph.job_id, job_graph.parallelisms()),
                          savepoint=savepoint, register_savepoint=self.store.add_savepoint, clock=self.clock)
 
     def _job_ended(self, job_master: JobMaster) -> None:

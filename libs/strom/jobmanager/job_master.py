@@ -213,8 +213,7 @@ class JobMaster:
         # From here the failed attempt's tasks can neither start nor complete a checkpoint, so the
         # latest completed one, chosen next, stays the latest until the new attempt runs.
         self.checkpoints.set_generation(generation)
-        vertices = [(v.id, v.parallelism) for v in self.job_graph.vertices]
-        restored_from = self.failover.checkpoint_to_restore(self.checkpoints, vertices)
+        restored_from = self.failover.checkpoint_to_restore(self.checkpoints, self.job_graph.parallelisms())
         self.attempt = self.attempt.next(restored_from, self.resources.intermediate_ends())
         log.info("job restarted", job_id=self.job_id, generation=generation, checkpoint=restored_from)
         self._transition(JobStatus.RUNNING)
@@ -278,7 +277,8 @@ class JobMaster:
         attempt = self.attempt
         return JobRecord(status=self.state, start_time=self.start_time, attempt=attempt.generation,
                          restored_checkpoint=attempt.restored_from, source_partitions=attempt.source_partitions,
-                         failures=self.failover.recent_failures())
+                         failures=self.failover.recent_failures(),
+                         vertices=[list(v) for v in self.job_graph.parallelisms()])
 
     def _persist(self) -> None:
         self.store.update(self.job_id, self.record(), self.details())

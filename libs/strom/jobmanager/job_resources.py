@@ -109,7 +109,16 @@ class JobResources:
                         topic=partition.topic, partition=partition.partition, error=str(exc))
 
     def delete_intermediate_topics(self) -> None:
-        """Delete the job's intermediate topics (asynchronously: the admin client sends the request)."""
+        """Delete the job's intermediate topics (asynchronously: the admin client sends the request);
+        a deletion that fails is logged, and the leader's sweep (:mod:`strom.jobmanager.cleanup`)
+        deletes the topic later."""
         topics = self.edge_topics()
         if topics:
-            self.admin.delete_topics(topics)
+            for topic, future in self.admin.delete_topics(topics).items():
+                future.add_done_callback(functools.partial(self._deleted, topic))
+
+    def _deleted(self, topic: str, future: Future) -> None:
+        exc = future.exception()
+        if exc is not None:
+            log.warning("cannot delete intermediate topic; the leader's sweep retries", job_id=self.job_graph.job_id,
+                        topic=topic, error=str(exc))

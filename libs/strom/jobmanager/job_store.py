@@ -9,6 +9,7 @@ Renaming a REST field therefore never breaks recovery.
 Keys in Redis, per cluster (built in :mod:`strom.naming`)::
 
     strom:<cluster>:jobs                 ZSET job id -> submit time (ms)
+    strom:<cluster>:job-overview         HASH job id -> JSON {"name", "state", "end-time"} (GET /jobs)
     strom:<cluster>:job:<id>:artifact    the job artifact (bytes)
     strom:<cluster>:job:<id>:record      JSON of the JobRecord
     strom:<cluster>:job:<id>             HASH of the REST details' fields (JSON values)
@@ -30,7 +31,15 @@ import redis
 
 from strom.clock import wall_ms
 from strom.io.redis import LeaderFence, atomic_write, members, text
-from strom.naming import artifact_key, job_prefix, job_record_key, jobs_key, savepoint_key, savepoints_key
+from strom.naming import (
+    artifact_key,
+    job_overview_key,
+    job_prefix,
+    job_record_key,
+    jobs_key,
+    savepoint_key,
+    savepoints_key,
+)
 from strom.states import JobStatus
 
 
@@ -42,7 +51,8 @@ class JobRecord:
     checkpoint the current attempt restored, None for none; ``start_time``: ms since the epoch;
     ``source_partitions``: per source vertex id, ``[topic, partition, start, end|None]`` as fixed
     at the job's start (bounded sources must keep their end offsets); ``failures``: the newest
-    failure reasons, oldest first.
+    failure reasons, oldest first; ``vertices``: ``[vertex id, parallelism]`` of each vertex (the
+    keys of its checkpoints, deleted when the job expires).
     """
 
     status: JobStatus
@@ -51,6 +61,7 @@ class JobRecord:
     restored_checkpoint: int | None = None
     source_partitions: dict[str, list[list[Any]]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    vertices: list[list[Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (the status as its string)."""
@@ -60,6 +71,11 @@ class JobRecord:
     def from_dict(cls, data: dict[str, Any]) -> JobRecord:
         """The record :meth:`to_dict` wrote; raises ValueError for an unknown status."""
         return cls(**{**data, "status": JobStatus(data["status"])})
+
+
+def _overview_entry(record: JobRecord, details: dict[str, Any]) -> dict[str, Any]:
+    """A job's entry in the overview index: name, status (the record's), end time (ms, -1)."""
+    return {"name": details.get("name"), "status": str(record.status), "end-time": details.get("end-time", -1)}
 
 
 class JobStore(Protocol):
@@ -87,6 +103,15 @@ class JobStore(Protocol):
 
     def job_ids(self) -> list[str]:
         """Every job of the cluster, oldest submission first."""
+        ...
+
+    def overview(self) -> list[dict[str, Any]]:
+        """Every job, oldest submission first: {"id", "name", "status", "end-time" (ms, -1)}; read
+        from an index kept with each update, never one read per job."""
+        ...
+
+    def remove(self, job_id: str) -> None:
+        """Forget a job: artifact, record, details and its entries in the indexes."""
         ...
 
     def add_savepoint(self, savepoint_id: str, pointer: dict[str, Any]) -> None:
@@ -122,6 +147,7 @@ class RedisJobStore:
     def _fill_job(self, pipe: Any, job_id: str, record: JobRecord, details: dict[str, Any]) -> None:
         pipe.set(job_record_key(self.cluster_id, job_id), json.dumps(record.to_dict()))
         pipe.hset(job_prefix(self.cluster_id, job_id), mapping={k: json.dumps(v) for k, v in details.items()})
+        pipe.hset(job_overview_key(self.cluster_id), job_id, json.dumps(_overview_entry(record, details)))
 
     def add(self, job_id: str, artifact: bytes, record: JobRecord, details: dict[str, Any]) -> None:
         now = wall_ms()
@@ -151,6 +177,22 @@ class RedisJobStore:
 
     def job_ids(self) -> list[str]:
         return members(self.redis.zrange(jobs_key(self.cluster_id), 0, -1))
+
+    def overview(self) -> list[dict[str, Any]]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(jobs_key(self.cluster_id), 0, -1)
+            pipe.hgetall(job_overview_key(self.cluster_id))
+            ids, entries = pipe.execute()
+        index = {text(k): json.loads(v) for k, v in entries.items()}
+        return [{"id": job_id, **index[job_id]} for job_id in members(ids) if job_id in index]
+
+    def remove(self, job_id: str) -> None:
+        def fill(pipe: Any) -> None:
+            pipe.delete(artifact_key(self.cluster_id, job_id), job_record_key(self.cluster_id, job_id),
+                        job_prefix(self.cluster_id, job_id))
+            pipe.hdel(job_overview_key(self.cluster_id), job_id)
+            pipe.zrem(jobs_key(self.cluster_id), job_id)
+        self._write(fill)
 
     def add_savepoint(self, savepoint_id: str, pointer: dict[str, Any]) -> None:
         def fill(pipe: Any) -> None:
@@ -203,6 +245,14 @@ class InMemoryJobStore:
 
     def job_ids(self) -> list[str]:
         return list(self.artifacts)
+
+    def overview(self) -> list[dict[str, Any]]:
+        return [{"id": job_id, **_overview_entry(self.record(job_id), self.stored_details[job_id])}  # type: ignore[arg-type]
+                for job_id in self.artifacts]
+
+    def remove(self, job_id: str) -> None:
+        for table in (self.artifacts, self.records, self.stored_details):
+            table.pop(job_id, None)
 
     def add_savepoint(self, savepoint_id: str, pointer: dict[str, Any]) -> None:
         self.savepoints[savepoint_id] = json.dumps(pointer)

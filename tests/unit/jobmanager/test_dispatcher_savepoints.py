@@ -20,7 +20,7 @@ def dispatcher_with_a_savepoint():
     checkpoints.set_generation(0)
     savepoint = completed(checkpoints, 1000, savepoint=True)
     jobs.add_savepoint("savepoint-job1-1", {"job_id": "job1", "checkpoint_id": savepoint, "vertices": {}})
-    dispatcher = Dispatcher(jobs, make_job_master=None, checkpoint_store=lambda job_id: checkpoints)
+    dispatcher = Dispatcher(jobs, make_job_master=None, checkpoint_store=lambda job_id, vertices: checkpoints)
     return dispatcher, jobs, checkpoints, savepoint
 
 
