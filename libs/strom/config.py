@@ -214,6 +214,14 @@ class TaskOptions:
     CONSUMER_FETCH_WAIT = ConfigOption(
         "task.consumer.fetch-wait", _positive_int, 50,
         "librdkafka fetch.wait.max.ms of a task's consumer.", "ms")
+    ALIGNMENT_BUFFER_BYTES = ConfigOption(
+        "task.alignment-buffer-bytes", _positive_int, 64 << 20,
+        "Records an aligned task holds back while it waits for a checkpoint's last barrier are "
+        "kept in memory up to this; the rest spill to a temporary file until replayed.", "bytes")
+    SINK_MAX_BUFFERED_BYTES = ConfigOption(
+        "task.sink.max-buffered-bytes", _positive_int, 256 << 20,
+        "Output an exactly-once sink subtask holds until its checkpoints complete (keys and values); "
+        "past it the task fails with SinkBufferFullError: checkpoint more often, or raise this.", "bytes")
     CONSUMER_PARTITION_FETCH_BYTES = ConfigOption(
         "task.consumer.partition-fetch-bytes", _positive_int, 10 * 1024 * 1024,
         "librdkafka max.partition.fetch.bytes of a task's consumer (librdkafka's 1 MiB default "

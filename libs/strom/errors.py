@@ -92,6 +92,11 @@ class SinkRecordError(StromError, ValueError):
     job's error policy and never enters a checkpoint."""
 
 
+class SinkBufferFullError(StromError):
+    """An exactly-once sink holds more un-committed output than ``task.sink.max-buffered-bytes``;
+    the message says what to change. Not a record's fault: never dead-lettered."""
+
+
 class DeliveryFailedError(StromError):
     """Kafka did not take records a task produced (rejected, e.g. too large, or timed out); the
     message names the first such record's topic, partition, key and size and how many failed."""

@@ -18,7 +18,8 @@ TASKS = ["v1[0]#0", "v1[1]#0", "v2[0]#0"]
 def store(stack):
     client = redis_client(Configuration())
     cluster = f"test-{uuid.uuid4().hex[:10]}"
-    store = RedisCheckpointStore(client, cluster, "job", LeaderFence(client, cluster, lambda: 1))
+    store = RedisCheckpointStore(client, cluster, "job", LeaderFence(client, cluster, lambda: 1),
+                                 vertices=[("v1", 2), ("v2", 1)])
     store.set_generation(0)
     yield store
     client.delete(*client.keys(f"strom:{cluster}:*"))

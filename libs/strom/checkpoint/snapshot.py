@@ -5,7 +5,9 @@ Fields (:class:`~strom.checkpoint.store.CheckpointStore` adds ``complete``)::
     offsets      JSON {"<topic>:<partition>": next offset to read}
     watermark    decimal ms: the subtask's event time when it took the snapshot
     kg:<k>       keyed state of key group k (the state backend's bytes)
-    sink         the sink writer's state (un-committed epochs), if it has any
+    sink         the sink writer's state (un-committed epochs), if it has any; over
+                 SINK_CHUNK_BYTES it is split into sink:0, sink:1, ... (Redis takes at
+                 most 512 MB per value, and smaller values replicate and load better)
 
 >>> snapshot = SubtaskSnapshot({KafkaPartition("t:x", 1): 42}, 7, {3: b"s"}, None)
 >>> SubtaskSnapshot.decode({k.encode(): v for k, v in snapshot.encode().items()}) == snapshot
@@ -21,6 +23,7 @@ from strom.io.kafka import KafkaPartition
 
 _OFFSETS, _WATERMARK, _KEY_GROUP, _SINK = "offsets", "watermark", "kg:", "sink"
 OFFSETS_FIELD = _OFFSETS  # the field a reader of input offsets alone fetches
+SINK_CHUNK_BYTES = 64 << 20  # bytes per field of a large sink state
 
 
 def decode_offsets(raw: bytes | None) -> dict[KafkaPartition, int]:
@@ -52,8 +55,11 @@ class SubtaskSnapshot:
         if self.watermark is not None:
             fields[_WATERMARK] = b"%d" % self.watermark
         fields.update({f"{_KEY_GROUP}{kg}": data for kg, data in self.key_groups.items()})
-        if self.sink is not None:
+        if self.sink is not None and len(self.sink) <= SINK_CHUNK_BYTES:
             fields[_SINK] = self.sink
+        elif self.sink is not None:
+            fields.update({f"{_SINK}:{i}": self.sink[start:start + SINK_CHUNK_BYTES]
+                           for i, start in enumerate(range(0, len(self.sink), SINK_CHUNK_BYTES))})
         return fields
 
     @classmethod
@@ -61,7 +67,12 @@ class SubtaskSnapshot:
         """The snapshot of a hash read from Redis; raises ValueError for a malformed field."""
         offsets = decode_offsets(fields.get(_OFFSETS.encode()))
         watermark = fields.get(_WATERMARK.encode())
-        key_groups = {int(name[len(_KEY_GROUP):]): data for name, data in
-                      ((key.decode(), value) for key, value in fields.items()) if name.startswith(_KEY_GROUP)}
-        return cls(offsets, int(watermark) if watermark is not None else None, key_groups,
-                   fields.get(_SINK.encode()))
+        named = [(key.decode(), value) for key, value in fields.items()]
+        key_groups = {int(name[len(_KEY_GROUP):]): data for name, data in named if name.startswith(_KEY_GROUP)}
+        chunks = sorted((int(name[len(_SINK) + 1:]), data) for name, data in named if name.startswith(f"{_SINK}:"))
+        sink = fields.get(_SINK.encode())
+        if chunks:
+            if [i for i, _data in chunks] != list(range(len(chunks))):
+                raise ValueError(f"sink state chunks {[i for i, _data in chunks]} are not 0..{len(chunks) - 1}")
+            sink = b"".join(data for _i, data in chunks)
+        return cls(offsets, int(watermark) if watermark is not None else None, key_groups, sink)

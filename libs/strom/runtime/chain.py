@@ -12,6 +12,7 @@ from strom.graph.stream_graph import CO_PROCESS, PROCESS, SINK, WINDOW
 from strom.runtime.deployment import TaskDeploymentDescriptor
 from strom.runtime.io.record_writer import RecordWriter
 from strom.runtime.operators import Broadcast, Output, chain_operator
+from strom.runtime.settings import TaskSettings
 from strom.runtime.sinks import ExactlyOnceSinkWriter, KafkaSinkWriter, batch_size_config
 from strom.runtime.timers import PROCESSING_TIME, InternalTimerService
 from strom.runtime.watermarks import WatermarkOutput
@@ -25,12 +26,13 @@ class OperatorChain:
 
     ``head``: where input elements go (``collect``, and ``collect2`` for input 2
     of a two-input operator). ``make_producer(bootstrap, overrides)``: a producer of its own for a
-    sink (on another Kafka cluster, or taking smaller batches). ``sink_linger_ms``: linger.ms of a transactional sink.
+    sink (on another Kafka cluster, or taking smaller batches). ``settings``: the task's tunables
+    (a transactional sink's linger.ms and buffer bound).
     """
 
     def __init__(self, vertex: JobVertex, descriptor: TaskDeploymentDescriptor, producer: Producer,
                  bootstrap: str, make_producer: Callable[[str, dict[str, Any]], Producer], clock: RecordClock,
-                 sink_linger_ms: int) -> None:
+                 settings: TaskSettings) -> None:
         self.vertex, self.clock = vertex, clock
         self.backend = HeapKeyedStateBackend() if descriptor.key_groups is not None else None
         self.timers = InternalTimerService(self.backend) if self.backend is not None else None
@@ -42,7 +44,7 @@ class OperatorChain:
         operators = vertex.operators[1:] if vertex.is_source else vertex.operators
         if operators and operators[-1].kind == SINK:
             self.sink_writer = self._sink_writer(operators[-1].connector, descriptor, producer, bootstrap,
-                                                 make_producer, sink_linger_ms)
+                                                 make_producer, settings)
             out: Output = self.sink_writer
             operators = operators[:-1]
         else:
@@ -53,13 +55,14 @@ class OperatorChain:
 
     def _sink_writer(self, sink: Any, descriptor: TaskDeploymentDescriptor, producer: Producer, bootstrap: str,
                      make_producer: Callable[[str, dict[str, Any]], Producer],
-                     linger_ms: int) -> KafkaSinkWriter | ExactlyOnceSinkWriter:
+                     settings: TaskSettings) -> KafkaSinkWriter | ExactlyOnceSinkWriter:
         spec = descriptor.sink
         if spec is None:
             raise ValueError(f"{descriptor.execution_id} ends in a sink but was deployed without a SinkSpec")
         if spec.guarantee == "exactly-once":
             return ExactlyOnceSinkWriter(bootstrap, sink, spec.transactional_id, spec.marker_topic,
-                                         spec.marker_group, self.clock, linger_ms, spec.max_record_bytes)
+                                         spec.marker_group, self.clock, settings.producer_linger_ms,
+                                         spec.max_record_bytes, settings.sink_max_buffered_bytes)
         batching = batch_size_config(spec.max_record_bytes)
         # Its own producer for another cluster, or for a topic that takes smaller batches than the edges'.
         target = (make_producer(sink.bootstrap_servers or bootstrap, batching)

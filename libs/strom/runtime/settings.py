@@ -21,6 +21,8 @@ class TaskSettings:
     producer_queue_records: int
     consumer_fetch_wait_ms: int
     consumer_partition_fetch_bytes: int
+    alignment_buffer_bytes: int = 64 << 20
+    sink_max_buffered_bytes: int = 256 << 20
 
     @classmethod
     def from_config(cls, config: Configuration) -> TaskSettings:
@@ -33,7 +35,9 @@ class TaskSettings:
             producer_batch_records=config.get(TaskOptions.PRODUCER_BATCH_RECORDS),
             producer_queue_records=config.get(TaskOptions.PRODUCER_QUEUE_RECORDS),
             consumer_fetch_wait_ms=config.get(TaskOptions.CONSUMER_FETCH_WAIT),
-            consumer_partition_fetch_bytes=config.get(TaskOptions.CONSUMER_PARTITION_FETCH_BYTES))
+            consumer_partition_fetch_bytes=config.get(TaskOptions.CONSUMER_PARTITION_FETCH_BYTES),
+            alignment_buffer_bytes=config.get(TaskOptions.ALIGNMENT_BUFFER_BYTES),
+            sink_max_buffered_bytes=config.get(TaskOptions.SINK_MAX_BUFFERED_BYTES))
 
     def producer_config(self, bootstrap: str, execution_id: str, deliveries: DeliveryReports) -> dict[str, Any]:
         """librdkafka config of a task's edge (and non-transactional sink) producer; failed

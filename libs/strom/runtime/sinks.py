@@ -37,7 +37,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from strom.errors import SinkMarkerError, SinkRecordError
+from strom.errors import SinkBufferFullError, SinkMarkerError, SinkRecordError
 from strom.fault_points import inject
 from strom.io.kafka import PRODUCER_MAX_MESSAGE_BYTES, SINK_TRANSACTION_TIMEOUT_MS, log_kafka_errors, produce
 from strom.logs import get_logger
@@ -105,8 +105,10 @@ class ExactlyOnceSinkWriter:
     """Write-ahead, transactional Kafka sink of one subtask (see the module docstring)."""
 
     def __init__(self, bootstrap: str, sink: Any, transactional_id: str, marker_topic: str,
-                 marker_group: str, clock: Any, linger_ms: int, max_record_bytes: int) -> None:
+                 marker_group: str, clock: Any, linger_ms: int, max_record_bytes: int,
+                 max_buffered_bytes: int = 256 << 20) -> None:
         self.clock = clock
+        self.max_buffered_bytes, self.buffered_bytes = max_buffered_bytes, 0  # un-committed output held
         self.topic = sink.record_serializer.topic
         self.serialize = SinkSerializer(sink.record_serializer, max_record_bytes)
         self.marker_topic, self.transactional_id = marker_topic, transactional_id
@@ -129,6 +131,12 @@ class ExactlyOnceSinkWriter:
 
     def collect(self, element: Any) -> None:
         key, value = self.serialize(element)
+        self.buffered_bytes += len(value) + (len(key) if key else 0)
+        if self.buffered_bytes > self.max_buffered_bytes:
+            raise SinkBufferFullError(
+                f"exactly-once sink {self.transactional_id} holds {self.buffered_bytes} bytes of output not yet "
+                f"committed (task.sink.max-buffered-bytes {self.max_buffered_bytes}): checkpoints complete too "
+                f"rarely for this rate; checkpoint more often or raise the limit")
         self.epoch.append((key, value, self.clock.timestamp or 0))
 
     def committed_marker(self, group: str | None = None) -> int:
@@ -185,7 +193,9 @@ class ExactlyOnceSinkWriter:
 
     def notify_complete(self, checkpoint_id: int) -> None:
         for epoch in sorted(e for e in self.pending if e <= checkpoint_id):
-            self._commit(epoch, self.pending.pop(epoch))
+            records = self.pending.pop(epoch)
+            self._commit(epoch, records)
+            self.buffered_bytes -= sum(len(value) + (len(key) if key else 0) for key, value, _ts in records)
 
     def _commit(self, epoch: int, records: list[tuple[bytes | None, bytes, int]]) -> None:
         inject("sink-before-commit")

@@ -49,7 +49,7 @@ from confluent_kafka import Consumer, Producer
 
 from strom.checkpoint.scheduler import CheckpointScheduler
 from strom.checkpoint.store import RedisCheckpointStore
-from strom.errors import DeliveryFailedError, TaskFailureCause
+from strom.errors import DeliveryFailedError, SinkBufferFullError, TaskFailureCause
 from strom.graph.execution_graph import CANCELED, END_OF_DATA, FAILED, FINISHED, RUNNING
 from strom.graph.job_graph import JobVertex
 from strom.graph.stream_graph import ErrorPolicy
@@ -126,7 +126,7 @@ class Task(threading.Thread):
             self._check_current_attempt()
             producer, consumer = self._producer(), self._consumer()
             chain = OperatorChain(self.vertex, self.descriptor, producer, self.bootstrap, self._producer,
-                                  self.clock, self.settings.producer_linger_ms)
+                                  self.clock, self.settings)
             checkpoints = self._checkpoints(chain)
             restored = checkpoints.restore(
                 lambda job_id: RedisCheckpointStore(self.redis, self.descriptor.cluster_id, job_id))
@@ -228,7 +228,7 @@ class Task(threading.Thread):
         return CheckpointedInputGate(
             consumer, producer, descriptor.input_partitions, inputs, restored, descriptor.attempt,
             descriptor.checkpoints.aligned, checkpoints, chain, self.clock, self._canceled,
-            descriptor.execution_id, self._on_error)
+            descriptor.execution_id, self._on_error, self.settings.alignment_buffer_bytes)
 
     def _dead_letters(self, producer: Producer) -> DeadLetterWriter:
         if self.dead_letters is None:
@@ -239,7 +239,8 @@ class Task(threading.Thread):
     def _on_error(self, exc: Exception, record: Any, element: Any) -> None:
         """The chain raised ``exc`` on Kafka message ``record`` (decoded: ``element``): under
         DEAD_LETTER write it to the dead-letter topic and go on, else raise TaskFailure naming it."""
-        if self.descriptor.error_policy != ErrorPolicy.DEAD_LETTER or self.dead_letters is None:
+        if (self.descriptor.error_policy != ErrorPolicy.DEAD_LETTER or self.dead_letters is None
+                or isinstance(exc, SinkBufferFullError)):  # not the record's fault: dead-lettering would not help
             raise TaskFailure.of(exc, self.vertex.name, self.descriptor.execution_id, record) from exc
         self.dead_letters.write(record, f"{type(exc).__name__}: {exc}", element)
         if self.dead_letters.written % DEAD_LETTER_LOG_EVERY == 1:

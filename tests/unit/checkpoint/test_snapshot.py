@@ -38,3 +38,16 @@ def test_a_malformed_field_raises():
         SubtaskSnapshot.decode({b"offsets": b'{"t:x": 5}'})
     with pytest.raises(ValueError):
         SubtaskSnapshot.decode({b"watermark": b"soon"})
+
+
+def test_a_large_sink_state_is_stored_in_chunks_and_joined_back(monkeypatch):
+    import strom.checkpoint.snapshot as layout
+    monkeypatch.setattr(layout, "SINK_CHUNK_BYTES", 4)
+    snapshot = SubtaskSnapshot({}, None, {}, b"0123456789")
+    fields = snapshot.encode()
+    assert {k: v for k, v in fields.items() if k.startswith("sink")} == {"sink:0": b"0123", "sink:1": b"4567",
+                                                                          "sink:2": b"89"}
+    assert SubtaskSnapshot.decode(as_read_from_redis(fields)) == snapshot
+    del fields["sink:1"]
+    with pytest.raises(ValueError, match=r"sink state chunks \[0, 2\] are not 0..1"):
+        SubtaskSnapshot.decode(as_read_from_redis(fields))

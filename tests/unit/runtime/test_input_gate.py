@@ -7,6 +7,7 @@ gate are stand-ins (this is the logic between them, without Kafka).
 import threading
 
 import pytest
+from confluent_kafka import Message as KafkaMessage
 
 from strom.io.kafka import KafkaPartition
 from strom.runtime.deployment import InputPartition
@@ -19,27 +20,8 @@ from strom.runtime.windows import RecordClock
 TOPIC = "edge"
 
 
-class Message:
-    def __init__(self, partition, offset, value=None, headers=None):
-        self._partition, self._offset, self._value, self._headers = partition, offset, value, headers
-
-    def topic(self):
-        return TOPIC
-
-    def partition(self):
-        return self._partition
-
-    def offset(self):
-        return self._offset
-
-    def value(self):
-        return self._value
-
-    def headers(self):
-        return self._headers
-
-    def error(self):
-        return None
+def message(partition, offset, value=None, headers=None):
+    return KafkaMessage(topic=TOPIC, partition=partition, offset=offset, value=value, headers=headers)
 
 
 class Input:
@@ -49,9 +31,9 @@ class Input:
         self.partition, self.offset = partition, 0
 
     def _next(self, **kwargs):
-        message = Message(self.partition, self.offset, **kwargs)
+        record = message(self.partition, self.offset, **kwargs)
         self.offset += 1
-        return message
+        return record
 
     def record(self, element, upstream=0, attempt=1, timestamp=None):
         return self._next(value=encode_record((attempt, upstream, timestamp, element)))
@@ -78,11 +60,12 @@ class Task:
         self.events.append(event)
 
 
-def gate(partitions, restored=None, aligned=True, collect=None, on_error=None):
+def gate(partitions, restored=None, aligned=True, collect=None, on_error=None, buffer_bytes=64 << 20):
     task = Task()
     result = CheckpointedInputGate(
         task, None, tuple(partitions), {TOPIC: collect or task.elements.append}, restored or {}, 1, aligned,
-        task, task, RecordClock(), threading.Event(), "v[0]#1", on_error or (lambda exc, record, element: None))
+        task, task, RecordClock(), threading.Event(), "v[0]#1", on_error or (lambda exc, record, element: None),
+        buffer_bytes)
     return result, task
 
 
@@ -128,6 +111,17 @@ def test_aligned_snapshot_has_the_offsets_past_the_barriers_and_held_records_fol
         input_gate.handle(message)
     assert task.checkpoints_taken == [(3, {KafkaPartition(TOPIC, 0): 4, KafkaPartition(TOPIC, 1): 2})]
     assert task.elements == ["free", "p1", "held"]
+
+
+def test_records_held_past_the_memory_bound_spill_and_replay_in_order():
+    input_gate, task = gate([InputPartition(TOPIC, 0, 2)], buffer_bytes=600)  # room for two held records
+    p0 = Input(0)
+    input_gate.handle(p0.event(CheckpointBarrier(1), upstream=0))
+    for i in range(5):
+        input_gate.handle(p0.record(f"held-{i}", upstream=0))
+    assert len(input_gate.barriers.held) == 5 and input_gate.barriers.held.spilled == 3
+    input_gate.handle(p0.event(CheckpointBarrier(1), upstream=1))
+    assert task.elements == [f"held-{i}" for i in range(5)] and not input_gate.barriers.held
 
 
 def test_watermarks_go_through_the_valve_and_end_of_partition_ends_the_input():

@@ -35,18 +35,20 @@ class SingleCheckpointBarrierHandler:
 
     Readers check :attr:`blocking` (a set that keeps its identity) before
     processing an item: ``if blocking and channel in blocking: handler.hold(item)``.
+    ``buffer()`` makes the container of held items (``append``, iteration in order): a deque by
+    default, a :class:`~strom.runtime.io.spill.SpillingBuffer` in tasks.
     """
 
     def __init__(self, channels: Collection[Channel], trigger: Callable[[int], None],
-                 replay: Callable[[Any], None]) -> None:
+                 replay: Callable[[Any], None], buffer: Callable[[], Any] = deque) -> None:
         self.channels = frozenset(channels)
-        self._trigger, self._replay = trigger, replay
+        self._trigger, self._replay, self._buffer = trigger, replay, buffer
         self.ended: set[Channel] = set()
         self.pending: int | None = None  # the checkpoint being aligned
         self.last_checkpoint = -1        # the newest checkpoint triggered
         self.arrived: set[Channel] = set()  # channels that delivered the pending barrier
         self.blocking: set[Channel] | frozenset[Channel] = self.arrived
-        self.held: deque[Any] = deque()
+        self.held: Any = buffer()
 
     def all_ended(self) -> bool:
         """Every channel delivered its end of partition."""
@@ -88,7 +90,7 @@ class SingleCheckpointBarrierHandler:
         self._release()
 
     def _release(self) -> None:
-        held, self.held = self.held, deque()
+        held, self.held = self.held, self._buffer()
         self.pending = None
         self.arrived.clear()
         for item in held:
@@ -99,6 +101,6 @@ class CheckpointBarrierTracker(SingleCheckpointBarrierHandler):
     """At-least-once: counts barriers as the aligned handler does but never blocks a channel."""
 
     def __init__(self, channels: Collection[Channel], trigger: Callable[[int], None],
-                 replay: Callable[[Any], None]) -> None:
-        super().__init__(channels, trigger, replay)
+                 replay: Callable[[Any], None], buffer: Callable[[], Any] = deque) -> None:
+        super().__init__(channels, trigger, replay, buffer)
         self.blocking = frozenset()

@@ -11,6 +11,7 @@ watermark valve to the task's :class:`~strom.runtime.watermarks.WatermarkOutput`
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from strom.runtime.deployment import InputPartition
 from strom.runtime.errors import ReplacedAttemptError
 from strom.runtime.io.barriers import CheckpointBarrierTracker, SingleCheckpointBarrierHandler
 from strom.runtime.io.events import EndOfPartition, Watermark, WatermarkStatus, decode_event, decode_record
+from strom.runtime.io.spill import SpillingBuffer
 from strom.runtime.io.valve import StatusWatermarkValve
 from strom.runtime.timers import processing_time_ms
 from strom.runtime.windows import RecordClock
@@ -41,13 +43,15 @@ class CheckpointedInputGate:
     exactly-once barrier alignment, else at-least-once. ``on_error(exc, record, element)``:
     called when the chain raised ``exc`` on ``record`` (decoded: ``element``); raises to fail the
     task or returns after dead-lettering the record (the task's ErrorPolicy).
+    ``alignment_buffer_bytes``: records held back during alignment kept in memory; more spill
+    to disk (:mod:`strom.runtime.io.spill`).
     """
 
     def __init__(self, consumer: Consumer, producer: Producer, partitions: tuple[InputPartition, ...],
                  inputs: dict[str, Callable[[Any], None]], restored: Offsets, attempt: int, aligned: bool,
                  checkpoints: SubtaskCheckpointCoordinator, chain: OperatorChain, clock: RecordClock,
                  canceled: threading.Event, execution_id: str,
-                 on_error: Callable[[Exception, Any, Any], None]) -> None:
+                 on_error: Callable[[Exception, Any, Any], None], alignment_buffer_bytes: int = 64 << 20) -> None:
         self.consumer, self.producer, self.inputs, self.attempt = consumer, producer, inputs, attempt
         self.execution_id = execution_id
         self.checkpoints, self.chain, self.clock, self.canceled, self.on_error = (
@@ -55,7 +59,8 @@ class CheckpointedInputGate:
         self.backend, self.watermarks = chain.backend, chain.watermarks
         channels = [(p.key, upstream) for p in partitions for upstream in range(p.upstream_parallelism)]
         handler = SingleCheckpointBarrierHandler if aligned else CheckpointBarrierTracker
-        self.barriers = handler(channels, self._trigger, self.handle)
+        self.barriers = handler(channels, self._trigger, self.handle,
+                                functools.partial(SpillingBuffer, alignment_buffer_bytes))
         self._blocking = self.barriers.blocking  # keeps its identity: checked per record
         self.valve = StatusWatermarkValve(channels)
         self.position: Offsets = {p.key: max(restored.get(p.key, 0), p.skip_before) for p in partitions}
