@@ -38,7 +38,8 @@ Then it stops the input, waits until a checkpoint covers all of it and the commi
 output stops growing, and checks that output against a plain count of every word
 produced (the job's own tokeniser, ``examples/wordcount.py``'s ``words``): each word's
 committed running counts must be exactly 1..n, each once. It prints the verdict
-(exactly-once, or records lost and duplicated, with counts), the samples as a table,
+(exactly-once, or records lost and duplicated, with counts), the longest stall of the
+committed output seen in the samples, the samples as a table,
 each resource series' flatness, and writes a PNG of every series over time
 (``--plot``, default ``<state.dir>/bench/<cluster id>.png``).
 
@@ -73,6 +74,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import TypeVar
 
@@ -250,7 +252,8 @@ class Jobs:
         self.config = config
         self.client: JobClient | None = None
 
-    def call(self, method: Callable[[JobClient], dict]) -> dict | None:
+    def call(self, method: Callable[[JobClient], T]) -> T | None:
+        """``method(leader's client)``, once more with a new client if it failed; None if both failed."""
         for _ in range(2):
             try:
                 if self.client is None:
@@ -435,7 +438,7 @@ def committed_records(bootstrap: str, topic: str, timeout_s: float = 600.0) -> I
                     if (message.offset() or 0) >= ends[message.partition()]:
                         pending.discard(message.partition())
                 else:
-                    yield message.key(), message.value()
+                    yield message.key() or b"", message.value() or b""
     finally:
         consumer.close()
 
@@ -504,9 +507,19 @@ class Series:
     decimals: int = 0
 
 
+def scaled(get: Callable[[Sample], int | None], unit_bytes: int) -> Callable[[Sample], float | None]:
+    """``get`` in units of ``unit_bytes`` bytes."""
+    def value(sample: Sample) -> float | None:
+        raw = get(sample)
+        return None if raw is None else raw / unit_bytes
+    return value
+
+
+def rss_of(name: str) -> Callable[[Sample], int | None]:
+    return lambda sample: sample.rss.get(name)
+
+
 def series_of(processes: list[str]) -> list[Series]:
-    def scaled(get: Callable[[Sample], int | None], unit_bytes: int) -> Callable[[Sample], float | None]:
-        return lambda s: None if get(s) is None else get(s) / unit_bytes
     rows = [
         Series("input", "lines", lambda s: s.input_lines, False),
         Series("source lag", "records", lambda s: s.source_lag, True),
@@ -522,7 +535,7 @@ def series_of(processes: list[str]) -> list[Series]:
     for name in processes:
         role, _, number = name.rpartition("-")
         rows.append(Series(f"{short.get(role, role)}-{number} RSS", "MiB",
-                           scaled(lambda s, name=name: s.rss.get(name), MiB), True, 1))
+                           scaled(rss_of(name), MiB), True, 1))
     rows.append(Series("restarts", "", lambda s: s.restarts, False))
     return rows
 
@@ -614,6 +627,23 @@ def plot(samples: list[Sample], series: list[Series], windows: Windows, path: Pa
     plt.close(figure)
 
 
+def output_stall(samples: list[Sample]) -> str:
+    """The longest run of samples in which input arrived but no output was committed."""
+    longest, since, start = 0.0, None, 0.0
+    for before, after in pairwise(samples):
+        if before.committed_end is not None and before.committed_end == after.committed_end \
+                and after.input_lines > before.input_lines:
+            since = before.t_s if since is None else since
+            if after.t_s - since > longest:
+                longest, start = after.t_s - since, since
+        else:
+            since = None
+    if not longest:
+        return "committed output grew between every two samples"
+    return (f"longest stall of committed output while input arrived: {longest:.0f} s or more, from t={start:.0f} s "
+            f"(samples {samples[1].t_s - samples[0].t_s:.0f} s apart)")
+
+
 # -- the run --------------------------------------------------------------------------------
 def fault_schedule(minutes: float, kill_every: float, jobmanager_at: float | None) -> list[tuple[float, str]]:
     """(seconds since the start, "taskmanager" | "jobmanager"), in time order.
@@ -635,6 +665,12 @@ def fault_schedule(minutes: float, kill_every: float, jobmanager_at: float | Non
 
 
 class Soak:
+    """One soak run: input, job, faults and samples (``job_id`` and ``sampler`` exist once :meth:`run`
+    submitted the job)."""
+
+    job_id: str
+    sampler: Sampler
+
     def __init__(self, args: argparse.Namespace, cluster: SoakCluster, lines: list[bytes]) -> None:
         self.args, self.cluster, self.lines = args, cluster, lines
         run = cluster.cluster_id
@@ -643,8 +679,6 @@ class Soak:
         self.samples: list[Sample] = []
         self._events: list[str] = []
         self._turn = 0
-        self.job_id = ""
-        self.sampler: Sampler | None = None
 
     def topics(self) -> list[str]:
         return [self.input_topic, self.output_topic, self.dlq]
@@ -793,8 +827,8 @@ def main() -> int:
         for key, value in committed_records(cluster.bootstrap, soak.output_topic):
             check.add(key, value)
         details = soak.jobs.details(soak.job_id)
-        if details is not None:
-            soak.jobs.call(lambda client: client.cancel(soak.job_id) or {})
+        if details is not None and not JobStatus(details["state"]).is_globally_terminal:
+            soak.jobs.call(lambda client: client.cancel(soak.job_id))
         soak.sampler.close()
         soak.jobs.close()
 
@@ -803,7 +837,8 @@ def main() -> int:
         print()
         print_table(soak.samples, series)
         print()
-        print(f"restarts: {details.get('restarts') if details else '?'}; verdict: {check.verdict()}")
+        print(f"restarts: {details.get('restarts') if details else '?'}; {output_stall(soak.samples)}")
+        print(f"verdict: {check.verdict()}")
         print(windows.describe())
         print("\n".join(flatness(soak.samples, series, windows)))
         plot(soak.samples, series, windows, plot_path,

@@ -24,10 +24,12 @@ class JobResources:
     reads where its intermediate topics end, trims them behind completed checkpoints and deletes
     the intermediate ones at the end."""
 
-    def __init__(self, job_graph: JobGraph, cluster_id: str, bootstrap: str) -> None:
+    def __init__(self, job_graph: JobGraph, cluster_id: str, bootstrap: str,
+                 intermediate_retention_ms: int = 86_400_000) -> None:
         self.job_graph = job_graph
         self.cluster_id = cluster_id
         self.bootstrap = bootstrap
+        self.intermediate_retention_ms = intermediate_retention_ms
         self.trimmed: dict[KafkaPartition, int] = {}  # intermediate partition -> offset records were deleted below
 
     @functools.cached_property
@@ -48,7 +50,11 @@ class JobResources:
     def topic_specs(self) -> list[TopicSpec]:
         """Every topic the job writes, with its partition count."""
         job_id = self.job_graph.job_id
-        specs = [TopicSpec(e.topic(self.cluster_id, job_id), e.partitions) for e in self.job_graph.edges]
+        # Without checkpoints nothing trims them (trim_intermediate): time retention instead. Records on
+        # edges carry the time they were written, so historical event times do not expire them.
+        edge_config = ({} if self.job_graph.checkpoint_config.enabled
+                       else {"retention.ms": str(self.intermediate_retention_ms)})
+        specs = [TopicSpec(e.topic(self.cluster_id, job_id), e.partitions, edge_config) for e in self.job_graph.edges]
         specs.append(TopicSpec(self.job_graph.dead_letter_topic, 1))
         specs.append(TopicSpec(self.marker_topic, 1))
         for vertex in self.job_graph.vertices:
