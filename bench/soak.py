@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import logging
 import os
 import re
 import signal
@@ -76,7 +77,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
@@ -88,7 +89,15 @@ from strom.cluster.local import LocalCluster
 from strom.cluster.supervisor import wait_until
 from strom.config import ClusterOptions, Configuration, KafkaOptions
 from strom.errors import JobClientError
-from strom.io.kafka import DeliveryReports, KafkaPartition, TopicSpec, end_offset, ensure_topics, produce
+from strom.io.kafka import (
+    DeliveryReports,
+    KafkaPartition,
+    TopicSpec,
+    end_offset,
+    ensure_topics,
+    log_kafka_errors,
+    produce,
+)
 from strom.io.redis import redis_client
 from strom.naming import cluster_prefix, cluster_topic_prefix, edge_topic
 from strom.states import JobStatus
@@ -101,6 +110,10 @@ FLAT_FACTOR = 1.2             # last-window max / baseline-window max above this
 FULL_RUN_MIN = 20             # runs shorter than this get the flatness windows scaled down
 MiB, KiB = 2**20, 2**10
 T = TypeVar("T")
+# librdkafka's own log lines (a reconnect attempt every 50 ms while the broker is down) go nowhere.
+RDKAFKA_LOG = logging.getLogger("strom.soak.rdkafka")
+RDKAFKA_LOG.addHandler(logging.NullHandler())
+RDKAFKA_LOG.propagate = False
 
 
 # -- input ----------------------------------------------------------------------------------
@@ -154,7 +167,8 @@ class SteadyInput(threading.Thread):
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 20, "enable.idempotence": True,
+        producer = Producer({**kafka_client_config(self.bootstrap, "soak input"), "linger.ms": 20,
+                             "enable.idempotence": True,
                              **self.reports.producer_config()})
         try:
             started = time.monotonic()
@@ -292,6 +306,22 @@ class Sample:
     events: list[str] = field(default_factory=list)           # faults since the previous sample
 
 
+def best_effort(what: str, get: Callable[[], T]) -> T | None:
+    """``get()``, or None when Kafka or Redis did not answer (a new topic's leader not settled yet,
+    the shared stack restarting): a soak goes on through a sample it could not take whole."""
+    try:
+        return get()
+    except (KafkaException, RedisError, TimeoutError, OSError) as exc:
+        print(f"soak: cannot read {what} now: {exc}", file=sys.stderr)
+        return None
+
+
+def kafka_client_config(bootstrap: str, component: str) -> dict[str, Any]:
+    """Settings of this script's Kafka clients: while the broker is unreachable they say so every 5 s
+    (``log_kafka_errors``) instead of librdkafka logging every reconnect attempt (20 per second)."""
+    return {"bootstrap.servers": bootstrap, "logger": RDKAFKA_LOG, "error_cb": log_kafka_errors(component)}
+
+
 def rss_bytes(pid: int | None) -> int | None:
     """VmRSS of ``pid`` in bytes (None if it is not running)."""
     if pid is None:
@@ -332,7 +362,8 @@ class Sampler:
     def __init__(self, cluster: SoakCluster, jobs: Jobs, job_id: str, input_topic: str, output_topic: str) -> None:
         self.cluster, self.jobs, self.job_id = cluster, jobs, job_id
         self.input_topic, self.output_topic = input_topic, output_topic
-        self.consumer = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": f"strom-{cluster.cluster_id}",
+        self.consumer = Consumer({**kafka_client_config(cluster.bootstrap, "soak sampler"),
+                                  "group.id": f"strom-{cluster.cluster_id}",
                                   "isolation.level": "read_committed", "enable.auto.commit": False})
         admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
         self.log_dir = broker_log_dir(admin)
@@ -391,29 +422,20 @@ class Sampler:
         if details is not None and self.sources is None and details.get("source-partitions"):
             parallelism = {v["id"]: v["parallelism"] for v in details["vertices"]}
             self.sources = [(v, parallelism[v]) for v in details["source-partitions"]]
-        edge_bytes, edge_records = self._read("intermediate topics", self._edges) or (None, None)
-        latest = self._read("the latest checkpoint", self.store.latest)
+        edge_bytes, edge_records = best_effort("intermediate topics", self._edges) or (None, None)
+        latest = best_effort("the latest checkpoint", self.store.latest)
         return Sample(
-            t_s=t_s, input_lines=input_lines, source_lag=self._read("source lag", self.source_lag),
-            committed_end=self._read("committed output", self.committed_end),
+            t_s=t_s, input_lines=input_lines, source_lag=best_effort("source lag", self.source_lag),
+            committed_end=best_effort("committed output", self.committed_end),
             edge_bytes=edge_bytes, edge_records=edge_records,
-            redis_memory=self._read("Redis INFO", lambda: int(self.redis.info("memory")["used_memory"])),
-            redis_keys=self._read("Redis DBSIZE", lambda: int(self.redis.dbsize())),
-            cluster_keys=self._read("Redis keys", lambda: sum(1 for _ in self.redis.scan_iter(
+            redis_memory=best_effort("Redis INFO", lambda: int(self.redis.info("memory")["used_memory"])),
+            redis_keys=best_effort("Redis DBSIZE", lambda: int(self.redis.dbsize())),
+            cluster_keys=best_effort("Redis keys", lambda: sum(1 for _ in self.redis.scan_iter(
                 match=f"{cluster_prefix(self.cluster.cluster_id)}:*", count=1000))),
             checkpoint_bytes=latest["state-size"] if latest else None,
             restarts=details.get("restarts") if details else None,
             rss={name: rss_bytes(self.cluster.local.pid(name)) for name in self.processes})
 
-    @staticmethod
-    def _read(what: str, get: Callable[[], T]) -> T | None:
-        """``get()``, or None when Kafka or Redis did not answer (a new topic's leader not settled,
-        a broker busy): a soak goes on through a sample it could not take whole."""
-        try:
-            return get()
-        except (KafkaException, RedisError, TimeoutError, OSError) as exc:
-            print(f"soak: cannot read {what} now: {exc}", file=sys.stderr)
-            return None
 
 
 # -- the verdict ----------------------------------------------------------------------------
@@ -421,7 +443,8 @@ def committed_records(bootstrap: str, topic: str, timeout_s: float = 600.0) -> I
     """(key, value) of every committed record of ``topic`` up to its end offsets now, as a stream
     (:func:`strom.io.kafka.read_to_end` semantics without keeping the messages). Raises
     TimeoutError when the end is not reached within ``timeout_s``."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"strom-soak-read-{uuid.uuid4().hex[:8]}",
+    consumer = Consumer({**kafka_client_config(bootstrap, "soak output reader"),
+                         "group.id": f"strom-soak-read-{uuid.uuid4().hex[:8]}",
                          "isolation.level": "read_committed", "enable.auto.commit": False,
                          "enable.partition.eof": True, "max.partition.fetch.bytes": 10 * MiB})
     try:
@@ -757,20 +780,37 @@ class Soak:
         """Wait until the latest checkpoint covers all input and the committed output has stopped
         growing for 5 s; returns how it went."""
         deadline, started = time.monotonic() + timeout_s, time.monotonic()
-        while (lag := self.sampler.source_lag()) != 0:
+        while (lag := best_effort("source lag", self.sampler.source_lag)) != 0:
             details = self.jobs.details(self.job_id)
             if details and JobStatus(details["state"]).is_globally_terminal:
                 return f"job {details['state']}: {details.get('error')}"
             if time.monotonic() > deadline:
                 return f"input not covered by a checkpoint after {timeout_s:g} s (lag {lag})"
             time.sleep(0.5)
-        last, stable_since = self.sampler.committed_end(), time.monotonic()
+        last, stable_since = best_effort("committed output", self.sampler.committed_end), time.monotonic()
         while time.monotonic() - stable_since < 5 and time.monotonic() < deadline:
             time.sleep(0.5)
-            end = self.sampler.committed_end()
-            if end != last:
+            end = best_effort("committed output", self.sampler.committed_end)
+            if end != last or end is None:
                 last, stable_since = end, time.monotonic()
         return f"input covered by a checkpoint and output committed {time.monotonic() - started:.1f} s after it stopped"
+
+    def verify(self, sent: int, tries: int = 3) -> ExactlyOnceCheck:
+        """The committed output checked against the words of the first ``sent`` input lines; read
+        again (``tries`` times in all, 10 s apart) when Kafka goes away meanwhile."""
+        expected = expected_counts(self.lines, sent)
+        for attempt in range(1, tries + 1):
+            check = ExactlyOnceCheck(expected)
+            try:
+                for key, value in committed_records(self.cluster.bootstrap, self.output_topic):
+                    check.add(key, value)
+                return check
+            except (KafkaException, TimeoutError) as exc:
+                if attempt == tries:
+                    raise
+                self.say(f"reading the committed output failed ({exc}); again in 10 s")
+                time.sleep(10)
+        raise AssertionError("unreachable")
 
 
 def main() -> int:
@@ -820,12 +860,10 @@ def main() -> int:
         sent, input_s = soak.run()
         drained = soak.drain(args.drain_timeout)
         soak.say(f"input stopped: {sent:,} lines in {input_s:.0f} s ({sent / input_s:.1f} lines/s); {drained}")
-        input_records = soak.sampler.input_end()
+        input_records = best_effort("input end offsets", soak.sampler.input_end)
         if input_records != sent:
-            soak.say(f"WARNING: the input topic holds {input_records:,} records, {sent:,} were produced")
-        check = ExactlyOnceCheck(expected_counts(lines, sent))
-        for key, value in committed_records(cluster.bootstrap, soak.output_topic):
-            check.add(key, value)
+            soak.say(f"WARNING: the input topic holds {input_records} records, {sent:,} were produced")
+        check = soak.verify(sent)
         details = soak.jobs.details(soak.job_id)
         if details is not None and not JobStatus(details["state"]).is_globally_terminal:
             soak.jobs.call(lambda client: client.cancel(soak.job_id))

@@ -149,6 +149,7 @@ def test_exhausted_restart_strategy_fails_the_job_with_the_cause(cluster: TestCl
     details = JobClient(cluster.config).details(job_id)
     assert details["state"] == "FAILED" and details["restarts"] == 2
     assert "cannot digest poison" in details["error"]
+    assert f"on the record at {source}/0/1" in details["error"], details["error"]
     assert "fixed-delay restart strategy exhausted after 2 restarts" in details["error"]
 
 
