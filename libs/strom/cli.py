@@ -150,7 +150,7 @@ def status(config: Configuration, job_id: str | None, as_json: bool, timeout: fl
 def _job_client(config: Configuration) -> JobClient:
     try:
         return JobClient(config)
-    except JobClientError as exc:
+    except (JobClientError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

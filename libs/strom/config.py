@@ -10,6 +10,7 @@ dots and dashes as underscores, e.g. ``heartbeat.timeout`` ->
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,8 @@ class ConfigOption(Generic[T]):
 
     ``default`` may be a callable taking the environment mapping, for defaults
     derived from other variables (the Kafka port of ``ops/stack``, say).
-    ``unit`` is shown in ``strom config`` and docs ("ms", "bytes", "").
+    ``unit`` is shown in ``strom config`` and docs ("ms", "bytes", ""). ``secret``: the value
+    is never shown (``strom config`` says whether it is set); URLs have their password hidden.
     """
 
     key: str
@@ -34,6 +36,7 @@ class ConfigOption(Generic[T]):
     default: T | Callable[[Mapping[str, str]], T]
     doc: str
     unit: str = ""
+    secret: bool = False
 
     @property
     def env_var(self) -> str:
@@ -237,6 +240,18 @@ class RestOptions:
     PORT = ConfigOption(
         "rest.port", int, 8081,
         "REST port (0 = any free port; the bound one is published in ZooKeeper).")
+    TOKEN = ConfigOption(
+        "rest.token", str, "",
+        "Bearer token every REST request must carry (Authorization: Bearer ...). Empty: the one in "
+        "rest.token-file. Set it through the environment or an env file, never on a command line.",
+        secret=True)
+    TOKEN_FILE = ConfigOption(
+        "rest.token-file", str, lambda env: str(Path(_value_in(env, ClusterOptions.STATE_DIR)) / "rest-token"),
+        "File holding the REST token (mode 0600) when rest.token is empty; a JobManager that "
+        "finds none there makes one (default: <state.dir>/rest-token).")
+    MAX_BODY_BYTES = ConfigOption(
+        "rest.max-body-bytes", _positive_int, 64 << 20,
+        "Largest REST request body (a job artifact); a larger one gets 413 before it is read.", "bytes")
 
 
 class JobManagerOptions:
@@ -324,5 +339,20 @@ class Configuration:
         return Configuration(merged, self._env)
 
     def describe(self) -> list[tuple[str, str, Any, str, str]]:
-        """Rows (key, env var, value, unit, doc) for ``strom config``."""
-        return [(o.key, o.env_var, self.get(o), o.unit, o.doc) for o in ALL_OPTIONS]
+        """Rows (key, env var, value, unit, doc) for ``strom config``; secrets redacted."""
+        return [(o.key, o.env_var, redacted(o, self.get(o)), o.unit, o.doc) for o in ALL_OPTIONS]
+
+
+def redacted(option: ConfigOption[Any], value: Any) -> Any:
+    """``value`` as it may be shown: a secret as whether it is set, a URL without its password.
+
+    >>> redacted(RedisOptions.URL, "redis://strom:hunter2@redis:6379/0")
+    'redis://strom:***@redis:6379/0'
+    >>> redacted(RestOptions.TOKEN, "abc"), redacted(RestOptions.TOKEN, "")
+    ('<set>', '<not set>')
+    """
+    if option.secret:
+        return "<set>" if value else "<not set>"
+    if isinstance(value, str):
+        return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", value)
+    return value

@@ -103,6 +103,11 @@ class TestCluster:
         assert details["state"] == "FINISHED" and details["restarts"] >= 1, details
         return details
 
+    def auth(self) -> dict[str, str]:
+        """The REST headers of this cluster's bearer token (its JobManager made the token file)."""
+        from strom.credentials import rest_token
+        return {"Authorization": f"Bearer {rest_token(self.config)}"}
+
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n" + p.log.read_text()[-3000:]
                          for p in self.local.processes() if p.log.exists())

@@ -89,7 +89,7 @@ def test_resumed_deposed_leader_cannot_cancel_or_checkpoint(drill, drill_cluster
         def request(method: str, path: str, **kwargs) -> None:
             try:
                 answer = httpx.request(method, address + path, timeout=30, follow_redirects=False,
-                                       **kwargs)
+                                       headers=drill_cluster.auth(), **kwargs)
                 answers.append((path, answer.status_code))
             except httpx.HTTPError as exc:
                 answers.append((path, repr(exc)))

@@ -10,6 +10,7 @@ import httpx
 
 from strom.config import Configuration
 from strom.coordination.leader_election import current_leader, zookeeper_client
+from strom.credentials import rest_token
 from strom.errors import JobClientError
 from strom.graph.artifact import dump_artifact
 from strom.graph.job_graph import JobGraph
@@ -17,12 +18,18 @@ from strom.states import JobStatus
 
 
 class JobClient:
-    """REST client of the JobManager that leads now (found in ZooKeeper; redirects followed)."""
+    """REST client of the JobManager that leads now, found in ZooKeeper, with the cluster's bearer
+    token (:func:`~strom.credentials.rest_token`; ConfigError when there is none).
+
+    A standby's 307 is not followed with the token: the client asks ZooKeeper for the leader again
+    and retries there once, so it never sends the token to an address only a redirect named.
+    """
 
     def __init__(self, config: Configuration | None = None, address: str | None = None) -> None:
         self.config = config or Configuration()
+        self.headers = {"Authorization": f"Bearer {rest_token(self.config)}"}
         self.address = address or self._leader_address()
-        self.http = httpx.Client(base_url=self.address, follow_redirects=True, timeout=30)
+        self.http = httpx.Client(base_url=self.address, follow_redirects=False, timeout=30, headers=self.headers)
 
     def _leader_address(self) -> str:
         zk = zookeeper_client(self.config)
@@ -39,6 +46,11 @@ class JobClient:
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self.http.request(method, path, **kwargs)
+            if response.status_code == 307:  # a standby: the leader changed since we looked
+                self.address = self._leader_address()
+                self.http = httpx.Client(base_url=self.address, follow_redirects=False, timeout=30,
+                                         headers=self.headers)
+                response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise JobClientError(f"JobManager at {self.address} unreachable: {exc}") from exc
         if response.status_code >= 400:

@@ -20,7 +20,7 @@ import click
 from strom.api.executor import ExecutionContext, execution_context
 from strom.client.jobs import JobClient
 from strom.config import Configuration
-from strom.errors import InvalidJobGraphError, JobClientError
+from strom.errors import ConfigError, InvalidJobGraphError, JobClientError
 from strom.graph.artifact import dump_artifact
 from strom.graph.job_graph import JobGraph
 
@@ -86,7 +86,7 @@ def run_job_file(config: Configuration, job_file: str, args: list[str], parallel
     except InvalidJobGraphError as exc:
         click.echo(f"invalid job graph ({_where(exc, path)}): {exc}", err=True)
         return 1
-    except JobClientError as exc:
+    except (JobClientError, ConfigError) as exc:
         click.echo(f"submission failed: {exc}", err=True)
         return 1
     except Exception as exc:

@@ -37,6 +37,7 @@ from strom.control.messages import (
 )
 from strom.control.roles import Role
 from strom.coordination.leader_election import LeaderInfo
+from strom.credentials import rest_token
 from strom.errors import InvalidArtifactError, NotLeaderError, StaleLeaderError
 from strom.graph.job_graph import JobGraph
 from strom.io.kafka import admin_client, check_kafka_settings
@@ -75,7 +76,8 @@ class JobManager(ControlEndpoint):
                                   self._checkpoint_store, config.get(JobStoreOptions.EXPIRATION_TIME))
         self.rest = RestServer(
             create_app(self.call, lambda: self._leader_address(), lambda: self.is_leader,
-                       self._require_dispatcher, self.confirm_leadership),
+                       self._require_dispatcher, self.confirm_leadership, token=rest_token(config, create=True),
+                       max_body_bytes=config.get(RestOptions.MAX_BODY_BYTES)),
             config.get(RestOptions.ADDRESS), config.get(RestOptions.PORT))
         self.every(0.2, self._tick)
         self.every(config.get(JobStoreOptions.CLEANUP_INTERVAL) / 1000, self._clean_up)

@@ -13,8 +13,12 @@
                                      (Flink answers 202 and a trigger id; disposal here is one Redis
                                      transaction, so it is done when the answer comes)
 
-Errors are ``{"errors": [message]}`` with 400/404/503. A standby JobManager
-answers 307 to the leader's address, which clients follow. A JobManager that
+Errors are ``{"errors": [message]}`` with 400/401/404/409/413/503. Every request
+must carry the cluster's bearer token (:mod:`strom.credentials`): without it the
+answer is 401 before anything of the body is read, and a body over
+``rest.max-body-bytes`` is refused with 413 while it arrives. A standby
+JobManager answers 307 to the leader's address; Strom's client does not follow
+it with its token but looks the leader up in ZooKeeper itself. A JobManager that
 lost leadership while serving a request (a resumed, deposed leader) answers 503:
 its control messages and Redis writes were refused by fencing.
 """
@@ -31,6 +35,7 @@ import uvicorn
 from fastapi import Body, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from strom.credentials import bearer_matches
 from strom.errors import (
     FencedError,
     InvalidArtifactError,
@@ -50,16 +55,69 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"errors": [message]}, status_code=status)
 
 
+class Guard:
+    """ASGI middleware in front of every route: 401 without the bearer token (before the body is
+    read, so nothing of an unauthenticated request is parsed, let alone unpickled), 413 for a body
+    over ``max_body_bytes`` (by Content-Length, and counted as it arrives for one without)."""
+
+    def __init__(self, app: Any, token: str, max_body_bytes: int) -> None:
+        self.app, self.token, self.max_body_bytes = app, token, max_body_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if not bearer_matches(headers.get("authorization"), self.token):
+            log.warning("rejected: no valid bearer token", method=scope["method"], path=scope["path"])
+            unauthorized = _error(401, "this JobManager needs the cluster's bearer token (Authorization: "
+                                       "Bearer ...; strom reads it from rest.token or rest.token-file)")
+            unauthorized.headers["WWW-Authenticate"] = "Bearer"
+            await unauthorized(scope, receive, send)
+            return
+        if int(headers.get("content-length") or 0) > self.max_body_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        received, refused = 0, False
+
+        async def counted() -> dict[str, Any]:
+            # A body without Content-Length: answer 413 once it passes the limit, and tell the
+            # app the client left (FastAPI would turn an exception here into a 400).
+            nonlocal received, refused
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes and not refused:
+                refused = True
+                await self._too_large(scope, receive, send)
+            return {"type": "http.disconnect"} if refused else message
+
+        async def unless_refused(message: dict[str, Any]) -> None:
+            if not refused:
+                await send(message)
+        try:
+            await self.app(scope, counted, unless_refused)
+        except Exception:
+            if not refused:
+                raise
+
+    async def _too_large(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await _error(413, f"request body over rest.max-body-bytes ({self.max_body_bytes} bytes)")(
+            scope, receive, send)
+
+
 def create_app(call: Callable[[Callable[[], Any]], Any], leader_address: Callable[[], str | None],
                is_leader: Callable[[], bool], dispatcher: Callable[[], Any],
-               confirm_leadership: Callable[[], bool] = lambda: True) -> FastAPI:
+               confirm_leadership: Callable[[], bool] = lambda: True, *, token: str,
+               max_body_bytes: int = 64 << 20) -> FastAPI:
     """``call(fn)`` runs ``fn`` on the JobManager's main thread and returns its result.
 
     ``confirm_leadership()`` asks ZooKeeper (blocking) whether this process still leads; it
     guards requests that change something, so a leader that was frozen past its session and
-    has not noticed yet answers 503 instead of acting.
+    has not noticed yet answers 503 instead of acting. ``token``: the bearer token every request
+    must carry; ``max_body_bytes``: the largest body taken (see :class:`Guard`).
     """
     app = FastAPI(title="Strom JobManager", version="1")
+    app.add_middleware(Guard, token=token, max_body_bytes=max_body_bytes)
 
     async def fenced(request: Request, exc: Exception) -> JSONResponse:
         log.warning("rejected by fencing: no longer leader", method=request.method,

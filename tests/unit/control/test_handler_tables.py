@@ -21,7 +21,7 @@ ENDPOINTS = {
 @pytest.mark.parametrize("role", sorted(ENDPOINTS))
 def test_handler_table_covers_every_message_the_role_receives(role):
     # REST on any free port: the test suite's own JobManager holds the default one.
-    endpoint = ENDPOINTS[role](Configuration({RestOptions.PORT.key: 0}, env={}))
+    endpoint = ENDPOINTS[role](Configuration({RestOptions.PORT.key: 0, RestOptions.TOKEN.key: "unit-test"}, env={}))
     assert endpoint.role is role
     assert set(endpoint.handlers()) == received_by(role)
 

@@ -1,0 +1,69 @@
+"""Nobody runs code or changes a job through REST without the cluster's bearer token (real JobManager)."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from strom.client.jobs import JobClient
+
+from .conftest import TestCluster
+
+
+class CreatesAFile:
+    """A pickle whose loading runs code: it would create ``path``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.fixture
+def jobmanager(cluster: TestCluster) -> str:
+    cluster.start("jobmanager-1")
+    cluster.wait_for(lambda s: s.leaders["JOBMANAGER"] is not None, 15.0, "a JobManager leader")
+    return JobClient(cluster.config).address
+
+
+def test_without_the_token_nothing_is_read_run_or_changed(cluster: TestCluster, jobmanager: str, tmp_path):
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(CreatesAFile(str(marker)))
+    for headers in ({}, {"Authorization": "Bearer not-the-token"}, {"Authorization": "Basic abc"}):
+        answer = httpx.post(f"{jobmanager}/jobs", content=payload, headers=headers)
+        assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer", answer.text
+    assert not marker.exists()
+    for method, path, kwargs in (("PATCH", "/jobs/abc", {"params": {"mode": "cancel"}}),
+                                 ("POST", "/jobs/abc/savepoints", {"json": {"cancel-job": True}}),
+                                 ("POST", "/savepoint-disposal", {"json": {"savepoint-path": "x"}}),
+                                 ("GET", "/jobs", {}), ("GET", "/docs", {})):
+        assert httpx.request(method, jobmanager + path, **kwargs).status_code == 401, path
+    logs = cluster.logs()
+    assert "rejected: no valid bearer token" in logs
+    assert cluster.auth()["Authorization"].split()[1] not in logs
+
+
+def test_a_body_over_the_limit_is_refused_while_it_arrives(cluster: TestCluster, jobmanager: str):
+    big = b"\0" * (100 << 20)
+    answer = httpx.post(f"{jobmanager}/jobs", content=big, headers=cluster.auth(), timeout=60)
+    assert answer.status_code == 413 and "rest.max-body-bytes" in answer.text
+
+    def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(100):
+            yield b"\0" * (1 << 20)
+    answer = httpx.post(f"{jobmanager}/jobs", content=chunks(), headers=cluster.auth(), timeout=60)
+    assert answer.status_code == 413
+
+
+def test_strom_config_shows_no_secret(cluster: TestCluster):
+    env = {**cluster.local.env, "STROM_REST_TOKEN": "hunter2-token",
+           "STROM_REDIS_URL": "redis://strom:hunter2-password@127.0.0.1:6379/0"}
+    shown = subprocess.run([sys.executable, "-m", "strom", "config"], env=env, capture_output=True, text=True,
+                           check=True).stdout
+    assert "rest.token = <set>" in shown and "redis://strom:***@127.0.0.1:6379/0" in shown
+    assert "hunter2" not in shown
