@@ -16,6 +16,7 @@ from strom.naming import sink_marker_topic
 
 log = get_logger(__name__)
 
+INTERMEDIATE_SEGMENT_MS = 60_000  # segment.ms of trimmed intermediate topics
 INTERMEDIATE_ENDS_TIMEOUT_S = 2.0  # s: reading the ends only saves work, so it may not hold a restart up long
 
 
@@ -52,7 +53,9 @@ class JobResources:
         job_id = self.job_graph.job_id
         # Without checkpoints nothing trims them (trim_intermediate): time retention instead. Records on
         # edges carry the time they were written, so historical event times do not expire them.
-        edge_config = ({} if self.job_graph.checkpoint_config.enabled
+        # With them, segments roll every minute so that what checkpoints trimmed leaves the disk at the
+        # broker's next retention check (Kafka deletes only whole segments below the log start).
+        edge_config = ({"segment.ms": str(INTERMEDIATE_SEGMENT_MS)} if self.job_graph.checkpoint_config.enabled
                        else {"retention.ms": str(self.intermediate_retention_ms)})
         specs = [TopicSpec(e.topic(self.cluster_id, job_id), e.partitions, edge_config) for e in self.job_graph.edges]
         specs.append(TopicSpec(self.job_graph.dead_letter_topic, 1))
@@ -82,7 +85,7 @@ class JobResources:
             return latest_offsets(self.admin, partitions, timeout_s=INTERMEDIATE_ENDS_TIMEOUT_S)
         except Exception as exc:  # only an optimisation: without it tasks skip the records one by one
             log.warning("cannot read intermediate topic ends; restored tasks skip old records one by one",
-                        job_id=self.job_graph.job_id, error=str(exc))
+                        job_id=self.job_graph.job_id, error=repr(exc))
             return {}
 
     def trim_intermediate(self, offsets: dict[KafkaPartition, int]) -> None:

@@ -43,8 +43,12 @@ class ResourceManager(ControlEndpoint):
 
     def on_register_task_manager(self, message: ControlMessage) -> None:
         registration = message.payload(RegisterTaskManager)
-        self.slots.register(registration.tm_id, registration.host, registration.pid, registration.slots,
-                            time.monotonic())
+        replaced = self.slots.register(registration.tm_id, registration.host, registration.pid, registration.slots,
+                                       time.monotonic())
+        if self.is_leader and replaced is not None:
+            reason = f"restarted as a new process (pid {replaced.pid} on {replaced.host} -> {registration.pid})"
+            self.log.warning("taskmanager lost", tm_id=replaced.tm_id, reason=reason)
+            self.job_masters.task_manager_lost(replaced.tm_id, reason, 0, replaced.slots)
         if self.is_leader:
             self.log.info("taskmanager registered", tm_id=registration.tm_id, slots=len(registration.slots))
             self.task_executors.confirm_registration(registration.tm_id)

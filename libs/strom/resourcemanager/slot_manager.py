@@ -66,10 +66,18 @@ class SlotManager:
                                                             pending=pending)
         return True
 
-    def register(self, tm_id: str, host: str, pid: int, slots: list[SlotStatus], now: float) -> None:
-        """An explicit registration: clears a LOST mark."""
-        self.task_managers.pop(tm_id, None)
+    def register(self, tm_id: str, host: str, pid: int, slots: list[SlotStatus],
+                 now: float) -> TaskManagerRegistration | None:
+        """An explicit registration: clears a LOST mark. Returns the registration it replaces when
+        that was another process (host, pid) still counted alive: a TaskManager restarted under the
+        same id before its heartbeats timed out, whose tasks are gone with the old process (Flink
+        closes the old TaskExecutor connection likewise)."""
+        previous = self.task_managers.pop(tm_id, None)
         self.report(tm_id, host, pid, slots, now)
+        if (previous is not None and previous.state == TaskManagerState.REGISTERED
+                and (previous.host, previous.pid) != (host, pid)):
+            return previous
+        return None
 
     def expire(self, now: float) -> list[tuple[TaskManagerRegistration, float]]:
         """Mark TaskManagers silent longer than the timeout as LOST; returns (tm, silent s)."""

@@ -330,6 +330,9 @@ num.io.threads=4
 # whose segments would be deleted at the next retention check (every 5 min).
 log.retention.ms=-1
 log.segment.bytes=268435456
+# How often the broker deletes segments below a partition's log start offset: intermediate
+# topics are trimmed after every checkpoint (delete_records), their disk freed at this check.
+log.retention.check.interval.ms=60000
 """
 
 KAFKA_LOG4J2 = """\

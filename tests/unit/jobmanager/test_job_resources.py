@@ -21,7 +21,7 @@ def wordcount(checkpointing: bool):
 
 
 def test_intermediate_topics_expire_by_time_only_without_checkpoints_that_trim_them():
-    for checkpointing, config in [(False, {"retention.ms": "5000"}), (True, {})]:
+    for checkpointing, config in [(False, {"retention.ms": "5000"}), (True, {"segment.ms": "60000"})]:
         resources = JobResources(wordcount(checkpointing), "c1", "kafka:9092", intermediate_retention_ms=5000)
         specs = {spec.name: spec for spec in resources.topic_specs()}
         (edge,) = resources.edge_topics()

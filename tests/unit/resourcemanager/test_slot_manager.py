@@ -65,3 +65,14 @@ def test_rows_report_state_and_age():
     sm.register("tm-a", "h", 1, free(1), now=0.0)
     (row,) = sm.rows(now=1.25)
     assert row.state is TaskManagerState.REGISTERED and row.last_heartbeat_age_ms == 1250
+
+
+def test_a_new_process_registering_under_a_live_id_replaces_the_old_one_which_is_lost():
+    sm = SlotManager(heartbeat_timeout_s=2.0)
+    assert sm.register("tm-a", "h", 1, [SlotStatus(0, "alloc-1", "job")], now=0.0) is None
+    assert sm.register("tm-a", "h", 1, [SlotStatus(0, "alloc-1", "job")], now=0.5) is None  # the same process
+    replaced = sm.register("tm-a", "h", 7, free(1), now=1.0)  # kill -9, restarted before the timeout
+    assert replaced is not None and replaced.pid == 1 and replaced.slots == [SlotStatus(0, "alloc-1", "job")]
+    assert [tm.pid for tm in sm.registered()] == [7] and sm.free_slot_count() == 1
+    sm.expire(now=5.0)
+    assert sm.register("tm-a", "h", 8, free(1), now=6.0) is None  # already declared lost by timeout
