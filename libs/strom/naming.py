@@ -81,7 +81,7 @@ def jobs_key(cluster_id: str) -> str:
 
 
 def job_overview_key(cluster_id: str) -> str:
-    """The job store's HASH job id -> JSON {"name", "state", "end-time"}: ``GET /jobs`` in one read."""
+    """The job store's HASH job id -> JSON {"name", "status", "end-time"}: ``GET /jobs`` in one read."""
     return f"strom:{cluster_id}:job-overview"
 
 

@@ -108,3 +108,11 @@ def test_a_completion_discards_the_older_checkpoints_that_never_completed(store:
     assert store.discard_abandoned(below=newest) == [abandoned]
     assert store.acked(abandoned) == set() and not store.redis.exists(store.snapshot_key(abandoned, "v1", 0))
     assert store.completed_ids() == [kept, newest] and store.acked(kept) == set(TASKS)
+
+
+def test_a_job_started_from_a_savepoint_numbers_its_checkpoints_after_it(store: RedisCheckpointStore):
+    """Epochs its exactly-once sinks re-commit from the savepoint stay below the job's own."""
+    store.set_generation(0, ids_after=57)
+    assert store.claim(0, -1, 1000, 60_000) == 58
+    store.set_generation(1, ids_after=57)  # a restart keeps the counter where it is
+    assert store.claim(1, 58, 2000, 60_000) == 59

@@ -187,8 +187,9 @@ def intermediate_watermarks(cluster: TestCluster, job_id: str) -> dict[tuple[str
 
 
 def test_intermediate_topics_are_trimmed_behind_completed_checkpoints(cluster: TestCluster, lines):
-    """An unbounded job: every intermediate partition keeps only what the retained checkpoints may
-    still read, so the disk of a job that runs for weeks is bounded (Kafka Streams' purge)."""
+    """An unbounded job: every intermediate partition keeps only what its readers took in after the
+    newest completed checkpoint (no restore reads below it: a restored attempt starts at the
+    partition ends), so the disk of a job that runs for weeks is bounded (Kafka Streams' purge)."""
     cluster.start_standard(task_managers=2, slots=2)
     words = lines[:50_000]
     job = Job(cluster, words, "--unbounded", interval_ms=200)

@@ -37,8 +37,10 @@ class InMemoryCheckpointStore:
         self.snapshots: dict[tuple[int, str, int], dict[bytes, bytes]] = {}
         self._failures: list[dict[str, Any]] = []
 
-    def set_generation(self, generation: int) -> None:
+    def set_generation(self, generation: int, ids_after: int | None = None) -> None:
         self.generation = generation
+        if ids_after is not None and self.counter == 0:
+            self.counter = ids_after
 
     def claim(self, attempt: int, known_id: int, now_ms: int, timeout_ms: int, join: bool = True,
               start: bool = True, savepoint: bool = False, stop: bool = False) -> int | None:

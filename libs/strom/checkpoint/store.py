@@ -174,8 +174,9 @@ class CheckpointStore(Protocol):
     sizes bytes; ``attempt`` (stored as the job's ``generation``) is the job's attempt number.
     """
 
-    def set_generation(self, generation: int) -> None:
-        """Make ``generation`` the attempt whose tasks may start and ack checkpoints."""
+    def set_generation(self, generation: int, ids_after: int | None = None) -> None:
+        """Make ``generation`` the attempt whose tasks may start and ack checkpoints; ``ids_after``:
+        a new job's checkpoint ids continue after this one (the savepoint it starts from)."""
         ...
 
     def claim(self, attempt: int, known_id: int, now_ms: int, timeout_ms: int, join: bool = True,
@@ -279,10 +280,16 @@ class RedisCheckpointStore:
                 f"{self.prefix}:chk-info:{checkpoint_id}", f"{self.prefix}:chk-acks:{checkpoint_id}",
                 f"{self.prefix}:checkpoint:{checkpoint_id}"]
     # -- ids and progress: tasks and the JobManager -----------------------------------------
-    def set_generation(self, generation: int) -> None:
+    def set_generation(self, generation: int, ids_after: int | None = None) -> None:
         """Make ``generation`` the attempt whose tasks may start and ack checkpoints (JobManager,
-        before deploying it; fenced: raises StaleLeaderError for a deposed leader)."""
-        atomic_write(self.redis, lambda pipe: pipe.set(f"{self.prefix}:generation", generation), self.fence)
+        before deploying it; fenced: raises StaleLeaderError for a deposed leader). ``ids_after``:
+        the savepoint a new job starts from; its checkpoint ids continue after it, as Flink's do, so
+        epochs its exactly-once sinks re-commit from the savepoint stay below the job's own."""
+        def fill(pipe: Any) -> None:
+            pipe.set(f"{self.prefix}:generation", generation)
+            if ids_after is not None:
+                pipe.set(f"{self.prefix}:checkpoint-counter", ids_after, nx=True)
+        atomic_write(self.redis, fill, self.fence)
 
     def claim(self, attempt: int, known_id: int, now_ms: int, timeout_ms: int, join: bool = True,
               start: bool = True, savepoint: bool = False, stop: bool = False) -> int | None:

@@ -47,12 +47,16 @@ class JobClient:
         try:
             response = self.http.request(method, path, **kwargs)
             if response.status_code == 307:  # a standby: the leader changed since we looked
+                self.http.close()
                 self.address = self._leader_address()
                 self.http = httpx.Client(base_url=self.address, follow_redirects=False, timeout=30,
                                          headers=self.headers)
                 response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise JobClientError(f"JobManager at {self.address} unreachable: {exc}") from exc
+        if response.status_code == 307:
+            raise JobClientError(f"{method} {path}: the JobManager ZooKeeper names as leader ({self.address}) "
+                                 f"says it is not; leadership is changing, retry shortly")
         if response.status_code >= 400:
             try:
                 message = "; ".join(response.json()["errors"])

@@ -18,6 +18,7 @@ import signal
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 
 from kazoo.client import KazooClient
@@ -65,6 +66,7 @@ class ControlEndpoint:
         self.id = instance_id or new_instance_id(self.role)
         self.host = socket.gethostname()
         self.pid = os.getpid()
+        self.session = uuid.uuid4().hex  # this process, even where host and pid repeat (a container)
         self.log = logs.get_logger(self.role.lower())
         self.fencing = FencingGuard()
         self.leadership = LeaderElectionService(self)

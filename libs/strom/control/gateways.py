@@ -119,8 +119,9 @@ class ResourceManagerGateway(Gateway):
 
     role = Role.RESOURCEMANAGER
 
-    def register_task_manager(self, tm_id: str, host: str, pid: int, slots: list[SlotStatus]) -> None:
-        self.send(RegisterTaskManager(tm_id, host, pid, slots))
+    def register_task_manager(self, tm_id: str, host: str, pid: int, slots: list[SlotStatus],
+                              session: str = "") -> None:
+        self.send(RegisterTaskManager(tm_id, host, pid, slots, session))
 
     def heartbeat(self, tm_id: str, host: str, pid: int, slots: list[SlotStatus]) -> None:
         self.send(Heartbeat(tm_id, host, pid, slots))

@@ -145,6 +145,7 @@ class RegisterTaskManager(ControlPayload):
     host: str
     pid: int
     slots: list[SlotStatus]
+    session: str = ""  # random per process
 
 
 @dataclass(frozen=True)

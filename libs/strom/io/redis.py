@@ -56,7 +56,8 @@ def check_redis_settings(client: redis.Redis) -> None:
     with a TTL, and Strom sets none.) Raises :class:`~strom.errors.StorageConfigError`; a Redis
     that refuses CONFIG GET (some managed services) is let through with a warning.
     """
-    where = "{host}:{port}".format(**client.connection_pool.connection_kwargs)  # no password
+    kwargs = client.connection_pool.connection_kwargs
+    where = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"  # never the password
     try:
         policy = client.config_get("maxmemory-policy").get("maxmemory-policy") or ""
     except redis.ResponseError as exc:

@@ -99,8 +99,9 @@ class JobCleanup:
 
     def sweep_redis(self) -> int:
         """Delete keys of jobs the store does not know, but not what savepoints point to; how many."""
+        # A fenced write first: from here no deposed leader can add a job we would not see below.
+        self.fence.write(lambda pipe: None)
         known, kept = set(self.store.job_ids()), self._savepoint_checkpoints()
-        self.fence.check()
         orphans = []
         for raw in self.redis.scan_iter(f"{job_prefix(self.cluster_id, '*')}*", count=1000):
             key = text(raw)

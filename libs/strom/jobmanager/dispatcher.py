@@ -97,8 +97,9 @@ class Dispatcher:
     def dispose_savepoint(self, savepoint_id: str) -> None:
         """Delete a savepoint (Flink's savepoint disposal): its pointer, then its checkpoint data.
 
-        Raises :class:`UnknownSavepointError` for an unknown id, :class:`JobStateError` while it
-        is its running job's newest completed checkpoint (a restart would restore it).
+        Raises :class:`UnknownSavepointError` for an unknown id, :class:`JobStateError` while a
+        restart of a running job would restore it (its own job's newest completed checkpoint, or
+        the start of a job that has no completed checkpoint yet).
         """
         pointer = self.store.savepoint(savepoint_id)
         if pointer is None:
@@ -110,6 +111,10 @@ class Dispatcher:
         if job_id in self.job_masters and latest is not None and latest["id"] == checkpoint_id:
             raise JobStateError(f"savepoint {savepoint_id} is the newest checkpoint of running job {job_id}; "
                                 f"dispose of it once a newer checkpoint completed")
+        for running in self.job_masters.values():  # started from it, nothing of its own to restore yet
+            if running.job_graph.savepoint == savepoint_id and running.checkpoints.latest() is None:
+                raise JobStateError(f"running job {running.job_id} was started from savepoint {savepoint_id} and "
+                                    f"has no checkpoint of its own yet; a restart would restore the savepoint")
         self.store.remove_savepoint(savepoint_id)
         checkpoints.discard(checkpoint_id)
 

@@ -151,12 +151,12 @@ class JobManager(ControlEndpoint):
         except StaleLeaderError as exc:
             self.log.warning("rejected by fencing", error=str(exc))
             return
-        self._clean_up(sweep_redis=True)
         if recovered:
             self._reports, self._reports_request = [], uuid.uuid4().hex
             self._reconcile_at_ms = self.clock.monotonic_ms() + self.reconcile_timeout_ms
             self.log.info("asking TaskManagers for their tasks to re-attach", jobs=len(recovered))
             self.task_executors.request_task_reports(self._reports_request)
+        self.post(lambda: self._clean_up(sweep_redis=True))  # after the re-attach is under way
 
     def _clean_up(self, sweep_redis: bool = False) -> None:
         """Leader only: expire ended jobs, delete leftover topics (and at leadership, orphaned keys)."""
@@ -170,6 +170,8 @@ class JobManager(ControlEndpoint):
                 self.cleanup.sweep_redis()
         except StaleLeaderError as exc:
             self.log.warning("rejected by fencing", error=str(exc))
+        except Exception as exc:  # Redis or Kafka unavailable: cleanup is retried next interval
+            self.log.warning("cleanup failed; retried at the next interval", error=repr(exc))
 
     def on_revoke_leadership(self) -> None:
         # Jobs keep running on the TaskManagers; re-attaching them is the new leader's part.

@@ -50,6 +50,11 @@ class JobAttempt:
         self.graph = ExecutionGraph.from_job_graph(self.job_graph, attempt=generation)
         self.locations: dict[str, str] = {}  # execution id -> TaskManager id
 
+    @property
+    def savepoint_checkpoint(self) -> int | None:
+        """The checkpoint id of the savepoint the job started from, None for none."""
+        return self.savepoint["checkpoint_id"] if self.savepoint else None
+
     def next(self, restored_from: int | None, skip_before: dict[KafkaPartition, int]) -> JobAttempt:
         """The attempt that replaces this one after a failure (no subtask deployed yet)."""
         return JobAttempt(self.deployments, self.channel, self.generation + 1, self.savepoint, restored_from,

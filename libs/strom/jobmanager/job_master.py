@@ -76,7 +76,7 @@ class JobMaster:
         try:
             self.resources.create_topics()
             self.attempt.fix_source_partitions()
-            self.checkpoints.set_generation(self.attempt.generation)
+            self.checkpoints.set_generation(self.attempt.generation, self.attempt.savepoint_checkpoint)
         except Exception as exc:
             self.fail(f"job setup failed: {exc}")
             return

@@ -9,7 +9,7 @@ Renaming a REST field therefore never breaks recovery.
 Keys in Redis, per cluster (built in :mod:`strom.naming`)::
 
     strom:<cluster>:jobs                 ZSET job id -> submit time (ms)
-    strom:<cluster>:job-overview         HASH job id -> JSON {"name", "state", "end-time"} (GET /jobs)
+    strom:<cluster>:job-overview         HASH job id -> JSON {"name", "status", "end-time"} (GET /jobs)
     strom:<cluster>:job:<id>:artifact    the job artifact (bytes)
     strom:<cluster>:job:<id>:record      JSON of the JobRecord
     strom:<cluster>:job:<id>             HASH of the REST details' fields (JSON values)

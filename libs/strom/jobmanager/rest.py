@@ -117,7 +117,6 @@ def create_app(call: Callable[[Callable[[], Any]], Any], leader_address: Callabl
     must carry; ``max_body_bytes``: the largest body taken (see :class:`Guard`).
     """
     app = FastAPI(title="Strom JobManager", version="1")
-    app.add_middleware(Guard, token=token, max_body_bytes=max_body_bytes)
 
     async def fenced(request: Request, exc: Exception) -> JSONResponse:
         log.warning("rejected by fencing: no longer leader", method=request.method,
@@ -139,6 +138,9 @@ def create_app(call: Callable[[Callable[[], Any]], Any], leader_address: Callabl
             return _error(503, "no JobManager leader elected yet; retry shortly")
         return RedirectResponse(address + request.url.path +
                                 (f"?{request.url.query}" if request.url.query else ""), status_code=307)
+
+    # Added last, so outermost (Starlette): no redirect, ZooKeeper check or route before the token.
+    app.add_middleware(Guard, token=token, max_body_bytes=max_body_bytes)
 
     _add_job_routes(app, call, dispatcher, leader_address)
     _add_checkpoint_routes(app, call, dispatcher)

@@ -44,7 +44,7 @@ class ResourceManager(ControlEndpoint):
     def on_register_task_manager(self, message: ControlMessage) -> None:
         registration = message.payload(RegisterTaskManager)
         replaced = self.slots.register(registration.tm_id, registration.host, registration.pid, registration.slots,
-                                       time.monotonic())
+                                       time.monotonic(), registration.session)
         if self.is_leader and replaced is not None:
             reason = f"restarted as a new process (pid {replaced.pid} on {replaced.host} -> {registration.pid})"
             self.log.warning("taskmanager lost", tm_id=replaced.tm_id, reason=reason)

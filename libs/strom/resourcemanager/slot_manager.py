@@ -25,6 +25,7 @@ class TaskManagerRegistration:
     state: TaskManagerState = TaskManagerState.REGISTERED
     # Allocations sent to the TaskManager but not yet confirmed by its report.
     pending: dict[int, tuple[str, str]] = field(default_factory=dict)
+    session: str = ""  # the process's random id, from its registration
 
     def free_slots(self) -> list[int]:
         return [s.slot_index for s in self.slots
@@ -62,20 +63,21 @@ class SlotManager:
         for report in reports:
             if report.allocation_id is not None:
                 pending.pop(report.slot_index, None)
-        self.task_managers[tm_id] = TaskManagerRegistration(tm_id, host, pid, reports, now,
-                                                            pending=pending)
+        self.task_managers[tm_id] = TaskManagerRegistration(tm_id, host, pid, reports, now, pending=pending,
+                                                            session=known.session if known else "")
         return True
 
     def register(self, tm_id: str, host: str, pid: int, slots: list[SlotStatus],
-                 now: float) -> TaskManagerRegistration | None:
+                 now: float, session: str = "") -> TaskManagerRegistration | None:
         """An explicit registration: clears a LOST mark. Returns the registration it replaces when
-        that was another process (host, pid) still counted alive: a TaskManager restarted under the
-        same id before its heartbeats timed out, whose tasks are gone with the old process (Flink
-        closes the old TaskExecutor connection likewise)."""
+        that was another process (host, pid, random ``session``) still counted alive: a TaskManager
+        restarted under the same id before its heartbeats timed out, whose tasks are gone with the
+        old process (Flink closes the old TaskExecutor connection likewise)."""
         previous = self.task_managers.pop(tm_id, None)
         self.report(tm_id, host, pid, slots, now)
+        self.task_managers[tm_id].session = session
         if (previous is not None and previous.state == TaskManagerState.REGISTERED
-                and (previous.host, previous.pid) != (host, pid)):
+                and (previous.host, previous.pid, previous.session) != (host, pid, session)):
             return previous
         return None
 

@@ -166,7 +166,9 @@ class ExactlyOnceSinkWriter:
         committed. Raises :class:`~strom.errors.SinkMarkerError` when the marker and the checkpoint
         disagree (see the module docstring).
         """
-        state: dict[str, Any] = pickle.loads(data) if data else {"committed": -1, "epochs": {}}
+        state: dict[Any, Any] = pickle.loads(data) if data else {"committed": -1, "epochs": {}}
+        if "epochs" not in state:  # a snapshot of before the committed epoch was kept: epochs only
+            state = {"committed": -1, "epochs": state}
         known, restored = state["committed"], state["epochs"]
         group = origin_group or "its own"
         marker = self.committed_marker(origin_group)

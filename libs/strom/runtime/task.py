@@ -213,7 +213,7 @@ class Task(threading.Thread):
                        checkpoints: SubtaskCheckpointCoordinator, restored: Offsets) -> SourceReader:
         descriptor, source = self.descriptor, self.vertex.operators[0]
         return SourceReader(
-            consumer, producer, source, chain.head.collect, descriptor.source_splits, restored, checkpoints,
+            consumer, self._producers, source, chain.head.collect, descriptor.source_splits, restored, checkpoints,
             chain.watermarks, self.clock, self._canceled,
             self._dead_letters(producer), self.settings.auto_watermark_interval_ms, self._on_error)
 
@@ -226,7 +226,7 @@ class Task(threading.Thread):
                   chain.head.collect2 if edge.type_number == 2 else chain.head.collect  # type: ignore[attr-defined]
                   for edge in self.vertex.inputs}
         return CheckpointedInputGate(
-            consumer, producer, descriptor.input_partitions, inputs, restored, descriptor.attempt,
+            consumer, self._producers, descriptor.input_partitions, inputs, restored, descriptor.attempt,
             descriptor.checkpoints.aligned, checkpoints, chain, self.clock, self._canceled,
             descriptor.execution_id, self._on_error, self.settings.alignment_buffer_bytes)
 

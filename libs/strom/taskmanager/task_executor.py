@@ -86,7 +86,8 @@ class TaskExecutor(ControlEndpoint):
 
     # -- the ResourceManager ------------------------------------------------------------------
     def register(self) -> None:
-        self.resource_manager.register_task_manager(self.id, self.host, self.pid, self.slot_table.slot_report())
+        self.resource_manager.register_task_manager(self.id, self.host, self.pid, self.slot_table.slot_report(),
+                                                    self.session)
 
     def heartbeat(self) -> None:
         rm = self.leaders[Role.RESOURCEMANAGER]

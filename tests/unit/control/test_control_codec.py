@@ -15,7 +15,7 @@ TM_ROW = {"tm_id": "tm-1", "host": "h", "pid": 42, "state": "LOST",
           "last_heartbeat_age_ms": 5100, "slots": [FREE, SLOT]}
 
 BODIES = {
-    "RegisterTaskManager": {"tm_id": "tm-1", "host": "h", "pid": 42, "slots": [FREE, SLOT]},
+    "RegisterTaskManager": {"tm_id": "tm-1", "host": "h", "pid": 42, "slots": [FREE, SLOT], "session": "s-1"},
     "TaskManagerRegistered": {"tm_id": "tm-1"},
     "DisconnectTaskManager": {"tm_id": "tm-1", "reason": "lost"},
     "Heartbeat": {"tm_id": "tm-1", "host": "h", "pid": 42, "slots": [FREE]},

@@ -41,3 +41,18 @@ def test_the_newest_checkpoint_of_a_running_job_is_not_disposed():
     with pytest.raises(JobStateError, match="newest checkpoint of running job job1"):
         dispatcher.dispose_savepoint("savepoint-job1-1")
     assert checkpoints.metadata(savepoint) is not None and jobs.savepoint("savepoint-job1-1") is not None
+
+
+def test_a_savepoint_a_running_job_would_restore_on_restart_is_not_disposed():
+    from types import SimpleNamespace
+    dispatcher, jobs, checkpoints, _savepoint = dispatcher_with_a_savepoint()
+    completed(checkpoints, 2000)  # the origin job moved on: not its newest checkpoint any more
+    resumed = SimpleNamespace(job_id="job2", job_graph=SimpleNamespace(savepoint="savepoint-job1-1"),
+                              checkpoints=InMemoryCheckpointStore())
+    dispatcher.job_masters["job2"] = resumed
+    with pytest.raises(JobStateError, match="job2 was started from savepoint savepoint-job1-1"):
+        dispatcher.dispose_savepoint("savepoint-job1-1")
+    resumed.checkpoints.set_generation(0)
+    completed(resumed.checkpoints, 3000)  # it has a checkpoint of its own now
+    dispatcher.dispose_savepoint("savepoint-job1-1")
+    assert jobs.savepoint("savepoint-job1-1") is None

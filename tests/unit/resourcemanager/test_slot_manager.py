@@ -76,3 +76,7 @@ def test_a_new_process_registering_under_a_live_id_replaces_the_old_one_which_is
     assert [tm.pid for tm in sm.registered()] == [7] and sm.free_slot_count() == 1
     sm.expire(now=5.0)
     assert sm.register("tm-a", "h", 8, free(1), now=6.0) is None  # already declared lost by timeout
+    # A container restarts as PID 1 on the same host name: its random session tells it apart.
+    sm.register("tm-b", "box", 1, free(1), now=7.0, session="first")
+    assert sm.report("tm-b", "box", 1, free(1), now=7.5) and sm.task_managers["tm-b"].session == "first"
+    assert sm.register("tm-b", "box", 1, free(1), now=8.0, session="second").session == "first"

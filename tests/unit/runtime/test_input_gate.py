@@ -63,7 +63,7 @@ class Task:
 def gate(partitions, restored=None, aligned=True, collect=None, on_error=None, buffer_bytes=64 << 20):
     task = Task()
     result = CheckpointedInputGate(
-        task, None, tuple(partitions), {TOPIC: collect or task.elements.append}, restored or {}, 1, aligned,
+        task, [], tuple(partitions), {TOPIC: collect or task.elements.append}, restored or {}, 1, aligned,
         task, task, RecordClock(), threading.Event(), "v[0]#1", on_error or (lambda exc, record, element: None),
         buffer_bytes)
     return result, task

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
@@ -38,6 +38,7 @@ Offsets = dict[KafkaPartition, int]
 class CheckpointedInputGate:
     """Reads ``partitions`` from ``restored`` offsets (or their ``skip_before``, if later).
 
+    ``producers``: the task's, polled once per batch of records.
     ``inputs``: topic -> the head operator's entry for that input (``collect``,
     or ``collect2`` for input 2 of a two-input operator). ``aligned``:
     exactly-once barrier alignment, else at-least-once. ``on_error(exc, record, element)``:
@@ -47,12 +48,12 @@ class CheckpointedInputGate:
     to disk (:mod:`strom.runtime.io.spill`).
     """
 
-    def __init__(self, consumer: Consumer, producer: Producer, partitions: tuple[InputPartition, ...],
+    def __init__(self, consumer: Consumer, producers: Sequence[Producer], partitions: tuple[InputPartition, ...],
                  inputs: dict[str, Callable[[Any], None]], restored: Offsets, attempt: int, aligned: bool,
                  checkpoints: SubtaskCheckpointCoordinator, chain: OperatorChain, clock: RecordClock,
                  canceled: threading.Event, execution_id: str,
                  on_error: Callable[[Exception, Any, Any], None], alignment_buffer_bytes: int = 64 << 20) -> None:
-        self.consumer, self.producer, self.inputs, self.attempt = consumer, producer, inputs, attempt
+        self.consumer, self.producers, self.inputs, self.attempt = consumer, producers, inputs, attempt
         self.execution_id = execution_id
         self.checkpoints, self.chain, self.clock, self.canceled, self.on_error = (
             checkpoints, chain, clock, canceled, on_error)
@@ -95,7 +96,8 @@ class CheckpointedInputGate:
             self.records_in += len(records)
             if not await_final_checkpoint:  # after the end of input every timer fired; nothing may follow
                 self.chain.advance_processing_time(processing_time_ms())
-            self.producer.poll(0)
+            for producer in self.producers:  # delivery reports (failures) and librdkafka's queue
+                producer.poll(0)
         return True
 
     def handle(self, record: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
@@ -48,19 +48,20 @@ class DeadLetterWriter:
 class SourceReader:
     """Reads ``splits`` from ``restored`` offsets (else their start), bounded by their end offsets.
 
-    ``source``: the source StreamNode (deserializer, watermark strategy);
+    ``producers``: the task's, polled once per batch; ``source``: the source StreamNode
+    (deserializer, watermark strategy);
     ``collect``: the chain's head; ``auto_watermark_interval_ms``: how often
     watermarks (or idleness) go out; ``on_error(exc, record, element)``: called when
     the chain raised ``exc`` on ``record`` (deserialized: ``element``); raises to fail the task or
     returns after dead-lettering the record (the task's ErrorPolicy).
     """
 
-    def __init__(self, consumer: Consumer, producer: Producer, source: Any, collect: Callable[[Any], None],
+    def __init__(self, consumer: Consumer, producers: Sequence[Producer], source: Any, collect: Callable[[Any], None],
                  splits: tuple[SourceSplit, ...], restored: Offsets, checkpoints: SubtaskCheckpointCoordinator,
                  watermarks: WatermarkOutput, clock: RecordClock, canceled: threading.Event,
                  dead_letters: DeadLetterWriter, auto_watermark_interval_ms: int,
                  on_error: Callable[[Exception, Any, Any], None]) -> None:
-        self.consumer, self.producer, self.collect, self.checkpoints = consumer, producer, collect, checkpoints
+        self.consumer, self.producers, self.collect, self.checkpoints = consumer, producers, collect, checkpoints
         self.output, self.clock, self.canceled, self.dead_letters = watermarks, clock, canceled, dead_letters
         self.on_error, self.watermark_interval_s = on_error, auto_watermark_interval_ms / 1000
         self.deserialize = source.connector.value_deserializer.deserialize
@@ -95,7 +96,8 @@ class SourceReader:
                 self._read(record, now_ms)
             self.records_in += len(records)
             self._emit_watermark()
-            self.producer.poll(0)
+            for producer in self.producers:  # delivery reports (failures) and librdkafka's queue
+                producer.poll(0)
         return True
 
     def _read(self, record: Any, now_ms: float) -> None:
