@@ -71,7 +71,8 @@ class SubtaskCheckpointCoordinator:
     checkpointing); ``poll_interval_ms``: how often it reads checkpoint progress from Redis;
     ``emitted()``: the task's input sent records since it began (a source's first checkpoint);
     ``deliveries``: failed deliveries of the task's producers; ``flush_outputs()``: waits until
-    every record the task produced is in Kafka (raises DeliveryFailedError otherwise).
+    what the task produced that no downstream task reads is in Kafka (raises DeliveryFailedError
+    otherwise).
     """
 
     def __init__(self, descriptor: TaskDeploymentDescriptor, store: CheckpointStore, chain: OperatorChain,
@@ -162,9 +163,10 @@ class SubtaskCheckpointCoordinator:
     def checkpoint(self, checkpoint_id: int, offsets: Offsets) -> None:
         """Forward barrier ``checkpoint_id``, store this subtask's snapshot (``offsets``: the next
         input offset per partition), ack in Redis (the last ack completes the checkpoint) and to
-        the JobManager; a decline on error. Every record produced before the barrier must be in
-        Kafka before the ack (else the checkpoint would cover records that never arrived): a
-        failed delivery declines and raises DeliveryFailedError, failing the task."""
+        the JobManager; a decline on error. What the task produced before the barrier must be in
+        Kafka before the checkpoint completes (else it would cover records that never arrived):
+        ``flush_outputs`` sees to what no downstream task reads; a failed delivery declines and
+        raises DeliveryFailedError, failing the task."""
         descriptor, chain = self.descriptor, self.chain
         try:
             barrier = CheckpointBarrier(checkpoint_id)

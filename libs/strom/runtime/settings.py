@@ -50,6 +50,9 @@ class TaskSettings:
             "batch.num.messages": self.producer_batch_records,
             "queue.buffering.max.messages": self.producer_queue_records,
             "enable.idempotence": True,
+            # A record that fails stops the producer (fatal) rather than leave a gap before later
+            # ones: a task downstream that read a barrier has read everything written before it.
+            "enable.gapless.guarantee": True,
             "client.id": f"strom-{execution_id}",
             "error_cb": log_kafka_errors(f"task {execution_id} producer"),
         }

@@ -63,6 +63,7 @@ from strom.runtime.io.events import END_OF_PARTITION
 from strom.runtime.io.input_gate import CheckpointedInputGate
 from strom.runtime.io.source_reader import DeadLetterWriter, SourceReader
 from strom.runtime.settings import TaskSettings
+from strom.runtime.sinks import KafkaSinkWriter
 from strom.runtime.timers import MAX_TIME
 from strom.runtime.windows import RecordClock
 
@@ -93,6 +94,7 @@ class Task(threading.Thread):
         self._producers: list[Producer] = []
         self.deliveries = DeliveryReports()  # of every producer above
         self.dead_letters: DeadLetterWriter | None = None
+        self._dead_letters_flushed = 0  # dead letters written when the producers were last flushed
         self._input: SourceReader | CheckpointedInputGate | None = None
 
     @property
@@ -207,7 +209,8 @@ class Task(threading.Thread):
                      if self.vertex.is_source and settings.enabled else None)
         return SubtaskCheckpointCoordinator(self.descriptor, self.store, chain, self._events, self.callbacks,
                                             scheduler, self.settings.checkpoint_poll_interval_ms,
-                                            lambda: self.records_in > 0, self.deliveries, self._flush)
+                                            lambda: self.records_in > 0, self.deliveries,
+                                            lambda: self._flush_before_ack(chain))
 
     def _source_reader(self, producer: Producer, consumer: Consumer, chain: OperatorChain,
                        checkpoints: SubtaskCheckpointCoordinator, restored: Offsets) -> SourceReader:
@@ -254,6 +257,19 @@ class Task(threading.Thread):
         log.info("task running", execution_id=self.descriptor.execution_id, job_id=self.descriptor.job_id,
                  restored_checkpoint=self.descriptor.restore.checkpoint_id if self.descriptor.restore else None,
                  setup_ms=round((time.monotonic() - started) * 1000), skipped_older_attempts_records=skipped)
+
+    def _flush_before_ack(self, chain: OperatorChain) -> None:
+        """Before a checkpoint ack, what no downstream task reads must be in Kafka: the output of an
+        AT_LEAST_ONCE or NONE sink and dead letters, so those are flushed. Edge records need no wait
+        (a flush there held the first checkpoint of a backlog for seconds): the producer is gapless
+        (``enable.gapless.guarantee``), so a downstream task that read this barrier read every record
+        before it, and a record that fails stops the producer, which fails the task."""
+        dead_letters = self.dead_letters.written if self.dead_letters is not None else 0
+        if isinstance(chain.sink_writer, KafkaSinkWriter) or dead_letters != self._dead_letters_flushed:
+            self._flush()
+            self._dead_letters_flushed = dead_letters
+        else:
+            self.deliveries.check()
 
     def _flush(self) -> None:
         """Wait until every record produced so far is in Kafka; raises DeliveryFailedError if
