@@ -95,6 +95,7 @@ from strom.io.kafka import (
     TopicSpec,
     end_offset,
     ensure_topics,
+    iter_to_end,
     log_kafka_errors,
     produce,
 )
@@ -327,12 +328,10 @@ def rss_bytes(pid: int | None) -> int | None:
     if pid is None:
         return None
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024  # kB
-    except OSError:
-        pass
-    return None
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:  # it exited since its pid was read
+        return None
+    return next((int(line.split()[1]) * 1024 for line in lines if line.startswith("VmRSS:")), None)  # kB
 
 
 def broker_log_dir(admin: AdminClient) -> Path | None:
@@ -441,29 +440,10 @@ class Sampler:
 # -- the verdict ----------------------------------------------------------------------------
 def committed_records(bootstrap: str, topic: str, timeout_s: float = 600.0) -> Iterator[tuple[bytes, bytes]]:
     """(key, value) of every committed record of ``topic`` up to its end offsets now, as a stream
-    (:func:`strom.io.kafka.read_to_end` semantics without keeping the messages). Raises
-    TimeoutError when the end is not reached within ``timeout_s``."""
-    consumer = Consumer({**kafka_client_config(bootstrap, "soak output reader"),
-                         "group.id": f"strom-soak-read-{uuid.uuid4().hex[:8]}",
-                         "isolation.level": "read_committed", "enable.auto.commit": False,
-                         "enable.partition.eof": True, "max.partition.fetch.bytes": 10 * MiB})
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {p: end_offset(consumer, topic, p) for p in partitions}
-        pending = {p for p, end in ends.items() if end > 0}
-        consumer.assign([TopicPartition(topic, p, 0) for p in pending])
-        deadline = time.monotonic() + timeout_s
-        while pending:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: partitions {sorted(pending)} not read to the end in {timeout_s} s")
-            for message in consumer.consume(10000, timeout=0.2):
-                if message.error():
-                    if (message.offset() or 0) >= ends[message.partition()]:
-                        pending.discard(message.partition())
-                else:
-                    yield message.key() or b"", message.value() or b""
-    finally:
-        consumer.close()
+    (:func:`strom.io.kafka.iter_to_end`, without keeping the messages)."""
+    config = {k: v for k, v in kafka_client_config(bootstrap, "soak output reader").items() if k != "bootstrap.servers"}
+    for message in iter_to_end(bootstrap, topic, timeout_s, config):
+        yield message.key() or b"", message.value() or b""
 
 
 class ExactlyOnceCheck:

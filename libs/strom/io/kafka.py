@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -292,8 +293,10 @@ def max_message_bytes(bootstrap: str, topics: list[str], timeout_s: float = 10.0
     return limits
 
 
-def read_to_end(bootstrap: str, topic: str, timeout_s: float = 120.0) -> list[Message]:
-    """Every committed record (``read_committed``) of ``topic`` up to its end offsets now.
+def iter_to_end(bootstrap: str, topic: str, timeout_s: float = 120.0,
+                extra_config: dict[str, Any] | None = None) -> Iterator[Message]:
+    """Every committed record (``read_committed``) of ``topic`` up to its end offsets now, as a
+    stream (nothing kept); ``extra_config`` goes to the consumer (an ``error_cb``, say).
 
     Stops at each partition's EOF rather than counting offsets: transaction
     markers take offsets but are never delivered. Raises TimeoutError when the
@@ -302,13 +305,13 @@ def read_to_end(bootstrap: str, topic: str, timeout_s: float = 120.0) -> list[Me
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"strom-read-{uuid.uuid4().hex[:8]}",
                          "isolation.level": "read_committed", "enable.auto.commit": False,
                          "enable.partition.eof": True,
-                         "max.partition.fetch.bytes": 10 * 1024 * 1024})  # 10x faster than 1 MiB
+                         "max.partition.fetch.bytes": 10 * 1024 * 1024,  # 10x faster than 1 MiB
+                         **(extra_config or {})})
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         ends = {p: end_offset(consumer, topic, p) for p in partitions}
         pending = {p for p, end in ends.items() if end > 0}
         consumer.assign([TopicPartition(topic, p, 0) for p in pending])
-        records: list[Message] = []
         deadline = time.monotonic() + timeout_s
         while pending:
             if time.monotonic() > deadline:
@@ -318,7 +321,11 @@ def read_to_end(bootstrap: str, topic: str, timeout_s: float = 120.0) -> list[Me
                     if (message.offset() or 0) >= ends[message.partition()]:
                         pending.discard(message.partition())
                 else:
-                    records.append(message)
-        return records
+                    yield message
     finally:
         consumer.close()
+
+
+def read_to_end(bootstrap: str, topic: str, timeout_s: float = 120.0) -> list[Message]:
+    """:func:`iter_to_end` as a list."""
+    return list(iter_to_end(bootstrap, topic, timeout_s))
