@@ -63,7 +63,8 @@ class CheckpointedInputGate:
         self.barriers = handler(channels, self._trigger, self.handle,
                                 functools.partial(SpillingBuffer, alignment_buffer_bytes))
         self._blocking = self.barriers.blocking  # keeps its identity: checked per record
-        self.valve = StatusWatermarkValve(channels)
+        # One upstream subtask per (input topic, subtask index), over every partition read here.
+        self.valve = StatusWatermarkValve(channels, upstream_of=lambda channel: (channel[0][0], channel[1]))
         self.position: Offsets = {p.key: max(restored.get(p.key, 0), p.skip_before) for p in partitions}
         self.records_in = 0
         consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in self.position.items()])

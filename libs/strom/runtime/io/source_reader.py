@@ -91,16 +91,15 @@ class SourceReader:
             if self.canceled.is_set():
                 return False
             records = self.consumer.consume(500, timeout=0.1)
-            now_ms = time.monotonic() * 1000
             for record in records:
-                self._read(record, now_ms)
+                self._read(record)
             self.records_in += len(records)
             self._emit_watermark()
             for producer in self.producers:  # delivery reports (failures) and librdkafka's queue
                 producer.poll(0)
         return True
 
-    def _read(self, record: Any, now_ms: float) -> None:
+    def _read(self, record: Any) -> None:
         tp = (record.topic(), record.partition())  # a plain tuple: equal to the KafkaPartition keys, cheaper
         ends, position = self.ends, self.position
         error = record.error()
@@ -126,7 +125,7 @@ class SourceReader:
         else:
             self.clock.timestamp = timestamp
             if self.watermarks is not None:
-                self.watermarks.on_record(tp, timestamp, now_ms)
+                self.watermarks.on_record(tp, timestamp)
             try:
                 self.collect(element)
             except Exception as exc:
