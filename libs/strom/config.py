@@ -260,6 +260,11 @@ class JobManagerOptions:
     SLOT_REQUEST_TIMEOUT = ConfigOption(
         "slot.request.timeout", _positive_int, 10_000,
         "How long a job waits for all its slots before failing with 'not enough slots'.", "ms")
+    INTERMEDIATE_RETENTION = ConfigOption(
+        "jobmanager.intermediate-retention", _positive_int, 86_400_000,
+        "retention.ms of the intermediate topics of jobs without checkpointing (with checkpointing, "
+        "each completed checkpoint deletes what was read): a reader lagging more than this loses "
+        "records.", "ms")
     RECONCILE_TIMEOUT = ConfigOption(
         "jobmanager.reconcile-timeout", _positive_int, 1000,
         "How long a new JobManager leader waits for the TaskManagers' task reports before it "

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, ConfigResource
 
 from strom.client.jobs import JobClient
 from strom.config import KafkaOptions
@@ -138,6 +139,17 @@ def test_window_join_equals_the_oracle(shared: TestCluster):
     assert pairs(values(read_all(bootstrap, topics["out"]))) == expected
 
 
+def edge_retention_ms(cluster: TestCluster, job_id: str) -> set[str]:
+    """retention.ms of the job's keyed-edge topics (128 partitions) on the broker."""
+    admin = AdminClient({"bootstrap.servers": cluster.config.get(KafkaOptions.BOOTSTRAP)})
+    prefix = f"strom.{cluster.cluster_id}.job.{job_id}."
+    edges = [name for name, meta in admin.list_topics(timeout=10).topics.items()
+             if name.startswith(prefix) and len(meta.partitions) > 1]
+    assert edges, "the job has a keyed edge"
+    futures = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, name) for name in edges])
+    return {future.result(timeout=10)["retention.ms"].value for future in futures.values()}
+
+
 def test_an_idle_partition_holds_the_watermark_back_only_without_idleness(shared: TestCluster):
     """All clicks in partition 0; source subtask 1 reads the empty partition 1. With
     ``with_idleness`` its channel is left out and timers fire while the job runs; without, the
@@ -169,6 +181,7 @@ def test_an_idle_partition_holds_the_watermark_back_only_without_idleness(shared
             assert time.monotonic() < deadline, "windows did not fire with an idle partition marked idle"
             time.sleep(0.5)
         held_back = read_all(bootstrap, f"et-timers-out-{run}")
+        assert edge_retention_ms(shared, jobs["idle"]) == {"86400000"}, "no checkpoints: a time retention"
     finally:  # unbounded jobs: free their slots for the tests after this one, pass or fail
         for job_id in jobs.values():
             client.cancel(job_id)

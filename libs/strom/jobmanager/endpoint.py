@@ -45,6 +45,7 @@ from strom.io.redis import LeaderFence, check_redis_settings, redis_client
 from strom.jobmanager.cleanup import JobCleanup
 from strom.jobmanager.dispatcher import Dispatcher
 from strom.jobmanager.job_master import JobMaster
+from strom.jobmanager.job_resources import JobResources
 from strom.jobmanager.job_store import RedisJobStore
 from strom.jobmanager.rest import RestServer, create_app
 from strom.naming import leader_path
@@ -191,7 +192,9 @@ class JobManager(ControlEndpoint):
                          self.config.get(JobManagerOptions.SLOT_REQUEST_TIMEOUT), store=self.store,
                          on_terminal=self._job_ended,
                          checkpoints=self._checkpoint_store(job_graph.job_id, job_graph.parallelisms()),
-                         savepoint=savepoint, register_savepoint=self.store.add_savepoint, clock=self.clock)
+                         savepoint=savepoint, register_savepoint=self.store.add_savepoint, clock=self.clock,
+                         resources=JobResources(job_graph, cluster_id, self.config.get(KafkaOptions.BOOTSTRAP),
+                                                self.config.get(JobManagerOptions.INTERMEDIATE_RETENTION)))
 
     def _job_ended(self, job_master: JobMaster) -> None:
         if self.dispatcher is not None:

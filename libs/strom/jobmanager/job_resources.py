@@ -25,10 +25,12 @@ class JobResources:
     reads where its intermediate topics end, trims them behind completed checkpoints and deletes
     the intermediate ones at the end."""
 
-    def __init__(self, job_graph: JobGraph, cluster_id: str, bootstrap: str) -> None:
+    def __init__(self, job_graph: JobGraph, cluster_id: str, bootstrap: str,
+                 intermediate_retention_ms: int = 86_400_000) -> None:
         self.job_graph = job_graph
         self.cluster_id = cluster_id
         self.bootstrap = bootstrap
+        self.intermediate_retention_ms = intermediate_retention_ms
         self.trimmed: dict[KafkaPartition, int] = {}  # intermediate partition -> offset records were deleted below
 
     @functools.cached_property
@@ -51,9 +53,14 @@ class JobResources:
         job_id = self.job_graph.job_id
         # With checkpoints, segments roll every minute so that what checkpoints trimmed leaves the disk at
         # the broker's next retention check (Kafka deletes only whole segments below the log start).
-        # Without, nothing trims them: a time retention (retention.ms) on them broke the event-time
-        # tests (windows never fired) for a reason not found yet, so they keep everything until the job ends.
-        edge_config = {"segment.ms": str(INTERMEDIATE_SEGMENT_MS)} if self.job_graph.checkpoint_config.enabled else {}
+        # Without, nothing trims them: time retention instead, segments a quarter of it so a record stays
+        # at most 1.25 x retention. Edge records carry the time they were written (CreateTime), so old
+        # event times do not expire them.
+        if self.job_graph.checkpoint_config.enabled:
+            edge_config = {"segment.ms": str(INTERMEDIATE_SEGMENT_MS)}
+        else:
+            edge_config = {"retention.ms": str(self.intermediate_retention_ms),
+                           "segment.ms": str(max(INTERMEDIATE_SEGMENT_MS, self.intermediate_retention_ms // 4))}
         specs = [TopicSpec(e.topic(self.cluster_id, job_id), e.partitions, edge_config) for e in self.job_graph.edges]
         specs.append(TopicSpec(self.job_graph.dead_letter_topic, 1))
         specs.append(TopicSpec(self.marker_topic, 1))

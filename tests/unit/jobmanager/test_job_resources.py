@@ -20,9 +20,10 @@ def wordcount(checkpointing: bool):
     return env.get_job_graph("wc")
 
 
-def test_trimmed_intermediate_topics_roll_segments_so_their_disk_is_freed():
-    for checkpointing, config in [(False, {}), (True, {"segment.ms": "60000"})]:
-        resources = JobResources(wordcount(checkpointing), "c1", "kafka:9092")
+def test_intermediate_topics_expire_by_time_only_without_checkpoints_that_trim_them():
+    for checkpointing, config in [(False, {"retention.ms": "86400000", "segment.ms": "21600000"}),
+                                  (True, {"segment.ms": "60000"})]:
+        resources = JobResources(wordcount(checkpointing), "c1", "kafka:9092", intermediate_retention_ms=86_400_000)
         specs = {spec.name: spec for spec in resources.topic_specs()}
         (edge,) = resources.edge_topics()
         assert specs[edge].partitions == 128 and specs[edge].config == config
