@@ -204,7 +204,7 @@ class SoakCluster:
         self.cluster_id = f"soak-{uuid.uuid4().hex[:8]}"
         self.state_dir = Path(tempfile.mkdtemp(prefix=f"strom-{self.cluster_id}-"))
         self.env = {**os.environ, "STROM_CLUSTER_ID": self.cluster_id, "STROM_STATE_DIR": str(self.state_dir),
-                    "STROM_REST_PORT": "0"}
+                    "STROM_REST_PORT": "0", "STROM_METRICS_REPORTER_PROM_PORT": "0"}
         self.config = Configuration(env=self.env)
         self.local = LocalCluster(self.state_dir, env=self.env)
         self.bootstrap = self.config.get(KafkaOptions.BOOTSTRAP)

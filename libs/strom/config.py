@@ -254,6 +254,40 @@ class RestOptions:
         "Largest REST request body (a job artifact); a larger one gets 413 before it is read.", "bytes")
 
 
+def _port_range(text: str) -> tuple[int, int]:
+    """"9249-9259" -> (9249, 9259); "9249" -> (9249, 9249); "0" -> (0, 0): any free port."""
+    low, _, high = text.partition("-")
+    first, last = int(low), int(high or low)
+    if not (0 <= first <= last < 65536) or (first == 0 and last != 0):
+        raise ValueError(f"must be a port, a range FIRST-LAST of ports, or 0 (any free port), got {text!r}")
+    return first, last
+
+
+class MetricsOptions:
+    """Prometheus metrics of every service (Flink's PrometheusReporter options)."""
+
+    PORT = ConfigOption(
+        "metrics.reporter.prom.port", _port_range, (9249, 9259),
+        "Port or range FIRST-LAST (Flink's default 9249-9259) each process serves /metrics on: the "
+        "first free one; 0 = any free port. Bound ports are published in Redis (GET /metrics/targets, "
+        "strom status).")
+    HOST = ConfigOption(
+        "metrics.reporter.prom.host", str, "127.0.0.1",
+        "Address /metrics binds (0.0.0.0 in containers). Metrics are read-only and hold no secrets.")
+    ADVERTISED_HOST = ConfigOption(
+        "metrics.reporter.prom.advertised-host", str, "",
+        "Host published for scrapers; empty: metrics.reporter.prom.host, or this host's name when that "
+        "is 0.0.0.0.")
+    FETCHER_UPDATE_INTERVAL = ConfigOption(
+        "metrics.fetcher.update-interval", _positive_int, 1000,
+        "How long the JobManager reuses TaskManager metrics it fetched for REST and the web UI "
+        "(Flink's option; its default is 10 s).", "ms")
+    KAFKA_STATISTICS_INTERVAL = ConfigOption(
+        "metrics.kafka-statistics-interval", _positive_int, 2000,
+        "statistics.interval.ms of task consumers and producers: bytes in/out and source lag come from "
+        "librdkafka's statistics, never from the record path.", "ms")
+
+
 class JobManagerOptions:
     """Scheduling."""
 
@@ -304,7 +338,7 @@ ALL_OPTIONS: tuple[ConfigOption[Any], ...] = tuple(
     option
     for group in (ClusterOptions, StackOptions, KafkaOptions, ZooKeeperOptions, RedisOptions,
                   HeartbeatOptions, TaskManagerOptions, PipelineOptions, TaskOptions, RestOptions,
-                  JobManagerOptions, JobStoreOptions, ControlPlaneOptions)
+                  JobManagerOptions, JobStoreOptions, ControlPlaneOptions, MetricsOptions)
     for option in vars(group).values()
     if isinstance(option, ConfigOption)
 )

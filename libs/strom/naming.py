@@ -129,3 +129,8 @@ def role_path(cluster_id: str, role: str) -> str:
 def leader_path(cluster_id: str, role: str) -> str:
     """The ephemeral node holding the current leader's ``LeaderInfo`` (JSON)."""
     return f"{role_path(cluster_id, role)}/leader"
+
+
+def metric_endpoints_key(cluster_id: str) -> str:
+    """The ZSET of the cluster's live ``/metrics`` endpoints (JSON member, scored by expiry, s)."""
+    return f"strom:{cluster_id}:metric-endpoints"

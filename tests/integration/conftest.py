@@ -47,7 +47,7 @@ class TestCluster:
     def __init__(self, state_dir: Path, **env_overrides: str) -> None:
         self.cluster_id = f"test-{uuid.uuid4().hex[:10]}"
         env = {**os.environ, "STROM_CLUSTER_ID": self.cluster_id, "STROM_STATE_DIR": str(state_dir),
-               "STROM_REST_PORT": "0", **env_overrides}
+               "STROM_REST_PORT": "0", "STROM_METRICS_REPORTER_PROM_PORT": "0", **env_overrides}
         self.config = Configuration(env=env)
         self.local = LocalCluster(state_dir, env=env)
         self._client: ClusterClient | None = None

@@ -20,8 +20,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from typing import Any
 
 from kazoo.client import KazooClient
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from strom import logs
 from strom.config import Configuration, ControlPlaneOptions
@@ -39,6 +42,8 @@ from strom.coordination.leader_election import (
     zookeeper_client,
 )
 from strom.errors import NotLeaderError, StaleLeaderError
+from strom.io.redis import redis_client
+from strom.metrics.reporter import MainThreadCollector, MetricsReporter
 
 # What a deposed leader's main thread meets when it acts on leadership it just lost: the control
 # channel refuses to stamp a token, Redis refuses a write with an old epoch. Logged, not fatal.
@@ -80,6 +85,7 @@ class ControlEndpoint:
         self._stopped = threading.Event()
         self._zk: KazooClient | None = None
         self._driver: ZooKeeperLeaderElectionDriver | None = None
+        self.metrics: MetricsReporter | None = None
 
     # -- wiring ---------------------------------------------------------------------------
     @property
@@ -89,6 +95,19 @@ class ControlEndpoint:
     def post(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the endpoint's main thread (safe from any thread)."""
         self._mailbox.put(fn)
+
+    def call(self, fn: Callable[[], Any], timeout_s: float = 30.0) -> Any:
+        """Run ``fn`` on the main thread and return its result (raising what it raised; TimeoutError
+        after ``timeout_s``). For other threads: REST handlers, metric scrapes."""
+        future: Future = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+        self.post(run)
+        return future.result(timeout_s)
 
     def every(self, interval_s: float, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the main thread every ``interval_s`` seconds."""
@@ -143,7 +162,14 @@ class ControlEndpoint:
                 self._zk, self.config, self.role, self.id, self.leadership,
                 address=self.advertised_address())
             self._driver.start()
-        self.log.info("started", host=self.host, pid=self.pid)
+        try:
+            self.metrics = MetricsReporter(self.config, self.role.lower(), self.id,
+                                           [MainThreadCollector(self.call, self.metric_families)],
+                                           redis_client(self.config))
+        except OSError as exc:  # as Flink's reporter: the service runs on, without metrics
+            self.log.error("metrics not served", error=str(exc))
+        self.log.info("started", host=self.host, pid=self.pid,
+                      metrics=self.metrics.address if self.metrics else None)
 
     def run(self) -> None:
         """Start, then loop until :meth:`stop` or SIGTERM/SIGINT; then shut down cleanly."""
@@ -208,7 +234,16 @@ class ControlEndpoint:
             self.log.exception("control message handler failed", type=message.type,
                                sender=message.sender_id)
 
+    def metric_families(self) -> list[Metric]:
+        """Main thread, at each scrape: this process's metric families (subclasses extend them)."""
+        lag = GaugeMetricFamily("strom_control_lag_records", "Control messages not read yet",
+                                labels=["service", "service_id"])
+        lag.add_metric([self.role.lower(), self.id], self.channel.lag())
+        return [lag]
+
     def shutdown(self) -> None:
+        if self.metrics is not None:
+            self.metrics.close()
         if self._driver is not None:
             self._driver.stop()
         self.channel.close()

@@ -149,6 +149,16 @@ class ControlChannel:
         self._producer.poll(0)
         return messages
 
+    def lag(self) -> int:
+        """Messages in the inbox not read yet: the partition end librdkafka last saw minus the
+        position (a metric; 0 before :meth:`start` or the first fetch)."""
+        if self._consumer is None:
+            return 0
+        partition = TopicPartition(self.inbox_topic, 0)
+        _low, high = self._consumer.get_watermark_offsets(partition, cached=True)
+        (position,) = self._consumer.position([partition])
+        return max(0, high - position.offset) if high >= 0 and position.offset >= 0 else 0
+
     def close(self) -> None:
         if self._producer is not None:
             self._producer.flush(5)

@@ -160,19 +160,26 @@ def check_kafka_settings(admin: AdminClient, timeout_s: float = 30.0) -> None:
         raise StorageConfigError("Kafka is not set up for exactly-once: " + "; ".join(fatal))
 
 
-def produce(producer: Producer, topic: str, value: bytes | None, **kwargs: Any) -> None:
+def produce(producer: Producer, topic: str, value: bytes | None, **kwargs: Any) -> float:
     """``producer.produce`` that waits for room when librdkafka's queue is full.
 
     ``kwargs`` go to ``Producer.produce`` (key, partition, headers, timestamp).
     Polls 50 ms at a time while the queue is full, so it blocks as long as Kafka
     does not take records; raises what ``Producer.produce`` raises besides BufferError.
+    Returns the seconds it was blocked (0.0 when there was room): back-pressure.
     """
+    try:
+        producer.produce(topic, value, **kwargs)
+        return 0.0
+    except BufferError:
+        started = time.monotonic()
     while True:
+        producer.poll(0.05)  # deliver some of the queue, then try again
         try:
             producer.produce(topic, value, **kwargs)
-            return
+            return time.monotonic() - started
         except BufferError:
-            producer.poll(0.05)  # deliver some of the queue, then try again
+            continue
 
 
 def admin_client(bootstrap: str) -> AdminClient:

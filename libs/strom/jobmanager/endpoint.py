@@ -8,9 +8,9 @@ slots, subtask states and lost TaskManagers through the control plane.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future
-from typing import Any
+from collections.abc import Mapping
+
+from prometheus_client.core import Metric
 
 from strom.checkpoint.store import RedisCheckpointStore
 from strom.clock import SYSTEM_CLOCK
@@ -48,6 +48,7 @@ from strom.jobmanager.job_master import JobMaster
 from strom.jobmanager.job_resources import JobResources
 from strom.jobmanager.job_store import RedisJobStore
 from strom.jobmanager.rest import RestServer, create_app
+from strom.metrics.cluster import job_families
 from strom.naming import leader_path
 from strom.states import JobStatus
 
@@ -112,17 +113,12 @@ class JobManager(ControlEndpoint):
         self.rest.stop()
         super().shutdown()
 
-    def call(self, fn: Callable[[], Any], timeout_s: float = 30.0) -> Any:
-        """Run ``fn`` on the main thread and return its result (raising what it raised)."""
-        future: Future = Future()
-
-        def run() -> None:
-            try:
-                future.set_result(fn())
-            except BaseException as exc:
-                future.set_exception(exc)
-        self.post(run)
-        return future.result(timeout_s)
+    def metric_families(self) -> list[Metric]:
+        """The leader adds its jobs' metrics (:func:`~strom.metrics.cluster.job_families`)."""
+        families = super().metric_families()
+        if self.dispatcher is not None and self.is_leader:
+            families += job_families(self.dispatcher.job_masters.values(), self.clock.wall_ms())
+        return families
 
     def confirm_leadership(self, timeout_s: float = 2.0) -> bool:
         """Ask ZooKeeper, through this process's own session, whether it still leads with its

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
+from prometheus_client.core import Metric
+
 from strom.cluster.endpoint import ControlEndpoint, Handler
 from strom.config import Configuration, HeartbeatOptions
 from strom.control.codec import ControlMessage
@@ -17,6 +19,7 @@ from strom.control.gateways import JobMasterGateway, TaskExecutorGateway
 from strom.control.messages import ControlPayload, Heartbeat, RegisterTaskManager, SlotRequest, TaskManagerInfo
 from strom.control.roles import Role
 from strom.errors import NoSlotAvailableError
+from strom.metrics.cluster import slot_families
 from strom.resourcemanager.slot_manager import SlotManager
 
 HEARTBEAT_CHECK_INTERVAL_S = 0.1  # s between looks for TaskManagers silent past heartbeat.timeout
@@ -86,3 +89,10 @@ class ResourceManager(ControlEndpoint):
 
     def status_rows(self) -> list[TaskManagerInfo]:
         return self.slots.rows(time.monotonic())
+
+    def metric_families(self) -> list[Metric]:
+        """The leader adds the cluster's TaskManagers and slots."""
+        families = super().metric_families()
+        if self.is_leader:
+            families += slot_families(self.status_rows())
+        return families

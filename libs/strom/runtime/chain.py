@@ -86,6 +86,22 @@ class OperatorChain:
                 self.timed_operator = out
         return out
 
+    # -- metrics (read from the TaskManager's metrics threads) ----------------------------------
+    def _writers(self) -> list[Any]:
+        return [*self.record_writers, *([self.sink_writer] if self.sink_writer is not None else [])]
+
+    def records_out(self) -> int:
+        """Elements written to edges and the sink so far."""
+        return sum(writer.records_out for writer in self._writers())
+
+    def back_pressured_s(self) -> float:
+        """Seconds blocked on full producer queues so far."""
+        return sum(writer.back_pressured_s for writer in self._writers())
+
+    def late_records_dropped(self) -> int:
+        """Late elements of the (keyed head) window operator, Flink's numLateRecordsDropped."""
+        return getattr(self.timed_operator, "late_dropped", 0)
+
     def advance_processing_time(self, now: int) -> None:
         """Fire processing-time timers due at ``now`` (ms since the epoch)."""
         if self.timed_operator is not None and self.timers is not None and self.timers.has_timers(PROCESSING_TIME):

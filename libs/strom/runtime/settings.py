@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from strom.config import Configuration, PipelineOptions, TaskOptions
+from strom.config import Configuration, MetricsOptions, PipelineOptions, TaskOptions
 from strom.io.kafka import DeliveryReports, log_kafka_errors
 
 
@@ -23,6 +23,7 @@ class TaskSettings:
     consumer_partition_fetch_bytes: int
     alignment_buffer_bytes: int = 64 << 20
     sink_max_buffered_bytes: int = 256 << 20
+    kafka_statistics_interval_ms: int = 2000  # librdkafka statistics: bytes and source lag metrics
 
     @classmethod
     def from_config(cls, config: Configuration) -> TaskSettings:
@@ -37,7 +38,8 @@ class TaskSettings:
             consumer_fetch_wait_ms=config.get(TaskOptions.CONSUMER_FETCH_WAIT),
             consumer_partition_fetch_bytes=config.get(TaskOptions.CONSUMER_PARTITION_FETCH_BYTES),
             alignment_buffer_bytes=config.get(TaskOptions.ALIGNMENT_BUFFER_BYTES),
-            sink_max_buffered_bytes=config.get(TaskOptions.SINK_MAX_BUFFERED_BYTES))
+            sink_max_buffered_bytes=config.get(TaskOptions.SINK_MAX_BUFFERED_BYTES),
+            kafka_statistics_interval_ms=config.get(MetricsOptions.KAFKA_STATISTICS_INTERVAL))
 
     def producer_config(self, bootstrap: str, execution_id: str, deliveries: DeliveryReports) -> dict[str, Any]:
         """librdkafka config of a task's edge (and non-transactional sink) producer; failed

@@ -100,10 +100,14 @@ class KafkaSinkWriter:
         self.clock = clock
         self.producer, self.topic = producer, sink.record_serializer.topic
         self.serialize = SinkSerializer(sink.record_serializer, max_record_bytes).serialize
+        self.records_out, self.back_pressured_s = 0, 0.0  # metrics: elements written, s blocked
 
     def collect(self, element: Any) -> None:
         key, value = self.serialize(element)
-        produce(self.producer, self.topic, value, key=key, timestamp=self.clock.timestamp or 0)
+        self.records_out += 1
+        blocked = produce(self.producer, self.topic, value, key=key, timestamp=self.clock.timestamp or 0)
+        if blocked:
+            self.back_pressured_s += blocked
 
     def snapshot(self, checkpoint_id: int) -> bytes | None:
         """No state: what was collected is in the producer, which the task flushes before its ack."""
@@ -140,6 +144,7 @@ class ExactlyOnceSinkWriter:
         self.epoch: list[tuple[bytes | None, bytes, int]] = []  # key, value, timestamp (0 = now)
         self.pending: dict[int, list[tuple[bytes | None, bytes, int]]] = {}
         self.committed = -1  # the newest epoch this writer committed or found committed
+        self.records_out, self.back_pressured_s = 0, 0.0  # metrics: elements collected, s blocked committing
 
     def collect(self, element: Any) -> None:
         key, value = self.serialize(element)
@@ -150,6 +155,7 @@ class ExactlyOnceSinkWriter:
                 f"committed (task.sink.max-buffered-bytes {self.max_buffered_bytes}): checkpoints complete too "
                 f"rarely for this rate; checkpoint more often or raise the limit")
         self.epoch.append((key, value, self.clock.timestamp or 0))
+        self.records_out += 1
 
     def committed_marker(self, group: str | None = None) -> int:
         """The newest epoch committed to Kafka by ``group`` (default: this sink's), -1 if none."""
@@ -215,7 +221,7 @@ class ExactlyOnceSinkWriter:
         inject("sink-before-commit")
         self.producer.begin_transaction()
         for key, value, timestamp in records:
-            produce(self.producer, self.topic, value, key=key, timestamp=timestamp)
+            self.back_pressured_s += produce(self.producer, self.topic, value, key=key, timestamp=timestamp)
         self.producer.send_offsets_to_transaction([TopicPartition(self.marker_topic, 0, epoch)],
                                                   self._group.consumer_group_metadata(), 60)
         inject("sink-during-commit")

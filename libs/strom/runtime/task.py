@@ -55,6 +55,7 @@ from strom.graph.job_graph import JobVertex
 from strom.graph.stream_graph import ErrorPolicy
 from strom.io.kafka import DeliveryReports
 from strom.logs import get_logger
+from strom.metrics.task import TaskMetrics
 from strom.runtime.chain import OperatorChain
 from strom.runtime.checkpointing import CheckpointEvents, Offsets, SubtaskCheckpointCoordinator, TaskCallbacks
 from strom.runtime.deployment import TaskDeploymentDescriptor
@@ -64,7 +65,7 @@ from strom.runtime.io.input_gate import CheckpointedInputGate
 from strom.runtime.io.source_reader import DeadLetterWriter, SourceReader
 from strom.runtime.settings import TaskSettings
 from strom.runtime.sinks import KafkaSinkWriter
-from strom.runtime.timers import MAX_TIME
+from strom.runtime.timers import MAX_TIME, MIN_TIME
 from strom.runtime.windows import RecordClock
 
 log = get_logger(__name__)
@@ -80,7 +81,8 @@ class Task(threading.Thread):
     """
 
     def __init__(self, descriptor: TaskDeploymentDescriptor, vertex: JobVertex, bootstrap: str,
-                 redis_client: redis.Redis, callbacks: TaskCallbacks, settings: TaskSettings) -> None:
+                 redis_client: redis.Redis, callbacks: TaskCallbacks, settings: TaskSettings,
+                 job_name: str = "") -> None:
         super().__init__(name=f"task-{descriptor.execution_id}", daemon=True)
         self.descriptor, self.vertex, self.bootstrap, self.callbacks = descriptor, vertex, bootstrap, callbacks
         self.settings = settings
@@ -96,11 +98,44 @@ class Task(threading.Thread):
         self.dead_letters: DeadLetterWriter | None = None
         self._dead_letters_flushed = 0  # dead letters written when the producers were last flushed
         self._input: SourceReader | CheckpointedInputGate | None = None
+        self.chain: OperatorChain | None = None
+        self.job_name, self.metrics = job_name, TaskMetrics()
 
     @property
     def records_in(self) -> int:
         """Kafka messages read so far."""
         return self._input.records_in if self._input is not None else 0
+
+    # -- metrics, read from the TaskManager's threads (plain numbers: no locks) ---------------
+    @property
+    def records_out(self) -> int:
+        return self.chain.records_out() if self.chain is not None else 0
+
+    @property
+    def late_records_dropped(self) -> int:
+        return self.chain.late_records_dropped() if self.chain is not None else 0
+
+    @property
+    def last_alignment_s(self) -> float:
+        gate = self._input
+        return gate.barriers.last_alignment_s if isinstance(gate, CheckpointedInputGate) else 0.0
+
+    def sample_metrics(self) -> None:
+        """About once a second: a sample of the counters for the rates (:class:`TaskMetrics`)."""
+        self.metrics.sample(self.records_in, self.records_out, self._input.idle_s if self._input else 0.0,
+                            self.chain.back_pressured_s() if self.chain is not None else 0.0)
+
+    def watermarks(self) -> tuple[int | None, int | None]:
+        """(input, output) watermark in ms; None where there is none yet (a source has no input one)."""
+        output = self.chain.watermarks if self.chain is not None else None
+        if output is None:
+            return None, None
+        return ((output.input_watermark if output.input_watermark not in (None, MIN_TIME) else None),
+                (output.watermark if output.watermark != MIN_TIME else None))
+
+    def source_positions(self) -> dict[tuple[str, int], int]:
+        """A source subtask's next offset per partition (empty for other tasks)."""
+        return dict(self._input.position) if isinstance(self._input, SourceReader) else {}
 
     def report(self, state: str, error: str | None, cause: TaskFailureCause | None = None) -> None:
         if state == END_OF_DATA:
@@ -127,8 +162,8 @@ class Task(threading.Thread):
             started = time.monotonic()
             self._check_current_attempt()
             producer, consumer = self._producer(), self._consumer()
-            chain = OperatorChain(self.vertex, self.descriptor, producer, self.bootstrap, self._producer,
-                                  self.clock, self.settings)
+            chain = self.chain = OperatorChain(self.vertex, self.descriptor, producer, self.bootstrap,
+                                               self._producer, self.clock, self.settings)
             checkpoints = self._checkpoints(chain)
             restored = checkpoints.restore(
                 lambda job_id: RedisCheckpointStore(self.redis, self.descriptor.cluster_id, job_id))
@@ -191,16 +226,19 @@ class Task(threading.Thread):
     def _producer(self, bootstrap: str | None = None, overrides: dict[str, Any] | None = None) -> Producer:
         producer = Producer({**self.settings.producer_config(bootstrap or self.bootstrap,
                                                              self.descriptor.execution_id, self.deliveries),
-                             **(overrides or {})})
+                             "statistics.interval.ms": self.settings.kafka_statistics_interval_ms,
+                             "stats_cb": self.metrics.on_producer_statistics, **(overrides or {})})
         self._producers.append(producer)
         return producer
 
     def _consumer(self) -> Consumer:
         source = self.vertex.operators[0].connector if self.vertex.is_source else None
-        return Consumer(self.settings.consumer_config(
+        return Consumer({**self.settings.consumer_config(
             (source and source.bootstrap_servers) or self.bootstrap,
             f"strom-{self.descriptor.job_id}-{uuid.uuid4().hex[:8]}", self.descriptor.execution_id,
-            self.vertex.is_source, source.properties if source else {}))
+            self.vertex.is_source, source.properties if source else {}),
+            "statistics.interval.ms": self.settings.kafka_statistics_interval_ms,
+            "stats_cb": self.metrics.on_consumer_statistics})
 
     def _checkpoints(self, chain: OperatorChain) -> SubtaskCheckpointCoordinator:
         settings = self.descriptor.checkpoints

@@ -87,6 +87,7 @@ class WatermarkOutput:
         self.writers, self.timed_operator = writers, timed_operator
         self.watermark = MIN_TIME
         self.idle = False  # told downstream that all its inputs are idle
+        self.input_watermark: int | None = None  # the valve's last input watermark (ms), a metric
 
     def emit_watermark(self, watermark: int) -> None:
         """The task's event time moved to ``watermark``: fire timers, then tell downstream.
@@ -117,6 +118,7 @@ class WatermarkOutput:
         if status is None:
             return
         watermark, idle = status
+        self.input_watermark = watermark
         if not idle:
             self.emit_watermark(watermark)
             return

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import redis
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from strom.cluster.endpoint import ControlEndpoint, Handler
 from strom.config import Configuration, HeartbeatOptions, KafkaOptions, TaskManagerOptions
@@ -37,6 +38,7 @@ from strom.coordination.leader_election import LeaderInfo
 from strom.errors import TaskFailureCause
 from strom.graph.execution_graph import DEPLOYING, FAILED
 from strom.io.redis import check_redis_settings
+from strom.metrics.task import TaskManagerCollector
 from strom.runtime.checkpointing import TaskCallbacks
 from strom.runtime.deployment import TaskDeploymentDescriptor
 from strom.runtime.settings import TaskSettings
@@ -66,6 +68,7 @@ class TaskExecutor(ControlEndpoint):
         self.job_master = JobMasterGateway(self.channel)
         self.every(config.get(HeartbeatOptions.INTERVAL) / 1000.0, self.heartbeat)
         self.every(REAP_INTERVAL_S, self._reap_tasks)
+        self.every(1.0, self._sample_task_metrics)
 
     def start(self) -> None:
         """Refuse a Redis that may evict checkpoints (StorageConfigError), then register."""
@@ -168,7 +171,8 @@ class TaskExecutor(ControlEndpoint):
         task = Task(descriptor, vertex, self.config.get(KafkaOptions.BOOTSTRAP), self.redis, TaskCallbacks(
             report=lambda state, error, cause: self._report(job_id, execution_id, state, error,
                                                             task.records_in, cause),
-            acknowledge=acknowledge, decline=decline), TaskSettings.from_config(self.config))
+            acknowledge=acknowledge, decline=decline), TaskSettings.from_config(self.config),
+            self.artifacts.job_graph(job_id).job_name)
         self.slot_table.add_task(job_id, execution_id, deployment.allocation_id, task)
         self.log.info("deploying task", job_id=job_id, execution_id=execution_id, name=vertex.name)
         task.start()
@@ -200,6 +204,24 @@ class TaskExecutor(ControlEndpoint):
     def _reap_tasks(self) -> None:
         self.slot_table.remove_ended_tasks()
         self.artifacts.retain(self.slot_table.active_jobs())
+
+    # -- metrics ----------------------------------------------------------------------------------
+    def _sample_task_metrics(self) -> None:
+        for task in self.slot_table.all_tasks():
+            task.sample_metrics()
+
+    def metric_families(self) -> list[Metric]:
+        """Adds every running subtask's metrics and this TaskManager's slots."""
+        families = super().metric_families()
+        families += TaskManagerCollector(self.slot_table.all_tasks, self.id).collect()
+        report = self.slot_table.slot_report()
+        for name, doc, value in (("taskSlotsTotal", "Slots of this TaskManager", len(report)),
+                                 ("taskSlotsAvailable", "Free slots of this TaskManager",
+                                  sum(slot.allocation_id is None for slot in report))):
+            family = GaugeMetricFamily(f"strom_taskmanager_{name}", doc, labels=["tm_id"])
+            family.add_metric([self.id], value)
+            families.append(family)
+        return families
 
     def shutdown(self) -> None:
         for task in self.slot_table.all_tasks():

@@ -17,7 +17,7 @@ from strom.taskmanager.task_executor import TaskExecutor
 class FakeTask:
     """Stands in for strom.runtime.task.Task: records what the TaskExecutor asks of it."""
 
-    def __init__(self, descriptor, vertex, bootstrap, redis_client, callbacks, settings):
+    def __init__(self, descriptor, vertex, bootstrap, redis_client, callbacks, settings, job_name):
         self.descriptor, self.vertex, self.callbacks = descriptor, vertex, callbacks
         self.state, self.end_of_data, self.records_in = "DEPLOYING", False, 5
         self.started = self.canceled = False
@@ -46,7 +46,7 @@ class FakeArtifacts:
     def job_graph(self, job_id):
         if job_id not in self.jobs:
             raise LookupError(f"no artifact for job {job_id} in Redis")
-        return SimpleNamespace(vertex=lambda vertex_id: SimpleNamespace(name=f"vertex {vertex_id}"))
+        return SimpleNamespace(job_name="a job", vertex=lambda vertex_id: SimpleNamespace(name=f"vertex {vertex_id}"))
 
     def retain(self, job_ids):
         self.jobs = {job for job in self.jobs if job in job_ids}

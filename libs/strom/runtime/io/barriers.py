@@ -19,6 +19,7 @@ superseded are ignored.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Collection, Hashable
 from typing import Any
@@ -49,6 +50,8 @@ class SingleCheckpointBarrierHandler:
         self.arrived: set[Channel] = set()  # channels that delivered the pending barrier
         self.blocking: set[Channel] | frozenset[Channel] = self.arrived
         self.held: Any = buffer()
+        self.alignment_started = 0.0  # monotonic s the pending checkpoint's first barrier came
+        self.last_alignment_s = 0.0   # how long the last checkpoint waited for all its barriers
 
     def all_ended(self) -> bool:
         """Every channel delivered its end of partition."""
@@ -70,6 +73,7 @@ class SingleCheckpointBarrierHandler:
             if self.pending is not None and checkpoint_id < self.pending:
                 return False  # the replay went on to a newer checkpoint still
             self.pending = checkpoint_id
+            self.alignment_started = time.monotonic()
         self.arrived.add(channel)
         return True
 
@@ -84,6 +88,7 @@ class SingleCheckpointBarrierHandler:
         if self.pending is None or not (self.arrived | self.ended) >= self.channels:
             return
         checkpoint_id, self.pending = self.pending, None
+        self.last_alignment_s = time.monotonic() - self.alignment_started
         self.arrived.clear()
         self.last_checkpoint = checkpoint_id
         self._trigger(checkpoint_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +67,7 @@ class CheckpointedInputGate:
         # One upstream subtask per (input topic, subtask index), over every partition read here.
         self.valve = StatusWatermarkValve(channels, upstream_of=lambda channel: (channel[0][0], channel[1]))
         self.position: Offsets = {p.key: max(restored.get(p.key, 0), p.skip_before) for p in partitions}
-        self.records_in = 0
+        self.records_in, self.idle_s = 0, 0.0  # metrics: records read, s waiting for them
         consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in self.position.items()])
 
     def offsets(self) -> Offsets:
@@ -86,7 +87,9 @@ class CheckpointedInputGate:
             checkpoints.poll(None)
             if self.canceled.is_set():
                 return False
+            waited = time.perf_counter()
             records = self.consumer.consume(500, timeout=0.1)
+            self.idle_s += time.perf_counter() - waited
             for record in records:
                 error = record.error()
                 if error is not None:

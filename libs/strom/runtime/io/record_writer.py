@@ -26,6 +26,8 @@ class RecordWriter:
     HASH: key bytes + librdkafka's murmur2 partitioner => partition = key group.
     FORWARD: partition = own subtask index. REBALANCE: round-robin from it.
     Events (barriers, watermarks, end of partition) go to every partition.
+    ``records_out`` (elements) and ``back_pressured_s`` (blocked on a full producer queue) are
+    the task's metrics.
     """
 
     def __init__(self, producer: Producer, edge: OutputEdge, subtask_index: int, attempt: int,
@@ -35,15 +37,19 @@ class RecordWriter:
         self.key_selector: Callable[[Any], Any] = key_selector or _no_key_selector
         self.subtask_index, self.attempt = subtask_index, attempt
         self._round_robin = count(subtask_index)
+        self.records_out, self.back_pressured_s = 0, 0.0
 
     def collect(self, element: Any) -> None:
         value = encode_record((self.attempt, self.subtask_index, self.clock.timestamp, element))
+        self.records_out += 1
         if self.partitioner == HASH:
-            produce(self.producer, self.topic, value, key=key_bytes(self.key_selector(element)))
+            blocked = produce(self.producer, self.topic, value, key=key_bytes(self.key_selector(element)))
         elif self.partitioner == FORWARD:
-            produce(self.producer, self.topic, value, partition=self.subtask_index)
+            blocked = produce(self.producer, self.topic, value, partition=self.subtask_index)
         else:
-            produce(self.producer, self.topic, value, partition=next(self._round_robin) % self.partitions)
+            blocked = produce(self.producer, self.topic, value, partition=next(self._round_robin) % self.partitions)
+        if blocked:
+            self.back_pressured_s += blocked
 
     def broadcast_event(self, event: Event) -> None:
         """``event`` into every partition of the edge."""

@@ -68,7 +68,7 @@ class SourceReader:
         strategy = source.watermark_strategy
         self.assign_timestamp = strategy.timestamp_assigner if strategy else None
         self.next_watermark_at = 0.0
-        self.records_in = 0
+        self.records_in, self.idle_s = 0, 0.0  # metrics: records read, s waiting for them
         self.ends: dict[tuple[str, int], int | None] = {s.key: s.end_offset for s in splits}
         self.position: dict[tuple[str, int], int] = {s.key: restored.get(s.key, s.start_offset) for s in splits}
         self.pending = {tp for tp, start in self.position.items()
@@ -90,7 +90,9 @@ class SourceReader:
             checkpoints.poll(self.offsets)
             if self.canceled.is_set():
                 return False
+            waited = time.perf_counter()
             records = self.consumer.consume(500, timeout=0.1)
+            self.idle_s += time.perf_counter() - waited
             for record in records:
                 self._read(record)
             self.records_in += len(records)
