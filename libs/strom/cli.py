@@ -174,7 +174,7 @@ def format_job(details: dict) -> str:
             lines.append(f"  latest completed: {latest['id']}, {latest['duration']} ms, "
                          f"{latest['state-size'] / 1024:.1f} KiB, acks: "
                          + ", ".join(f"{e} {a['ack_ms']} ms" for e, a in sorted(latest["acks"].items())))
-        for failure in checkpoints["history"][:3]:
+        for failure in checkpoints.get("failures", [])[:3]:
             lines.append(f"  aborted {failure['id']}: {failure['reason']}")
     if details.get("error"):
         lines.append(f"error: {details['error']}")

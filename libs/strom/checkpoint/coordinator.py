@@ -14,6 +14,7 @@ checkpoint of a bounded job.
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from strom.fault_points import inject
 from strom.logs import get_logger
 
 log = get_logger(__name__)
+
+HISTORY_SIZE = 10  # checkpoints in GET /jobs/:id/checkpoints' history (Flink's web.checkpoints.history)
 
 
 @dataclass
@@ -64,6 +67,7 @@ class CheckpointCoordinator:
         self.savepoints: dict[str, dict[str, Any]] = {}
         self._queued_savepoints: list[str] = []
         self.counts = {"completed": 0, "failed": 0}
+        self.completed_history: deque[dict[str, Any]] = deque(maxlen=HISTORY_SIZE)  # metadata, oldest first
 
     def tick(self, now_ms: int, executions: set[str]) -> None:
         """Periodic: time out the pending checkpoint, or trigger a queued savepoint.
@@ -168,6 +172,7 @@ class CheckpointCoordinator:
         metadata = self.store.metadata(checkpoint_id) or {"id": checkpoint_id}
         if self.latest is None or checkpoint_id > self.latest["id"]:
             self.latest = metadata
+        self.completed_history.append(metadata)
         self.consecutive_failures = 0
         self.counts["completed"] += 1
         if savepoint is not None:
@@ -179,7 +184,30 @@ class CheckpointCoordinator:
         self._notify(checkpoint_id)
 
     def stats(self) -> dict[str, Any]:
-        """``GET /jobs/:id/checkpoints`` body (Flink's shape, a subset)."""
-        return {"counts": {**self.counts, "in_progress": int(self.pending is not None)},
-                "latest": {"completed": self.latest, "failed": next(iter(self.store.failures()), None)},
-                "history": self.store.failures()}
+        """``GET /jobs/:id/checkpoints`` body (Flink's shape, a subset). ``history``: the last
+        ``HISTORY_SIZE`` completed and failed checkpoints and the one in progress, newest first, as
+        Flink's ``{"id", "status", "is_savepoint", "trigger_timestamp", "latest_ack_timestamp",
+        "state_size", "end_to_end_duration", "num_subtasks", "num_acknowledged_subtasks",
+        "failure_message"}`` (times in ms)."""
+        failures = self.store.failures()
+        history = [_completed_entry(m) for m in self.completed_history]
+        history += [{"id": f["id"], "status": "FAILED", "failure_message": f["reason"],
+                     "failure_timestamp": f.get("time")} for f in failures[:HISTORY_SIZE]]
+        if self.pending is not None:
+            history.append({"id": self.pending.id, "status": "IN_PROGRESS", "is_savepoint": False,
+                            "trigger_timestamp": self.pending.trigger_ms})
+        history.sort(key=lambda entry: entry["id"], reverse=True)
+        total = self.counts["completed"] + self.counts["failed"] + int(self.pending is not None)
+        return {"counts": {**self.counts, "in_progress": int(self.pending is not None), "total": total},
+                "latest": {"completed": self.latest, "failed": next(iter(failures), None)},
+                "failures": failures, "history": history}
+
+
+def _completed_entry(metadata: dict[str, Any]) -> dict[str, Any]:
+    """A completed checkpoint's store metadata as a Flink history entry."""
+    acks = metadata.get("acks", {})
+    trigger = metadata.get("trigger-time", 0)
+    return {"id": metadata["id"], "status": "COMPLETED", "is_savepoint": bool(metadata.get("is-savepoint")),
+            "trigger_timestamp": trigger, "latest_ack_timestamp": metadata.get("completion-time"),
+            "state_size": metadata.get("state-size", 0), "end_to_end_duration": metadata.get("duration"),
+            "num_subtasks": len(acks), "num_acknowledged_subtasks": len(acks)}

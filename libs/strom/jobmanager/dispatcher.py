@@ -78,6 +78,13 @@ class Dispatcher:
                 job["status"] = str(self.job_masters[job["id"]].state)
         return jobs
 
+    def checkpoint(self, job_id: str, checkpoint_id: int) -> dict[str, Any] | None:
+        """A retained checkpoint's metadata (``acks`` per execution id: size, ack ms after trigger);
+        None if it is gone. Raises :class:`UnknownJobError` for an unknown job."""
+        details = self.details(job_id)
+        vertices = [(v["id"], v["parallelism"]) for v in details.get("vertices", [])]
+        return self.checkpoint_store(job_id, vertices).metadata(checkpoint_id)
+
     def running(self, job_id: str) -> JobMaster:
         """The JobMaster of a running job; raises :class:`UnknownJobError` otherwise."""
         if job_id not in self.job_masters:

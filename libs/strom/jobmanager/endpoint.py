@@ -21,6 +21,7 @@ from strom.config import (
     JobManagerOptions,
     JobStoreOptions,
     KafkaOptions,
+    MetricsOptions,
     RestOptions,
 )
 from strom.control.codec import ControlMessage
@@ -47,8 +48,10 @@ from strom.jobmanager.dispatcher import Dispatcher
 from strom.jobmanager.job_master import JobMaster
 from strom.jobmanager.job_resources import JobResources
 from strom.jobmanager.job_store import RedisJobStore
-from strom.jobmanager.rest import RestServer, create_app
+from strom.jobmanager.rest import Monitoring, RestServer, create_app
 from strom.metrics.cluster import job_families
+from strom.metrics.fetcher import MetricFetcher
+from strom.metrics.reporter import MetricEndpoints
 from strom.naming import leader_path
 from strom.states import JobStatus
 
@@ -75,10 +78,13 @@ class JobManager(ControlEndpoint):
         self.reconcile_timeout_ms = config.get(JobManagerOptions.RECONCILE_TIMEOUT)
         self.cleanup = JobCleanup(cluster_id, config.get(KafkaOptions.BOOTSTRAP), self.redis, self.fence, self.store,
                                   self._checkpoint_store, config.get(JobStoreOptions.EXPIRATION_TIME))
+        endpoints = MetricEndpoints(self.redis, cluster_id)
+        monitoring = Monitoring(MetricFetcher(endpoints, config.get(MetricsOptions.FETCHER_UPDATE_INTERVAL)),
+                                endpoints, lambda: [(row[0], str(row[2])) for row in config.describe()], cluster_id)
         self.rest = RestServer(
             create_app(self.call, lambda: self._leader_address(), lambda: self.is_leader,
                        self._require_dispatcher, self.confirm_leadership, token=rest_token(config, create=True),
-                       max_body_bytes=config.get(RestOptions.MAX_BODY_BYTES)),
+                       max_body_bytes=config.get(RestOptions.MAX_BODY_BYTES), monitoring=monitoring),
             config.get(RestOptions.ADDRESS), config.get(RestOptions.PORT))
         self.every(0.2, self._tick)
         self.every(config.get(JobStoreOptions.CLEANUP_INTERVAL) / 1000, self._clean_up)

@@ -1,6 +1,6 @@
 """The JobManager's REST API (FastAPI on uvicorn), in Flink's REST shapes.
 
-    GET   /overview             leader, jobs by state
+    GET   /                     the web UI (no token: the page asks for it); /web/... its files
     GET   /jobs                 {"jobs": [{"id", "name", "status"}]}
     POST  /jobs                 body: job artifact (application/octet-stream) -> 202 {"jobid"}
     GET   /jobs/{id}            job details: state, vertices, subtasks, error
@@ -12,6 +12,9 @@
     POST  /savepoint-disposal        {"savepoint-path": id} -> 200 {"status": {"id": "COMPLETED"}}
                                      (Flink answers 202 and a trigger id; disposal here is one Redis
                                      transaction, so it is done when the answer comes)
+
+The monitoring routes (/overview, /jobs/overview, vertices, metrics, TaskManagers) are in
+:mod:`strom.jobmanager.rest_monitoring`.
 
 Errors are ``{"errors": [message]}`` with 400/401/404/409/413/503. Every request
 must carry the cluster's bearer token (:mod:`strom.credentials`): without it the
@@ -28,12 +31,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fastapi import Body, FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from strom.credentials import bearer_matches
 from strom.errors import (
@@ -43,10 +50,16 @@ from strom.errors import (
     UnknownJobError,
     UnknownSavepointError,
 )
+from strom.jobmanager.rest_monitoring import add_monitoring_routes
+from strom.jobmanager.vertex_metrics import vertex_io_metrics
 from strom.logs import get_logger
+from strom.metrics.fetcher import MetricFetcher
+from strom.metrics.reporter import MetricEndpoints
 
 log = get_logger("jobmanager")
 
+WEB_DIR = Path(__file__).resolve().parent / "web"
+PUBLIC_PATHS = frozenset({"/", "/docs", "/openapi.json", "/favicon.ico"})
 SAVEPOINT_REQUEST = Body(default={})  # POST /jobs/{id}/savepoints: {"cancel-job": bool}, optional
 DISPOSAL_REQUEST = Body(...)  # POST /savepoint-disposal: {"savepoint-path": id}
 
@@ -68,6 +81,9 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if is_public(scope["method"], scope["path"]):
+            await self.app(scope, receive, send)
+            return
         if not bearer_matches(headers.get("authorization"), self.token):
             log.warning("rejected: no valid bearer token", method=scope["method"], path=scope["path"])
             unauthorized = _error(401, "this JobManager needs the cluster's bearer token (Authorization: "
@@ -108,13 +124,14 @@ class Guard:
 def create_app(call: Callable[[Callable[[], Any]], Any], leader_address: Callable[[], str | None],
                is_leader: Callable[[], bool], dispatcher: Callable[[], Any],
                confirm_leadership: Callable[[], bool] = lambda: True, *, token: str,
-               max_body_bytes: int = 64 << 20) -> FastAPI:
+               max_body_bytes: int = 64 << 20, monitoring: Monitoring | None = None) -> FastAPI:
     """``call(fn)`` runs ``fn`` on the JobManager's main thread and returns its result.
 
     ``confirm_leadership()`` asks ZooKeeper (blocking) whether this process still leads; it
     guards requests that change something, so a leader that was frozen past its session and
     has not noticed yet answers 503 instead of acting. ``token``: the bearer token every request
-    must carry; ``max_body_bytes``: the largest body taken (see :class:`Guard`).
+    must carry; ``max_body_bytes``: the largest body taken (see :class:`Guard`). ``monitoring``:
+    what the monitoring routes and the web UI read (:mod:`strom.jobmanager.rest_monitoring`).
     """
     app = FastAPI(title="Strom JobManager", version="1")
 
@@ -127,7 +144,7 @@ def create_app(call: Callable[[Callable[[], Any]], Any], leader_address: Callabl
 
     @app.middleware("http")
     async def follow_the_leader(request: Request, call_next):
-        if is_leader():
+        if is_leader() or is_public(request.method, request.url.path):  # a standby serves the UI's files
             if request.method != "GET" and not await asyncio.to_thread(confirm_leadership):
                 log.warning("rejected by fencing: no longer leader", method=request.method,
                             path=request.url.path, error="ZooKeeper names another leader")
@@ -142,22 +159,44 @@ def create_app(call: Callable[[Callable[[], Any]], Any], leader_address: Callabl
     # Added last, so outermost (Starlette): no redirect, ZooKeeper check or route before the token.
     app.add_middleware(Guard, token=token, max_body_bytes=max_body_bytes)
 
-    _add_job_routes(app, call, dispatcher, leader_address)
+    if monitoring is not None:  # first: /jobs/overview and /jobs/metrics before /jobs/{job_id}
+        add_monitoring_routes(app, call, dispatcher, monitoring.fetcher, monitoring.endpoints,
+                              monitoring.config_rows, monitoring.cluster_id, leader_address)
+        _add_web_ui(app)
+    _add_job_routes(app, call, dispatcher, leader_address, monitoring.fetcher if monitoring else None)
     _add_checkpoint_routes(app, call, dispatcher)
     return app
 
 
-def _add_job_routes(app: FastAPI, call: Callable[[Callable[[], Any]], Any], dispatcher: Callable[[], Any],
-                    leader_address: Callable[[], str | None]) -> None:
-    """``/overview`` and ``/jobs``: list, submit, details, cancel."""
-    @app.get("/overview")
-    def overview() -> dict[str, Any]:
-        jobs = call(lambda: dispatcher().overview())
-        counts: dict[str, int] = {}
-        for job in jobs:
-            counts[job["status"]] = counts.get(job["status"], 0) + 1
-        return {"jobs": counts, "leader": leader_address()}
+@dataclass(frozen=True)
+class Monitoring:
+    """What the monitoring routes read: TaskManager metrics, the metric endpoints, the
+    configuration as shown (``config_rows()``: (key, value), secrets redacted) and the cluster id."""
 
+    fetcher: MetricFetcher
+    endpoints: MetricEndpoints
+    config_rows: Callable[[], list[tuple[str, str]]]
+    cluster_id: str
+
+
+def is_public(method: str, path: str) -> bool:
+    """The web UI's files and the API description: served without the token (they hold no data;
+    the page asks for the token and sends it with every API call)."""
+    return method in ("GET", "HEAD") and (path in PUBLIC_PATHS or path.startswith("/web/"))
+
+
+def _add_web_ui(app: FastAPI) -> None:
+    """``/`` is the UI's page, ``/web/...`` its scripts, styles and vendored libraries."""
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html")
+
+    app.mount("/web", StaticFiles(directory=WEB_DIR), name="web")
+
+
+def _add_job_routes(app: FastAPI, call: Callable[[Callable[[], Any]], Any], dispatcher: Callable[[], Any],
+                    leader_address: Callable[[], str | None], fetcher: MetricFetcher | None) -> None:
+    """``/jobs``: list, submit, details (with each vertex's metrics), cancel."""
     @app.get("/jobs")
     def list_jobs() -> dict[str, Any]:
         return {"jobs": call(lambda: dispatcher().overview())}
@@ -173,9 +212,13 @@ def _add_job_routes(app: FastAPI, call: Callable[[Callable[[], Any]], Any], disp
     @app.get("/jobs/{job_id}")
     def job_details(job_id: str):
         try:
-            return call(lambda: dispatcher().details(job_id))
+            details = call(lambda: dispatcher().details(job_id))
         except UnknownJobError:
             return _error(404, f"job {job_id} not found")
+        samples = fetcher.task_samples(job_id) if fetcher is not None and details.get("end-time", -1) < 0 else []
+        return {**details, "now": int(time.time() * 1000),
+                "vertices": [{**v, "metrics": vertex_io_metrics(samples, v["id"])}
+                             for v in details.get("vertices", [])]}
 
     @app.patch("/jobs/{job_id}", status_code=202)
     def cancel(job_id: str, mode: str = "cancel"):

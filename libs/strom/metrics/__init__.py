@@ -9,7 +9,7 @@ REST API and ``strom status`` find it.
 Values are read when scraped (custom collectors over the live objects): the
 record path only adds to plain ints and floats, per batch where it can.
 
-Per subtask, labels ``job_id, job_name, task_name, subtask_index, tm_id``
+Per subtask, labels ``job_id, job_name, task_id`` (vertex id), ``task_name, subtask_index, tm_id``
 (TaskManagers, :mod:`strom.metrics.task`):
 
 =================================================  ==========================================

@@ -31,7 +31,7 @@ from strom.logs import get_logger
 log = get_logger(__name__)
 
 RATE_WINDOW_SAMPLES = 6  # one a second: rates over the last ~5 s
-TASK_LABELS = ["job_id", "job_name", "task_name", "subtask_index", "tm_id"]
+TASK_LABELS = ["job_id", "job_name", "task_id", "task_name", "subtask_index", "tm_id"]  # task_id: vertex id
 
 
 class TaskMetrics:
@@ -134,7 +134,8 @@ class _TaskFamilies:
 
     def add(self, task: Any, tm_id: str) -> None:
         descriptor, metrics = task.descriptor, task.metrics
-        labels = [descriptor.job_id, task.job_name, task.vertex.name, str(descriptor.subtask_index), tm_id]
+        labels = [descriptor.job_id, task.job_name, descriptor.vertex_id, task.vertex.name,
+                  str(descriptor.subtask_index), tm_id]
         rates = metrics.rates()
         self.records_in.add_metric(labels, task.records_in)
         self.records_out.add_metric(labels, task.records_out)
