@@ -34,9 +34,12 @@ def _of_vertex(samples: Iterable[Sample], vertex_id: str) -> list[Sample]:
 
 
 def subtask_values(samples: Iterable[Sample], vertex_id: str) -> dict[int, dict[str, float]]:
-    """subtask index -> Flink metric name -> value (watermarks in ms, as Flink shows them)."""
+    """subtask index -> Flink metric name -> value (watermarks in ms, as Flink shows them); NaN
+    (no watermark yet) is left out, as JSON has no NaN."""
     values: dict[int, dict[str, float]] = {}
     for sample in _of_vertex(samples, vertex_id):
+        if math.isnan(sample.value):
+            continue
         name = flink_name(sample.name)
         value = sample.value * 1000 if name.endswith("Watermark") else sample.value
         per_subtask = values.setdefault(int(sample.labels["subtask_index"]), {})
@@ -68,7 +71,7 @@ def aggregate(samples: Iterable[Sample], vertex_id: str, names: list[str] | None
         return [{"id": name} for name in available]
     result = []
     for name in names:
-        values = [v[name] for v in per_subtask.values() if name in v and not math.isnan(v[name])]
+        values = [v[name] for v in per_subtask.values() if name in v]
         if values:
             result.append({"id": name, "min": min(values), "max": max(values),
                            "avg": sum(values) / len(values), "sum": sum(values)})
@@ -98,6 +101,6 @@ def watermarks(samples: Iterable[Sample], vertex_id: str) -> list[dict[str, str]
     result = []
     for index, values in sorted(subtask_values(samples, vertex_id).items()):
         for name in ("currentInputWatermark", "currentOutputWatermark"):
-            if name in values and not math.isnan(values[name]):
+            if name in values:
                 result.append({"id": f"{index}.{name}", "value": str(int(values[name]))})
     return result

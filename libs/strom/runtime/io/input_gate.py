@@ -67,8 +67,14 @@ class CheckpointedInputGate:
         # One upstream subtask per (input topic, subtask index), over every partition read here.
         self.valve = StatusWatermarkValve(channels, upstream_of=lambda channel: (channel[0][0], channel[1]))
         self.position: Offsets = {p.key: max(restored.get(p.key, 0), p.skip_before) for p in partitions}
-        self.records_in, self.idle_s = 0, 0.0  # metrics: records read, s waiting for them
+        # Metrics: Kafka messages read, the events among them (barriers, watermarks...), s waiting.
+        self.messages_in, self.events_in, self.idle_s = 0, 0, 0.0
         consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in self.position.items()])
+
+    @property
+    def records_in(self) -> int:
+        """Stream records read (Flink's numRecordsIn: events are not records)."""
+        return self.messages_in - self.events_in
 
     def offsets(self) -> Offsets:
         """Next offset per partition: just past the last barrier taken in (the restored one before)."""
@@ -97,7 +103,7 @@ class CheckpointedInputGate:
                         raise RuntimeError(f"Kafka error on {record.topic()}/{record.partition()}: {error}")
                     continue
                 self.handle(record)
-            self.records_in += len(records)
+            self.messages_in += len(records)
             if not await_final_checkpoint:  # after the end of input every timer fired; nothing may follow
                 self.chain.advance_processing_time(processing_time_ms())
             for producer in self.producers:  # delivery reports (failures) and librdkafka's queue
@@ -129,6 +135,7 @@ class CheckpointedInputGate:
     def _handle_event(self, record: Any, headers: list[tuple[str, bytes]]) -> None:
         event, upstream, attempt = decode_event(headers)
         if attempt != self.attempt:
+            self.events_in += 1
             self._other_attempt(attempt)
             return
         tp = KafkaPartition(record.topic(), record.partition())
@@ -137,7 +144,9 @@ class CheckpointedInputGate:
             # Past this channel's barrier: a watermark or end of partition must not overtake
             # the records held back with it (they would fire windows without those records).
             self.barriers.hold(record)
-        elif isinstance(event, Watermark):
+            return
+        self.events_in += 1  # once: a held event is counted when replayed
+        if isinstance(event, Watermark):
             self.watermarks.emit_input_watermark(self.valve.on_watermark(channel, event.timestamp))
         elif isinstance(event, WatermarkStatus):
             self.watermarks.emit_input_watermark(self.valve.on_status(channel, event))

@@ -106,6 +106,7 @@ class SourceReader:
         ends, position = self.ends, self.position
         error = record.error()
         if error is not None:
+            self.records_in -= 1  # counted with its batch, but an end-of-partition event is no record
             # The last offsets may be transaction markers, never delivered as records.
             if error.code() == KafkaError._PARTITION_EOF and (end := ends[tp]) is not None and record.offset() >= end:
                 position[tp] = max(position[tp], end)
