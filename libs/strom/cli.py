@@ -156,8 +156,9 @@ def _job_client(config: Configuration) -> JobClient:
 
 def format_job(details: dict) -> str:
     """``strom status JOB``: state, duration, per-vertex subtask states, the error if any."""
+    from strom.client.progress import progress_line
     lines = [f"{details['name']} ({details['jid']}): {details['state']}, "
-             f"{details.get('duration', 0) / 1000:.1f} s"]
+             f"{details.get('duration', 0) / 1000:.1f} s", "  " + progress_line(details)]
     for vertex in details.get("vertices", []):
         tasks = ", ".join(f"{n} {state}" for state, n in sorted(vertex["tasks"].items()))
         lines.append(f"  {vertex['id']} {vertex['name']} (parallelism {vertex['parallelism']}): {tasks}")
@@ -258,6 +259,26 @@ def produce(config: Configuration, topic: str, file, partitions: int) -> None:
     count, seconds = produce_lines(config.get(KafkaOptions.BOOTSTRAP), topic, file, partitions)
     click.echo(f"produced {count} records to {topic} in {seconds:.1f} s "
                f"({count / max(seconds, 1e-9):,.0f} records/s)")
+
+
+@cli.command()
+@click.argument("topic")
+@click.option("--tail", is_flag=True, help="Start at the end of the topic (and follow it) instead of its start.")
+@click.option("-f", "--follow", is_flag=True, help="Keep waiting for new records after the end (Ctrl-C stops).")
+@click.option("--max", "max_records", type=click.IntRange(min=1), help="Stop after this many records.")
+@click.pass_obj
+def consume(config: Configuration, topic: str, tail: bool, follow: bool, max_records: int | None) -> None:
+    """Print TOPIC's committed records (read_committed: what an exactly-once job's readers see),
+    one per line as KEY<TAB>VALUE; UTF-8 as text, other bytes as a bytes literal, no key as -."""
+    from strom.client.consume import StromError, committed_records, show
+    try:
+        for message in committed_records(config.get(KafkaOptions.BOOTSTRAP), topic, tail, follow or tail,
+                                         max_records):
+            click.echo(show(message.key(), message.value()))
+    except StromError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        pass
 
 
 @cli.command()

@@ -156,3 +156,16 @@ def test_secrets_never_reach_the_config_endpoint(running):
     cluster, _job, _lines = running
     rows = {row["key"]: row["value"] for row in rest(cluster, "/jobmanager/config").json()}
     assert rows["rest.token"] == "<set>" or rows["rest.token"] == "<not set>"
+
+
+def test_status_shows_progress_and_consume_prints_committed_output(running):
+    cluster, job, lines = running
+    status = cluster.strom("status", job.job_id)
+    assert status.returncode == 0, status.stderr
+    assert f"in {len(lines):,} records" in status.stdout and "source lag 0 records" in status.stdout, status.stdout
+    consumed = cluster.strom("consume", job.sink, "--max", "5")
+    rows = consumed.stdout.splitlines()
+    assert consumed.returncode == 0 and len(rows) == 5, consumed.stdout + consumed.stderr
+    assert all(key.isalpha() and count.isdigit() for key, count in (row.split("\t") for row in rows))
+    missing = cluster.strom("consume", f"no-such-topic-{job.job_id}")
+    assert missing.returncode != 0 and "does not exist" in missing.stderr

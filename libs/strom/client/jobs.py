@@ -108,19 +108,24 @@ class JobClient:
         return self._request("GET", f"/jobs/{job_id}/checkpoints")
 
     def wait(self, job_id: str, timeout_s: float | None = None,
-             on_change: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+             on_change: Callable[[dict[str, Any]], None] | None = None,
+             on_progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
         """Poll until the job is FINISHED, FAILED or CANCELED; returns its details.
 
-        Raises :class:`TimeoutError` after ``timeout_s``.
+        ``on_change(details)``: at each change of state; ``on_progress(details)``: about every 2 s
+        while it runs. Raises :class:`TimeoutError` after ``timeout_s``.
         """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        last_state = None
+        last_state, next_progress = None, time.monotonic() + 2
         while True:
             details = self.details(job_id)
             if details["state"] != last_state:
                 last_state = details["state"]
                 if on_change:
                     on_change(details)
+            elif on_progress and details["state"] == "RUNNING" and time.monotonic() >= next_progress:
+                next_progress = time.monotonic() + 2
+                on_progress(details)
             if JobStatus(details["state"]).is_globally_terminal:
                 return details
             if deadline is not None and time.monotonic() > deadline:

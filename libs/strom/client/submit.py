@@ -19,6 +19,7 @@ import click
 
 from strom.api.executor import ExecutionContext, execution_context
 from strom.client.jobs import JobClient
+from strom.client.progress import ProgressPrinter
 from strom.config import Configuration
 from strom.errors import ConfigError, InvalidJobGraphError, JobClientError
 from strom.graph.artifact import dump_artifact
@@ -71,7 +72,8 @@ def run_job_file(config: Configuration, job_file: str, args: list[str], parallel
             outcome["job_id"] = job_id
             if detached:
                 return {"jid": job_id, "state": "SUBMITTED"}
-            details = client.wait(job_id, on_change=lambda d: click.echo(f"job {job_id}: {d['state']}"))
+            details = client.wait(job_id, on_change=lambda d: click.echo(f"job {job_id}: {d['state']}"),
+                                  on_progress=ProgressPrinter())
             outcome["details"] = details
             return details
         finally:
