@@ -254,6 +254,14 @@ class RestOptions:
         "Largest REST request body (a job artifact); a larger one gets 413 before it is read.", "bytes")
 
 
+def _boolean(text: str) -> bool:
+    """"true"/"false" (also 1/0, yes/no, on/off), any case."""
+    value = text.strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ValueError(f"must be true or false, got {text!r}")
+    return value in ("true", "1", "yes", "on")
+
+
 def _port_range(text: str) -> tuple[int, int]:
     """"9249-9259" -> (9249, 9259); "9249" -> (9249, 9249); "0" -> (0, 0): any free port."""
     low, _, high = text.partition("-")
@@ -266,6 +274,10 @@ def _port_range(text: str) -> tuple[int, int]:
 class MetricsOptions:
     """Prometheus metrics of every service (Flink's PrometheusReporter options)."""
 
+    ENABLED = ConfigOption(
+        "metrics.enabled", _boolean, True,
+        "Serve /metrics and collect librdkafka statistics (false: neither; bench/metrics_overhead.py "
+        "measures the difference).")
     PORT = ConfigOption(
         "metrics.reporter.prom.port", _port_range, (9249, 9259),
         "Port or range FIRST-LAST (Flink's default 9249-9259) each process serves /metrics on: the "

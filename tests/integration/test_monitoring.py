@@ -72,7 +72,7 @@ def test_every_metric_exists_and_the_counters_equal_what_the_job_processed(runni
     cluster, job, lines = running
     words = sum(len(WORD.findall(line.decode())) for line in lines)
     targets = rest(cluster, "/metrics/targets").json()
-    assert {g["labels"]["service"] for g in targets} == {"jobmanager", "resourcemanager", "taskmanager"}
+    assert {g["labels"]["strom_service"] for g in targets} == {"jobmanager", "resourcemanager", "taskmanager"}
     deadline = time.monotonic() + 15  # rates need two samples; librdkafka statistics every 2 s
     while True:
         samples = [s for s in scrape(targets) if s.labels.get("job_id") in (None, job.job_id)]

@@ -41,8 +41,11 @@ def test_without_the_token_nothing_is_read_run_or_changed(cluster: TestCluster, 
     for method, path, kwargs in (("PATCH", "/jobs/abc", {"params": {"mode": "cancel"}}),
                                  ("POST", "/jobs/abc/savepoints", {"json": {"cancel-job": True}}),
                                  ("POST", "/savepoint-disposal", {"json": {"savepoint-path": "x"}}),
-                                 ("GET", "/jobs", {}), ("GET", "/docs", {})):
+                                 ("GET", "/jobs", {}), ("GET", "/overview", {}), ("GET", "/metrics/targets", {})):
         assert httpx.request(method, jobmanager + path, **kwargs).status_code == 401, path
+    # The UI's files and the API description hold no data: public, so a browser can load them.
+    for path in ("/", "/web/app.js", "/docs", "/openapi.json"):
+        assert httpx.get(jobmanager + path).status_code == 200, path
     logs = cluster.logs()
     assert "rejected: no valid bearer token" in logs
     assert cluster.auth()["Authorization"].split()[1] not in logs

@@ -27,7 +27,7 @@ from kazoo.client import KazooClient
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from strom import logs
-from strom.config import Configuration, ControlPlaneOptions
+from strom.config import Configuration, ControlPlaneOptions, MetricsOptions
 from strom.control.channel import ControlChannel, new_instance_id
 from strom.control.codec import ControlMessage
 from strom.control.fencing import FencingGuard
@@ -163,9 +163,10 @@ class ControlEndpoint:
                 address=self.advertised_address())
             self._driver.start()
         try:
-            self.metrics = MetricsReporter(self.config, self.role.lower(), self.id,
-                                           [MainThreadCollector(self.call, self.metric_families)],
-                                           redis_client(self.config))
+            if self.config.get(MetricsOptions.ENABLED):
+                self.metrics = MetricsReporter(self.config, self.role.lower(), self.id,
+                                               [MainThreadCollector(self.call, self.metric_families)],
+                                               redis_client(self.config))
         except OSError as exc:  # as Flink's reporter: the service runs on, without metrics
             self.log.error("metrics not served", error=str(exc))
         self.log.info("started", host=self.host, pid=self.pid,

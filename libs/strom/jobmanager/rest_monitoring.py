@@ -134,7 +134,8 @@ def _add_metric_routes(app: FastAPI, call: Call, dispatcher: Callable[[], Any], 
         groups: dict[str, list[str]] = {}
         for endpoint in endpoints.live():
             groups.setdefault(endpoint["service"], []).append(endpoint["address"])
-        return [{"targets": sorted(addresses), "labels": {"strom_cluster": cluster_id, "service": service}}
+        # strom_service, not service: a target label would rename the metrics' own service label.
+        return [{"targets": sorted(addresses), "labels": {"strom_cluster": cluster_id, "strom_service": service}}
                 for service, addresses in sorted(groups.items())]
 
 

@@ -39,7 +39,8 @@ class TaskSettings:
             consumer_partition_fetch_bytes=config.get(TaskOptions.CONSUMER_PARTITION_FETCH_BYTES),
             alignment_buffer_bytes=config.get(TaskOptions.ALIGNMENT_BUFFER_BYTES),
             sink_max_buffered_bytes=config.get(TaskOptions.SINK_MAX_BUFFERED_BYTES),
-            kafka_statistics_interval_ms=config.get(MetricsOptions.KAFKA_STATISTICS_INTERVAL))
+            kafka_statistics_interval_ms=(config.get(MetricsOptions.KAFKA_STATISTICS_INTERVAL)
+                                          if config.get(MetricsOptions.ENABLED) else 0))
 
     def producer_config(self, bootstrap: str, execution_id: str, deliveries: DeliveryReports) -> dict[str, Any]:
         """librdkafka config of a task's edge (and non-transactional sink) producer; failed
