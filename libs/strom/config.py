@@ -63,6 +63,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"must be >= 0, got {value}")
+    return value
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 < value < 65536:
@@ -85,6 +92,15 @@ class ClusterOptions:
         "state.dir", str, _default_state_dir,
         "Directory of data, logs and pid files of `ops/stack` and `strom cluster` "
         "(default: .strom in the source checkout).")
+    SECRET = ConfigOption(
+        "cluster.secret", str, "",
+        "Key of the HMAC-SHA256 every control message carries (services and the CLI must share it). "
+        "Empty: the one in cluster.secret-file. Set it through the environment or an env file.",
+        secret=True)
+    SECRET_FILE = ConfigOption(
+        "cluster.secret-file", str, lambda env: str(Path(_value_in(env, ClusterOptions.STATE_DIR)) / "cluster-secret"),
+        "File holding the cluster secret (mode 0600) when cluster.secret is empty; the first process "
+        "that finds none there makes one (default: <state.dir>/cluster-secret).")
     STOP_TIMEOUT = ConfigOption(
         "cluster.stop-timeout", _positive_int, 10_000,
         "How long `strom cluster down` (and the tests) wait for a service to exit after SIGTERM "
@@ -225,6 +241,10 @@ class TaskOptions:
         "task.sink.max-buffered-bytes", _positive_int, 256 << 20,
         "Output an exactly-once sink subtask holds until its checkpoints complete (keys and values); "
         "past it the task fails with SinkBufferFullError: checkpoint more often, or raise this.", "bytes")
+    EDGE_MAX_BACKLOG = ConfigOption(
+        "task.edge.max-backlog-records", _non_negative_int, 1_000_000,
+        "Records an intermediate edge may hold unread before its upstream subtasks stop taking input "
+        "(flow control; their waiting shows as backPressuredTimeMsPerSecond). 0: no bound.", "records")
     CONSUMER_PARTITION_FETCH_BYTES = ConfigOption(
         "task.consumer.partition-fetch-bytes", _positive_int, 10 * 1024 * 1024,
         "librdkafka max.partition.fetch.bytes of a task's consumer (librdkafka's 1 MiB default "

@@ -1,4 +1,5 @@
-"""The REST bearer token: where it comes from, made once per cluster, compared in constant time.
+"""The REST bearer token and the cluster secret: where they come from, made once per cluster,
+compared in constant time.
 
 Strom runs the code it is sent, so whoever may submit a job must prove it. The token is
 ``rest.token`` (from the environment or an env file; never a command-line argument, which other
@@ -14,7 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
-from strom.config import Configuration, RestOptions
+from strom.config import ClusterOptions, Configuration, RestOptions
 from strom.errors import ConfigError
 
 TOKEN_BYTES = 32  # of randomness in a token made here (43 URL-safe characters)
@@ -40,15 +41,42 @@ def rest_token(config: Configuration, create: bool = False) -> str:
     return token
 
 
-def _create(path: Path) -> None:
-    """Write a new random token to ``path`` (mode 0600) unless a file is there already."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def cluster_secret(config: Configuration, create: bool = False) -> bytes:
+    """The key of the control plane's message HMACs: ``cluster.secret``, else the contents of
+    ``cluster.secret-file`` (``create``: make the file if there is none). Raises
+    :class:`~strom.errors.ConfigError` when there is none, naming both places it looked."""
+    secret = config.get(ClusterOptions.SECRET)
+    if secret:
+        return secret.encode()
+    path = Path(config.get(ClusterOptions.SECRET_FILE))
+    if create:
+        _create(path)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return  # another JobManager of this state dir made it: use that one
+        secret = path.read_text().strip()
+    except FileNotFoundError:
+        secret = ""
+    if not secret:
+        raise ConfigError(f"no cluster secret: set {ClusterOptions.SECRET.env_var} or make {path} readable "
+                          f"(the first process of the cluster writes it)")
+    return secret.encode()
+
+
+def _create(path: Path) -> None:
+    """Write a new random token to ``path`` (mode 0600) unless a file is there already. Written
+    aside and linked into place, so a reader never sees it half-written and the first one wins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        return
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as file:
         file.write(secrets.token_urlsafe(TOKEN_BYTES) + "\n")
+    try:
+        os.link(aside, path)
+    except FileExistsError:
+        pass  # another process of this state dir made it first: use that one
+    finally:
+        aside.unlink()
 
 
 def bearer_matches(header: str | None, token: str) -> bool:

@@ -42,6 +42,12 @@ def sink_marker_topic(cluster_id: str) -> str:
     return f"strom.{cluster_id}.sink-markers"
 
 
+def flow_control_group(job_id: str, vertex_id: str) -> str:
+    """Consumer group a vertex's subtasks commit their input positions to (never read back for
+    recovery: upstream tasks read it to bound what waits unread on the edge)."""
+    return f"strom-{job_id}-{vertex_id}-flow"
+
+
 def sink_transactional_id(job_id: str, vertex_id: str, subtask_index: int) -> str:
     """The Kafka ``transactional.id`` of one exactly-once sink subtask, stable across attempts
     (a new attempt's ``init_transactions`` fences the old one's), and its marker group."""

@@ -9,17 +9,23 @@ message for an unknown id).
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from strom.client.jobs import JobClient
+from strom.config import KafkaOptions
 
 from .conftest import TestCluster
 from .test_checkpoints import WORD, Job, corpus
-from .test_wordcount import read_all
+from .test_wordcount import produce, read_all
+
+SLOW_SINK_JOB = Path(__file__).resolve().parent / "jobs" / "slow_sink.py"
 
 TASK_METRICS = ["strom_task_numRecordsIn_total", "strom_task_numRecordsOut_total", "strom_task_numBytesIn_total",
                 "strom_task_numBytesOut_total", "strom_task_numRecordsInPerSecond", "strom_task_numRecordsOutPerSecond",
@@ -169,3 +175,34 @@ def test_status_shows_progress_and_consume_prints_committed_output(running):
     assert all(key.isalpha() and count.isdigit() for key, count in (row.split("\t") for row in rows))
     missing = cluster.strom("consume", f"no-such-topic-{job.job_id}")
     assert missing.returncode != 0 and "does not exist" in missing.stderr
+
+
+def test_a_slow_sink_backpressures_its_upstream_through_flow_control(stack, tmp_path):
+    """The edge may hold 2,000 records unread; the sink side takes ~500 records/s and the
+    upstream would take far more: it waits on the edge, so its vertex reads as back-pressured
+    (Flink's level high, over 500 ms/s) and the edge's backlog stays near the bound."""
+    cluster = TestCluster(tmp_path, STROM_TASK_EDGE_MAX_BACKLOG_RECORDS="2000")
+    try:
+        cluster.start_standard(task_managers=1, slots=2)
+        run = uuid.uuid4().hex[:8]
+        source, sink = f"slow-in-{run}", f"slow-out-{run}"
+        produce(cluster.config.get(KafkaOptions.BOOTSTRAP), source, [f"line {i}".encode() for i in range(30_000)])
+        submitted = cluster.strom("run", "-d", "-p", "1", str(SLOW_SINK_JOB), "--", source, sink)
+        assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+        jid = re.search(r"JobID (\w+)", submitted.stdout).group(1)
+        upstream, slow = (v["id"] for v in JobClient(cluster.config).details(jid)["vertices"])
+        deadline, body, pressured = time.monotonic() + 40, {}, []
+        while time.monotonic() < deadline:
+            body = rest(cluster, f"/jobs/{jid}/vertices/{upstream}/backpressure").json()
+            pressured = rest(cluster, f"/jobs/{jid}/vertices/{upstream}/subtasks/metrics",
+                             params={"get": "backPressuredTimeMsPerSecond"}).json()
+            if body.get("backpressure-level") == "high" and pressured and pressured[0]["max"] > 500:
+                break
+            time.sleep(1)
+        assert body.get("backpressure-level") == "high", body
+        assert pressured[0]["max"] > 500, pressured
+        slow_side = rest(cluster, f"/jobs/{jid}/vertices/{slow}/backpressure").json()
+        assert slow_side["backpressure-level"] == "ok", slow_side  # busy, not waiting on output
+        JobClient(cluster.config).cancel(jid)
+    finally:
+        cluster.close()

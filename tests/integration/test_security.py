@@ -5,13 +5,20 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
+from confluent_kafka import Producer
 
 from strom.client.jobs import JobClient
+from strom.config import KafkaOptions
+from strom.control import codec
+from strom.control.channel import ControlChannel, control_topic
+from strom.control.codec import ControlMessage
 
 from .conftest import TestCluster
+from .test_services import _consumer_at_end, registered
 
 
 class CreatesAFile:
@@ -70,3 +77,46 @@ def test_strom_config_shows_no_secret(cluster: TestCluster):
                            check=True).stdout
     assert "rest.token = <set>" in shown and "redis://strom:***@127.0.0.1:6379/0" in shown
     assert "hunter2" not in shown
+
+
+def test_forged_control_messages_are_refused_and_the_leaders_still_served(cluster: TestCluster):
+    """Anyone who can write to the control topics: a SlotRequest sent as a CLIENT, one without the
+    cluster's HMAC and one with fencing token 2^63-1 are refused (logged); the JobManager leader's
+    own token still gets a slot allocated."""
+    cluster.start("resourcemanager-1")
+    cluster.start("taskmanager-1", "--slots", "2")
+    cluster.start("jobmanager-1")
+    cluster.wait_for(lambda s: registered(s, 1) and s.leaders["JOBMANAGER"] is not None, 15.0,
+                     "TaskManager registered and JobManager leading")
+    leader = cluster.client.leaders()["JOBMANAGER"]
+    inbox = _consumer_at_end(cluster, "TASKMANAGER")
+
+    def slot_request(role: str, token: int | None, allocation_id: str) -> None:
+        channel = ControlChannel(cluster.config, f"forger-{allocation_id}", role, token_source=lambda: token)
+        channel.start()
+        channel.send("RESOURCEMANAGER", "SlotRequest", {"job_id": "job-x", "allocation_id": allocation_id},
+                     fenced=token is not None)
+        channel.close()
+
+    slot_request("CLIENT", None, "as-client")
+    slot_request("JOBMANAGER", 2**63 - 1, "huge-token")
+    unsigned = codec.encode(ControlMessage(type="SlotRequest", sender_id=leader.id, sender_role="JOBMANAGER",
+                                           seq=1, body={"job_id": "job-x", "allocation_id": "no-mac"},
+                                           fencing_token=leader.token))
+    producer = Producer({"bootstrap.servers": cluster.config.get(KafkaOptions.BOOTSTRAP)})
+    producer.produce(control_topic(cluster.cluster_id, "RESOURCEMANAGER"), unsigned)
+    assert producer.flush(10) == 0
+    slot_request("JOBMANAGER", leader.token, "from-leader")
+
+    allocations, deadline = [], time.monotonic() + 10
+    while "from-leader" not in allocations and time.monotonic() < deadline:
+        for record in inbox.consume(100, timeout=0.1):
+            message = codec.decode(record.value())
+            if message.type == "AllocateSlot":
+                allocations.append(message.body["allocation_id"])
+    inbox.close()
+    assert allocations == ["from-leader"], allocations
+    log = (cluster.local.log_dir / "resourcemanager-1.log").read_text()
+    assert "SlotRequest is not accepted from a CLIENT" in log
+    assert "is not a leader epoch ZooKeeper knows" in log
+    assert "control record refused: no valid MAC" in log

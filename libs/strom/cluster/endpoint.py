@@ -39,6 +39,7 @@ from strom.coordination.leader_election import (
     LeaderInfo,
     LeaderRetriever,
     ZooKeeperLeaderElectionDriver,
+    current_leader,
     zookeeper_client,
 )
 from strom.errors import NotLeaderError, StaleLeaderError
@@ -73,7 +74,7 @@ class ControlEndpoint:
         self.pid = os.getpid()
         self.session = uuid.uuid4().hex  # this process, even where host and pid repeat (a container)
         self.log = logs.get_logger(self.role.lower())
-        self.fencing = FencingGuard()
+        self.fencing = FencingGuard(confirm=self._epoch_in_zookeeper)
         self.leadership = LeaderElectionService(self)
         self.leaders: dict[Role, LeaderInfo | None] = {r: None for r in LEADER_ROLES}
         self.channel = ControlChannel(config, self.id, self.role,
@@ -131,6 +132,19 @@ class ControlEndpoint:
         logs.set_leader_token(None)
         self.log.warning("leadership revoked")
         self.post(self.on_revoke_leadership)
+
+    def _epoch_in_zookeeper(self, role: str, token: int) -> bool:
+        """A token above the newest known: believed only if ZooKeeper's leader node of ``role``
+        has that epoch or a newer one (anyone can write a number into a control message)."""
+        if self._zk is None:
+            return False
+        try:
+            info = current_leader(self._zk, self.config, role)
+        except Exception as exc:  # ZooKeeper unreachable: refuse; the real leader's next message is checked again
+            self.log.warning("fencing token not confirmed: ZooKeeper unreachable", role=role, token=token,
+                             error=str(exc))
+            return False
+        return info is not None and info.token >= token
 
     def on_grant_leadership(self, token: int) -> None:
         """Main-thread hook: this process now leads with ``token``."""

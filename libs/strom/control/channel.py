@@ -11,10 +11,18 @@ Every reader assigns the partition itself (no consumer group: each instance,
 leader or standby, sees every message) starting at the end offset read just
 before, so a message sent after :meth:`ControlChannel.start` returned is
 never missed. Nothing is committed to Kafka.
+
+Every record carries an HMAC-SHA256 of its bytes under the cluster secret
+(:func:`~strom.credentials.cluster_secret`) in the ``strom-mac`` header; a
+record without a valid one is refused before it is decoded and logged with
+its topic, partition and offset (and counted in ``refused``). Whoever can
+write to the control topics cannot forge a message without the secret.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import threading
 import uuid
@@ -33,11 +41,14 @@ from strom.config import (
 from strom.control import codec
 from strom.control.codec import ControlMessage
 from strom.control.roles import Role
+from strom.credentials import cluster_secret
 from strom.errors import ControlMessageError, NotLeaderError
 from strom.io.kafka import TopicSpec, end_offset, ensure_topics, log_kafka_errors
 from strom.logs import get_logger
 
 log = get_logger(__name__)
+
+MAC_HEADER = "strom-mac"  # HMAC-SHA256 of the record's value under the cluster secret
 
 
 def control_topic(cluster_id: str, role: Role | str) -> str:
@@ -73,6 +84,8 @@ class ControlChannel:
         self._producer: Producer | None = None
         self._consumer: Consumer | None = None
         self.inbox_topic = control_topic(self._cluster_id, sender_role)
+        self._secret = cluster_secret(config, create=True)  # the first process of a state dir makes it
+        self.refused = 0  # records without a valid MAC
 
     def start(self) -> None:
         """Create the control topics if needed, then start reading the inbox from its end."""
@@ -115,8 +128,9 @@ class ControlChannel:
         message = ControlMessage(type=kind, sender_id=self.sender_id, sender_role=self.sender_role,
                                  seq=seq, body=body, fencing_token=token, target_id=target_id)
         assert self._producer is not None, "start() first"
-        self._producer.produce(control_topic(self._cluster_id, to_role), codec.encode(message),
-                               key=(target_id or "").encode() or None)
+        value = codec.encode(message)
+        self._producer.produce(control_topic(self._cluster_id, to_role), value,
+                               key=(target_id or "").encode() or None, headers=[(MAC_HEADER, self._mac(value))])
         self._producer.poll(0)
         return message
 
@@ -138,6 +152,12 @@ class ControlChannel:
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("control topic error", error=str(error))
                 continue
+            if not self._authentic(record):
+                self.refused += 1
+                log.error("control record refused: no valid MAC (not sent by a member of this cluster, or "
+                          "cluster.secret differs)", topic=record.topic(), partition=record.partition(),
+                          offset=record.offset())
+                continue
             try:
                 message = codec.decode(record.value())
             except ControlMessageError as exc:
@@ -148,6 +168,13 @@ class ControlChannel:
                 messages.append(message)
         self._producer.poll(0)
         return messages
+
+    def _mac(self, value: bytes) -> bytes:
+        return hmac.new(self._secret, value, hashlib.sha256).digest()
+
+    def _authentic(self, record: Any) -> bool:
+        macs = [v for k, v in (record.headers() or []) if k == MAC_HEADER]
+        return len(macs) == 1 and hmac.compare_digest(macs[0], self._mac(record.value() or b""))
 
     def lag(self) -> int:
         """Messages in the inbox not read yet: the partition end librdkafka last saw minus the

@@ -46,6 +46,7 @@ class ControlPayload(AvroRecord):
     """Base of the control messages: the payload of one ``ControlEnvelope``."""
 
     receivers: ClassVar[frozenset[Role]]  # roles whose control topic carries this message
+    senders: ClassVar[frozenset[Role]]    # roles that may send it: from any other it is refused
 
     @classmethod
     def type_name(cls) -> str:
@@ -141,6 +142,7 @@ class RegisterTaskManager(ControlPayload):
     """TaskManager -> ResourceManager: register (again after a new leader appears)."""
 
     receivers = _to(Role.RESOURCEMANAGER)
+    senders = _to(Role.TASKMANAGER)
     tm_id: str
     host: str
     pid: int
@@ -153,6 +155,7 @@ class TaskManagerRegistered(ControlPayload):
     """ResourceManager leader -> TaskManager: registration accepted."""
 
     receivers = _to(Role.TASKMANAGER)
+    senders = _to(Role.RESOURCEMANAGER)
     tm_id: str
 
 
@@ -161,6 +164,7 @@ class DisconnectTaskManager(ControlPayload):
     """ResourceManager leader -> TaskManager: you were declared lost; free every slot, register anew."""
 
     receivers = _to(Role.TASKMANAGER)
+    senders = _to(Role.RESOURCEMANAGER)
     tm_id: str
     reason: str
 
@@ -170,6 +174,7 @@ class Heartbeat(ControlPayload):
     """TaskManager -> ResourceManager every ``heartbeat.interval`` ms, with the full slot report."""
 
     receivers = _to(Role.RESOURCEMANAGER)
+    senders = _to(Role.TASKMANAGER)
     tm_id: str
     host: str
     pid: int
@@ -181,6 +186,7 @@ class TaskManagerLost(ControlPayload):
     """ResourceManager leader -> JobManagers: a TaskManager was silent for ``silent_ms`` ms."""
 
     receivers = _to(Role.JOBMANAGER)
+    senders = _to(Role.RESOURCEMANAGER)
     tm_id: str
     reason: str
     silent_ms: int
@@ -193,6 +199,7 @@ class SlotRequest(ControlPayload):
     """JobManager leader -> ResourceManager: allocate one slot for a job."""
 
     receivers = _to(Role.RESOURCEMANAGER)
+    senders = _to(Role.JOBMANAGER)
     job_id: str
     allocation_id: str
 
@@ -202,6 +209,7 @@ class AllocateSlot(ControlPayload):
     """ResourceManager leader -> TaskManager: give this slot to the job (which it then offers)."""
 
     receivers = _to(Role.TASKMANAGER)
+    senders = _to(Role.RESOURCEMANAGER)
     tm_id: str
     slot_index: int
     job_id: str
@@ -213,6 +221,7 @@ class SlotRequestFailed(ControlPayload):
     """ResourceManager leader -> JobManager: a slot request cannot be served."""
 
     receivers = _to(Role.JOBMANAGER)
+    senders = _to(Role.RESOURCEMANAGER)
     job_id: str
     allocation_id: str
     reason: str
@@ -223,6 +232,7 @@ class SlotOffer(ControlPayload):
     """TaskManager -> JobManager: the slot allocated for this job is yours."""
 
     receivers = _to(Role.JOBMANAGER)
+    senders = _to(Role.TASKMANAGER)
     job_id: str
     allocation_id: str
     tm_id: str
@@ -234,6 +244,7 @@ class FreeSlot(ControlPayload):
     """JobManager leader -> TaskManager: the job no longer needs this slot."""
 
     receivers = _to(Role.TASKMANAGER)
+    senders = _to(Role.JOBMANAGER)
     tm_id: str
     allocation_id: str
     job_id: str
@@ -245,6 +256,7 @@ class DeployTask(ControlPayload):
     """JobManager leader -> TaskManager: run one subtask in an allocated slot."""
 
     receivers = _to(Role.TASKMANAGER)
+    senders = _to(Role.JOBMANAGER)
     tm_id: str
     job_id: str
     allocation_id: str
@@ -257,6 +269,7 @@ class TaskExecutionState(ControlPayload):
     """TaskManager -> JobManager: a subtask changed state; a FAILED one says why (``cause``)."""
 
     receivers = _to(Role.JOBMANAGER)
+    senders = _to(Role.TASKMANAGER)
     job_id: str
     execution_id: str
     tm_id: str
@@ -271,6 +284,7 @@ class CancelTask(ControlPayload):
     """JobManager leader -> TaskManager: stop a subtask; it reports CANCELED."""
 
     receivers = _to(Role.TASKMANAGER)
+    senders = _to(Role.JOBMANAGER)
     tm_id: str
     job_id: str
     execution_id: str
@@ -281,6 +295,7 @@ class RequestTaskReports(ControlPayload):
     """New JobManager leader -> every TaskManager: report your tasks, to re-attach to them."""
 
     receivers = _to(Role.TASKMANAGER)
+    senders = _to(Role.JOBMANAGER)
     request_id: str
 
 
@@ -289,6 +304,7 @@ class TaskReports(ControlPayload):
     """TaskManager -> JobManager: its tasks and their last states, answering RequestTaskReports."""
 
     receivers = _to(Role.JOBMANAGER)
+    senders = _to(Role.TASKMANAGER)
     request_id: str
     tm_id: str
     tasks: list[TaskReport]
@@ -300,6 +316,7 @@ class TriggerCheckpoint(ControlPayload):
     """JobManager leader -> TaskManager: a source subtask starts a savepoint or a final checkpoint."""
 
     receivers = _to(Role.TASKMANAGER)
+    senders = _to(Role.JOBMANAGER)
     tm_id: str
     job_id: str
     execution_id: str
@@ -313,6 +330,7 @@ class AcknowledgeCheckpoint(ControlPayload):
     """TaskManager -> JobManager: a subtask stored its snapshot and acked it in Redis."""
 
     receivers = _to(Role.JOBMANAGER)
+    senders = _to(Role.TASKMANAGER)
     job_id: str
     execution_id: str
     tm_id: str
@@ -326,6 +344,7 @@ class DeclineCheckpoint(ControlPayload):
     """TaskManager -> JobManager: a subtask cannot take the checkpoint."""
 
     receivers = _to(Role.JOBMANAGER)
+    senders = _to(Role.TASKMANAGER)
     job_id: str
     execution_id: str
     tm_id: str
@@ -338,6 +357,7 @@ class NotifyCheckpointComplete(ControlPayload):
     """JobManager leader -> TaskManager: a checkpoint of the job completed (``final``: its last)."""
 
     receivers = _to(Role.TASKMANAGER)
+    senders = _to(Role.JOBMANAGER)
     tm_id: str
     job_id: str
     checkpoint_id: int
@@ -350,6 +370,7 @@ class StatusRequest(ControlPayload):
     """Client -> every service: report your live state on the client topic."""
 
     receivers = _to(Role.JOBMANAGER, Role.RESOURCEMANAGER, Role.TASKMANAGER)
+    senders = _to(Role.CLIENT)
     request_id: str
 
 
@@ -358,6 +379,7 @@ class StatusReply(ControlPayload):
     """Service -> client: the answer to a StatusRequest."""
 
     receivers = _to(Role.CLIENT)
+    senders = _to(Role.JOBMANAGER, Role.RESOURCEMANAGER, Role.TASKMANAGER)
     request_id: str
     is_leader: bool
     host: str

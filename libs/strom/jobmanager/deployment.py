@@ -118,7 +118,7 @@ class TaskDeploymentDescriptorFactory:
             source_splits=tuple(s for k, s in enumerate(self.source_splits.get(vertex.id, []))
                                 if k % vertex.parallelism == i),
             input_partitions=tuple(inputs),
-            outputs=tuple(OutputEdge(e.topic(self.cluster_id, job_id), e.partitioner, e.partitions)
+            outputs=tuple(OutputEdge(e.topic(self.cluster_id, job_id), e.partitioner, e.partitions, e.target_vertex)
                           for e in vertex.outputs),
             key_groups=(key_groups.start, key_groups.stop) if keyed else None,
             checkpoints=CheckpointSettings(

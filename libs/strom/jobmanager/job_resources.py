@@ -5,14 +5,14 @@ from __future__ import annotations
 import functools
 from concurrent.futures import Future
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from strom.graph.job_graph import JobGraph
 from strom.graph.stream_graph import SINK
 from strom.io.kafka import KafkaPartition, TopicSpec, admin_client, ensure_topics, latest_offsets
 from strom.logs import get_logger
-from strom.naming import sink_marker_topic
+from strom.naming import flow_control_group, sink_marker_topic
 
 log = get_logger(__name__)
 
@@ -129,9 +129,22 @@ class JobResources:
         if topics:
             for topic, future in self.admin.delete_topics(topics).items():
                 future.add_done_callback(functools.partial(self._deleted, topic))
+        # The flow-control groups of the readers (strom.runtime.io.flow_control): else Kafka keeps
+        # their offsets for offsets.retention.minutes (7 days).
+        groups = sorted({flow_control_group(self.job_graph.job_id, e.target_vertex) for e in self.job_graph.edges})
+        if groups:
+            for group, future in self.admin.delete_consumer_groups(groups).items():
+                future.add_done_callback(functools.partial(self._group_deleted, group))
 
     def _deleted(self, topic: str, future: Future) -> None:
         exc = future.exception()
         if exc is not None:
             log.warning("cannot delete intermediate topic; the leader's sweep retries", job_id=self.job_graph.job_id,
                         topic=topic, error=str(exc))
+
+    def _group_deleted(self, group: str, future: Future) -> None:
+        exc = future.exception()
+        if isinstance(exc, KafkaException) and exc.args[0].code() == KafkaError.GROUP_ID_NOT_FOUND:
+            return  # its readers never committed (the job ended before they ran)
+        if exc is not None:
+            log.warning("cannot delete flow-control group", job_id=self.job_graph.job_id, group=group, error=str(exc))

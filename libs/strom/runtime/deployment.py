@@ -58,11 +58,13 @@ class InputPartition:
 @dataclass(frozen=True)
 class OutputEdge:
     """An intermediate topic the subtask writes: ``partitioner`` is the JobEdge's ("hash", "forward",
-    "rebalance"), ``partitions`` the topic's partition count."""
+    "rebalance"), ``partitions`` the topic's partition count, ``target_vertex`` the vertex reading it
+    (flow control reads its committed positions)."""
 
     topic: str
     partitioner: str
     partitions: int
+    target_vertex: str = ""
 
 
 @dataclass(frozen=True)

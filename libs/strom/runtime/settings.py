@@ -24,6 +24,7 @@ class TaskSettings:
     alignment_buffer_bytes: int = 64 << 20
     sink_max_buffered_bytes: int = 256 << 20
     kafka_statistics_interval_ms: int = 2000  # librdkafka statistics: bytes and source lag metrics
+    edge_max_backlog_records: int = 1_000_000  # flow control on intermediate edges; 0: none
 
     @classmethod
     def from_config(cls, config: Configuration) -> TaskSettings:
@@ -40,7 +41,8 @@ class TaskSettings:
             alignment_buffer_bytes=config.get(TaskOptions.ALIGNMENT_BUFFER_BYTES),
             sink_max_buffered_bytes=config.get(TaskOptions.SINK_MAX_BUFFERED_BYTES),
             kafka_statistics_interval_ms=(config.get(MetricsOptions.KAFKA_STATISTICS_INTERVAL)
-                                          if config.get(MetricsOptions.ENABLED) else 0))
+                                          if config.get(MetricsOptions.ENABLED) else 0),
+            edge_max_backlog_records=config.get(TaskOptions.EDGE_MAX_BACKLOG))
 
     def producer_config(self, bootstrap: str, execution_id: str, deliveries: DeliveryReports) -> dict[str, Any]:
         """librdkafka config of a task's edge (and non-transactional sink) producer; failed

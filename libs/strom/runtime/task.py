@@ -56,11 +56,13 @@ from strom.graph.stream_graph import ErrorPolicy
 from strom.io.kafka import DeliveryReports
 from strom.logs import get_logger
 from strom.metrics.task import TaskMetrics
+from strom.naming import flow_control_group
 from strom.runtime.chain import OperatorChain
 from strom.runtime.checkpointing import CheckpointEvents, Offsets, SubtaskCheckpointCoordinator, TaskCallbacks
 from strom.runtime.deployment import TaskDeploymentDescriptor
 from strom.runtime.errors import ReplacedAttemptError, TaskFailure
 from strom.runtime.io.events import END_OF_PARTITION
+from strom.runtime.io.flow_control import EdgeBacklog
 from strom.runtime.io.input_gate import CheckpointedInputGate
 from strom.runtime.io.source_reader import DeadLetterWriter, SourceReader
 from strom.runtime.settings import TaskSettings
@@ -99,6 +101,7 @@ class Task(threading.Thread):
         self._dead_letters_flushed = 0  # dead letters written when the producers were last flushed
         self._input: SourceReader | CheckpointedInputGate | None = None
         self.chain: OperatorChain | None = None
+        self.backlog: EdgeBacklog | None = None  # flow control over the output edges
         self.job_name, self.metrics = job_name, TaskMetrics()
 
     @property
@@ -123,15 +126,14 @@ class Task(threading.Thread):
     def sample_metrics(self) -> None:
         """About once a second: a sample of the counters for the rates (:class:`TaskMetrics`)."""
         self.metrics.sample(self.records_in, self.records_out, self._input.idle_s if self._input else 0.0,
-                            self.chain.back_pressured_s() if self.chain is not None else 0.0)
+                            (self.chain.back_pressured_s() if self.chain is not None else 0.0)
+                            + (self.backlog.blocked_s if self.backlog is not None else 0.0))
 
     def watermarks(self) -> tuple[int | None, int | None]:
         """(input, output) watermark in ms; None where there is none yet (a source has no input one)."""
         output = self.chain.watermarks if self.chain is not None else None
-        if output is None:
-            return None, None
-        return ((output.input_watermark if output.input_watermark not in (None, MIN_TIME) else None),
-                (output.watermark if output.watermark != MIN_TIME else None))
+        shown = [w if w != MIN_TIME else None for w in (output.input_watermark, output.watermark)] if output else []
+        return (shown[0], shown[1]) if shown else (None, None)
 
     def source_positions(self) -> dict[tuple[str, int], int]:
         """A source subtask's next offset per partition (empty for other tasks)."""
@@ -199,6 +201,8 @@ class Task(threading.Thread):
                        checkpoints: SubtaskCheckpointCoordinator, restored: Offsets) -> bool:
         """Read the input to its end, then (with checkpointing) await the final checkpoint;
         False if canceled."""
+        self.backlog = EdgeBacklog.of_outputs(self.bootstrap, self.descriptor.job_id, self.descriptor.outputs,
+                                              self.settings.edge_max_backlog_records)
         if self.vertex.is_source:
             source = self._source_reader(producer, consumer, chain, checkpoints, restored)
             self._input = source
@@ -233,9 +237,11 @@ class Task(threading.Thread):
 
     def _consumer(self) -> Consumer:
         source = self.vertex.operators[0].connector if self.vertex.is_source else None
+        # An intermediate reader's group is where flow control reads its positions (flow_control).
+        group = (f"strom-{self.descriptor.job_id}-{uuid.uuid4().hex[:8]}" if source is not None
+                 else flow_control_group(self.descriptor.job_id, self.descriptor.vertex_id))
         return Consumer({**self.settings.consumer_config(
-            (source and source.bootstrap_servers) or self.bootstrap,
-            f"strom-{self.descriptor.job_id}-{uuid.uuid4().hex[:8]}", self.descriptor.execution_id,
+            (source and source.bootstrap_servers) or self.bootstrap, group, self.descriptor.execution_id,
             self.vertex.is_source, source.properties if source else {}),
             "statistics.interval.ms": self.settings.kafka_statistics_interval_ms,
             "stats_cb": self.metrics.on_consumer_statistics})
@@ -256,7 +262,7 @@ class Task(threading.Thread):
         return SourceReader(
             consumer, self._producers, source, chain.head.collect, descriptor.source_splits, restored, checkpoints,
             chain.watermarks, self.clock, self._canceled,
-            self._dead_letters(producer), self.settings.auto_watermark_interval_ms, self._on_error)
+            self._dead_letters(producer), self.settings.auto_watermark_interval_ms, self._on_error, self.backlog)
 
     def _input_gate(self, producer: Producer, consumer: Consumer, chain: OperatorChain,
                     checkpoints: SubtaskCheckpointCoordinator, restored: Offsets) -> CheckpointedInputGate:
@@ -269,7 +275,7 @@ class Task(threading.Thread):
         return CheckpointedInputGate(
             consumer, self._producers, descriptor.input_partitions, inputs, restored, descriptor.attempt,
             descriptor.checkpoints.aligned, checkpoints, chain, self.clock, self._canceled,
-            descriptor.execution_id, self._on_error, self.settings.alignment_buffer_bytes)
+            descriptor.execution_id, self._on_error, self.settings.alignment_buffer_bytes, self.backlog)
 
     def _dead_letters(self, producer: Producer) -> DeadLetterWriter:
         if self.dead_letters is None:

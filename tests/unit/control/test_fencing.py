@@ -2,10 +2,13 @@ from strom.control.codec import ControlMessage
 from strom.control.fencing import FencingGuard
 from strom.control.roles import Role
 
+SENT_BY = {Role.JOBMANAGER: "CancelTask", Role.RESOURCEMANAGER: "AllocateSlot", Role.TASKMANAGER: "Heartbeat",
+           Role.CLIENT: "StatusRequest"}
 
-def msg(role, token, sender="x"):
-    return ControlMessage(type="StatusRequest", sender_id=sender, sender_role=role, seq=1,
-                          body={"request_id": "r"}, fencing_token=token)
+
+def msg(role, token, sender="x", kind=None):
+    return ControlMessage(type=kind or SENT_BY[role], sender_id=sender, sender_role=role, seq=1,
+                          body={}, fencing_token=token)
 
 
 def test_stale_token_is_rejected_after_newer_leader_observed():
@@ -38,3 +41,24 @@ def test_leader_roles_need_a_token_others_do_not():
     assert "without fencing token" in guard.check(msg(Role.JOBMANAGER, None))
     assert guard.check(msg(Role.TASKMANAGER, None)) is None
     assert guard.check(msg(Role.CLIENT, None)) is None
+
+
+def test_a_message_type_is_taken_only_from_the_roles_that_send_it():
+    guard = FencingGuard()
+    guard.observe(Role.JOBMANAGER, 1)
+    assert "CancelTask is not accepted from a CLIENT" in guard.check(msg(Role.CLIENT, None, "intruder", "CancelTask"))
+    assert guard.check(msg(Role.TASKMANAGER, None, kind="DeployTask")) is not None
+    assert guard.check(msg(Role.JOBMANAGER, 1, kind="Heartbeat")) is not None
+    assert guard.check(msg(Role.JOBMANAGER, 1, kind="DeployTask")) is None  # the leader's still goes
+    assert guard.rejected == 3
+
+
+def test_a_token_above_the_newest_known_is_believed_only_if_zookeeper_confirms_it():
+    zookeeper = {Role.JOBMANAGER: 4}
+    guard = FencingGuard(confirm=lambda role, token: zookeeper.get(role, -1) >= token)
+    guard.observe(Role.JOBMANAGER, 3)
+    forged = guard.check(msg(Role.JOBMANAGER, 2**63 - 1, "intruder"))
+    assert "is not a leader epoch ZooKeeper knows" in forged
+    assert guard.newest(Role.JOBMANAGER) == 3  # the forged token raised nothing
+    assert guard.check(msg(Role.JOBMANAGER, 4)) is None  # the real new leader, ahead of the ZooKeeper watch
+    assert guard.check(msg(Role.JOBMANAGER, 3)) is not None

@@ -64,7 +64,7 @@ def test_source_splits_are_every_partition_round_robin_over_subtasks_and_end_at_
                                    SourceSplit("lines", 2, OFFSET_BEGINNING, 30))
     assert second.source_splits == (SourceSplit("lines", 1, OFFSET_BEGINNING, 20),)
     edge = job.edges[0]
-    assert first.outputs == (OutputEdge(edge.topic("c1", job.job_id), "hash", 128),)
+    assert first.outputs == (OutputEdge(edge.topic("c1", job.job_id), "hash", 128, "v2"),)
     assert first.input_partitions == () and first.key_groups is None and first.sink is None
     assert first.checkpoints.enabled and first.checkpoints.aligned and first.checkpoints.interval_ms == 500
     assert first.checkpoints.job_tasks == 4

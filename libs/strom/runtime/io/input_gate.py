@@ -24,6 +24,7 @@ from strom.runtime.deployment import InputPartition
 from strom.runtime.errors import ReplacedAttemptError
 from strom.runtime.io.barriers import CheckpointBarrierTracker, SingleCheckpointBarrierHandler
 from strom.runtime.io.events import EndOfPartition, Watermark, WatermarkStatus, decode_event, decode_record
+from strom.runtime.io.flow_control import EdgeBacklog, InputPositions
 from strom.runtime.io.spill import SpillingBuffer
 from strom.runtime.io.valve import StatusWatermarkValve
 from strom.runtime.timers import processing_time_ms
@@ -53,7 +54,8 @@ class CheckpointedInputGate:
                  inputs: dict[str, Callable[[Any], None]], restored: Offsets, attempt: int, aligned: bool,
                  checkpoints: SubtaskCheckpointCoordinator, chain: OperatorChain, clock: RecordClock,
                  canceled: threading.Event, execution_id: str,
-                 on_error: Callable[[Exception, Any, Any], None], alignment_buffer_bytes: int = 64 << 20) -> None:
+                 on_error: Callable[[Exception, Any, Any], None], alignment_buffer_bytes: int = 64 << 20,
+                 backlog: EdgeBacklog | None = None) -> None:
         self.consumer, self.producers, self.inputs, self.attempt = consumer, producers, inputs, attempt
         self.execution_id = execution_id
         self.checkpoints, self.chain, self.clock, self.canceled, self.on_error = (
@@ -70,6 +72,8 @@ class CheckpointedInputGate:
         # Metrics: Kafka messages read, the events among them (barriers, watermarks...), s waiting.
         self.messages_in, self.events_in, self.idle_s = 0, 0, 0.0
         consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in self.position.items()])
+        # Flow control: where this task reads, for the tasks writing its inputs; and its own outputs.
+        self.input_positions, self.backlog = InputPositions(consumer), backlog
 
     @property
     def records_in(self) -> int:
@@ -93,6 +97,11 @@ class CheckpointedInputGate:
             checkpoints.poll(None)
             if self.canceled.is_set():
                 return False
+            now = time.monotonic()
+            self.input_positions.maybe_commit(now)
+            if self.backlog is not None and not await_final_checkpoint and self.backlog.blocked(now):
+                self.backlog.wait(self.producers)
+                continue
             waited = time.perf_counter()
             records = self.consumer.consume(500, timeout=0.1)
             self.idle_s += time.perf_counter() - waited

@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from strom.io.kafka import KafkaPartition, produce
 from strom.runtime.deployment import SourceSplit
+from strom.runtime.io.flow_control import EdgeBacklog
 from strom.runtime.timers import MIN_TIME
 from strom.runtime.watermarks import SourceWatermarks, WatermarkOutput
 from strom.runtime.windows import RecordClock
@@ -60,10 +61,11 @@ class SourceReader:
                  splits: tuple[SourceSplit, ...], restored: Offsets, checkpoints: SubtaskCheckpointCoordinator,
                  watermarks: WatermarkOutput, clock: RecordClock, canceled: threading.Event,
                  dead_letters: DeadLetterWriter, auto_watermark_interval_ms: int,
-                 on_error: Callable[[Exception, Any, Any], None]) -> None:
+                 on_error: Callable[[Exception, Any, Any], None], backlog: EdgeBacklog | None = None) -> None:
         self.consumer, self.producers, self.collect, self.checkpoints = consumer, producers, collect, checkpoints
         self.output, self.clock, self.canceled, self.dead_letters = watermarks, clock, canceled, dead_letters
         self.on_error, self.watermark_interval_s = on_error, auto_watermark_interval_ms / 1000
+        self.backlog = backlog  # flow control: no input while an output edge holds too much unread
         self.deserialize = source.connector.value_deserializer.deserialize
         strategy = source.watermark_strategy
         self.assign_timestamp = strategy.timestamp_assigner if strategy else None
@@ -90,6 +92,10 @@ class SourceReader:
             checkpoints.poll(self.offsets)
             if self.canceled.is_set():
                 return False
+            if self.backlog is not None and self.backlog.blocked(time.monotonic()):
+                self.backlog.wait(self.producers)
+                self._emit_watermark()
+                continue
             waited = time.perf_counter()
             records = self.consumer.consume(500, timeout=0.1)
             self.idle_s += time.perf_counter() - waited
