@@ -5,7 +5,7 @@
 Two clusters of their own on the running stack, 2 TaskManagers x 2 slots each, one
 with ``metrics.enabled=false`` (no /metrics, no librdkafka statistics; the
 per-batch counters of the record path stay: they are not switchable). Runs
-alternate (on, off, on, off, ...) so drift of the machine hits both alike; while a
+alternate (on, off, off, on, ...) so drift of the machine and the order hit both alike; while a
 run of the "on" cluster goes, a thread scrapes every /metrics endpoint of it once a
 second, as Prometheus and the web UI would. Prints seconds from ``strom run`` to
 FINISHED (parallelism 2, checkpoints every second) per run, the medians, and the
@@ -78,7 +78,7 @@ class BenchCluster:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", default=None, help="text file (default: KJV via `bible`)")
-    parser.add_argument("--runs", type=int, default=3, help="runs per configuration (median shown)")
+    parser.add_argument("--runs", type=int, default=6, help="runs per configuration (median shown)")
     args = parser.parse_args()
     path = Path(args.file) if args.file else Path("/tmp/strom-bench-kjv.txt")
     if not args.file:
@@ -95,7 +95,7 @@ def main() -> None:
     seconds: dict[bool, list[float]] = {True: [], False: []}
     try:
         for run in range(args.runs):
-            for cluster in clusters:
+            for cluster in clusters if run % 2 == 0 else reversed(clusters):  # ABBA: order effects cancel
                 seconds[cluster.metrics].append(cluster.wordcount(source))
                 print(f"run {run + 1} metrics {'on ' if cluster.metrics else 'off'}: "
                       f"{seconds[cluster.metrics][-1]:6.2f} s", flush=True)

@@ -21,7 +21,7 @@ def test_the_environment_wins_over_the_file(tmp_path):
 
 
 def test_without_either_reading_names_both_places(tmp_path):
-    with pytest.raises(ConfigError, match="STROM_CLUSTER_SECRET.*cluster-secret"):
+    with pytest.raises(ConfigError, match=r"STROM_CLUSTER_SECRET.*cluster-secret"):
         cluster_secret(config(tmp_path))
 
 

@@ -105,8 +105,7 @@ class Task(threading.Thread):
         self.job_name, self.metrics = job_name, TaskMetrics()
 
     @property
-    def records_in(self) -> int:
-        """Kafka messages read so far."""
+    def records_in(self) -> int:  # stream records read so far
         return self._input.records_in if self._input is not None else 0
 
     # -- metrics, read from the TaskManager's threads (plain numbers: no locks) ---------------
@@ -184,6 +183,8 @@ class Task(threading.Thread):
             self.report(FAILED, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}",
                         TaskFailureCause.of(exc))
         finally:
+            if self.backlog is not None:
+                self.backlog.close()
             if consumer is not None:
                 consumer.close()
             if chain is not None:

@@ -24,6 +24,7 @@ subtask that has not started yet is not waited for.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -76,16 +77,20 @@ class Edge:
 
 
 class EdgeBacklog:
-    """Upstream side: ``blocked(now)`` while an output edge holds more than ``max_backlog``
-    records unread (checked every :data:`FLOW_INTERVAL_S`; a failed check blocks nothing).
+    """Upstream side: ``blocked()`` while an output edge holds more than ``max_backlog`` records
+    unread. A thread of its own checks every :data:`FLOW_INTERVAL_S` (two admin requests: the
+    task's thread never waits on them; a failed check blocks nothing) until :meth:`close`.
     ``wait(producers)`` waits :data:`WAIT_S` (polling the producers) and counts it in
     ``blocked_s``."""
 
     def __init__(self, bootstrap: str, edges: Sequence[Edge], max_backlog: int) -> None:
         self.edges, self.max_backlog = list(edges), max_backlog
         self.admin = AdminClient({"bootstrap.servers": bootstrap})
-        self.next_check, self.is_blocked, self.blocked_s = 0.0, False, 0.0
+        self.is_blocked, self.blocked_s = False, 0.0
         self.backlogs: dict[str, int] = {}
+        self._closed = threading.Event()
+        self._checker = threading.Thread(target=self._check_until_closed, name="edge-backlog", daemon=True)
+        self._checker.start()
 
     @classmethod
     def of_outputs(cls, bootstrap: str, job_id: str, outputs: Sequence[OutputEdge],
@@ -95,16 +100,20 @@ class EdgeBacklog:
                  for out in outputs if out.target_vertex]
         return cls(bootstrap, edges, max_backlog) if edges and max_backlog else None
 
-    def blocked(self, now_s: float) -> bool:
-        if now_s >= self.next_check:
-            self.next_check = now_s + FLOW_INTERVAL_S
+    def blocked(self) -> bool:
+        return self.is_blocked
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def _check_until_closed(self) -> None:
+        while not self._closed.wait(FLOW_INTERVAL_S):
             try:
                 self.backlogs = {edge.topic: self._backlog(edge) for edge in self.edges}
             except (KafkaException, TimeoutError) as exc:
                 log.warning("edge backlog not checked", error=str(exc))
                 self.backlogs = {}
             self.is_blocked = any(b > self.max_backlog for b in self.backlogs.values())
-        return self.is_blocked
 
     def wait(self, producers: Sequence[Producer]) -> None:
         started = time.monotonic()

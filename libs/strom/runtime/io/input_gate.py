@@ -97,9 +97,8 @@ class CheckpointedInputGate:
             checkpoints.poll(None)
             if self.canceled.is_set():
                 return False
-            now = time.monotonic()
-            self.input_positions.maybe_commit(now)
-            if self.backlog is not None and not await_final_checkpoint and self.backlog.blocked(now):
+            self.input_positions.maybe_commit(time.monotonic())
+            if self.backlog is not None and not await_final_checkpoint and self.backlog.blocked():
                 self.backlog.wait(self.producers)
                 continue
             waited = time.perf_counter()

@@ -92,7 +92,7 @@ class SourceReader:
             checkpoints.poll(self.offsets)
             if self.canceled.is_set():
                 return False
-            if self.backlog is not None and self.backlog.blocked(time.monotonic()):
+            if self.backlog is not None and self.backlog.blocked():
                 self.backlog.wait(self.producers)
                 self._emit_watermark()
                 continue
