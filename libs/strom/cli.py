@@ -238,13 +238,15 @@ def savepoint(config: Configuration, job_id: str | None, list_all: bool, dispose
 @click.option("-d", "--detached", is_flag=True, help="Return after submission; do not wait.")
 @click.option("-s", "--from-savepoint", "savepoint_id", help="Restore state from this savepoint "
               "(operators matched by uid).")
+@click.option("--dry-run", is_flag=True, help="Print the job graph (vertices with their chained operators, "
+              "parallelism, edges and topics) instead of submitting it (Flink's `flink info`).")
 @click.argument("job_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 def run(config: Configuration, job_file: str, parallelism: int | None, detached: bool,
-        savepoint_id: str | None, job_args: tuple[str, ...]) -> None:
+        savepoint_id: str | None, dry_run: bool, job_args: tuple[str, ...]) -> None:
     """Run JOB_FILE's main() and submit the job it builds (arguments after -- go to the job)."""
     from strom.client.submit import run_job_file
-    sys.exit(run_job_file(config, job_file, list(job_args), parallelism, detached, savepoint_id))
+    sys.exit(run_job_file(config, job_file, list(job_args), parallelism, detached, savepoint_id, dry_run))
 
 
 @cli.command()

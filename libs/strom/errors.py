@@ -142,6 +142,11 @@ class CheckpointError(StromError):
             self.reason = reason
 
 
+class TamperedDataError(StromError):
+    """Bytes Strom sealed (a job artifact, a snapshot) fail their HMAC: they were changed outside
+    Strom or sealed with another cluster secret. They are never unpickled."""
+
+
 class CheckpointCorruptedError(CheckpointError):
     """A completed checkpoint's snapshot data is missing or unreadable; names checkpoint and task.
     The job restarts from an older checkpoint (or none)."""

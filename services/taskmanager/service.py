@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from strom.config import ClusterOptions, Configuration
+from strom.credentials import cluster_secret
 from strom.io.redis import redis_client
 from strom.taskmanager.artifacts import JobArtifacts
 from strom.taskmanager.task_executor import TaskExecutor
@@ -11,5 +12,6 @@ from strom.taskmanager.task_executor import TaskExecutor
 def build(config: Configuration, instance_id: str | None = None) -> TaskExecutor:
     """The TaskExecutor, loading job artifacts from the cluster's Redis; ``run()`` it."""
     client = redis_client(config)
-    return TaskExecutor(config, instance_id, JobArtifacts.from_redis(client, config.get(ClusterOptions.CLUSTER_ID)),
-                        client)
+    artifacts = JobArtifacts.from_redis(client, config.get(ClusterOptions.CLUSTER_ID),
+                                        cluster_secret(config, create=True))
+    return TaskExecutor(config, instance_id, artifacts, client)

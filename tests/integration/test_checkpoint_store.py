@@ -8,7 +8,7 @@ import pytest
 
 from strom.checkpoint.store import RedisCheckpointStore
 from strom.config import Configuration
-from strom.errors import StaleAttemptError
+from strom.errors import CheckpointCorruptedError, StaleAttemptError
 from strom.io.redis import LeaderFence, redis_client
 
 TASKS = ["v1[0]#0", "v1[1]#0", "v2[0]#0"]
@@ -19,7 +19,7 @@ def store(stack):
     client = redis_client(Configuration())
     cluster = f"test-{uuid.uuid4().hex[:10]}"
     store = RedisCheckpointStore(client, cluster, "job", LeaderFence(client, cluster, lambda: 1),
-                                 vertices=[("v1", 2), ("v2", 1)])
+                                 vertices=[("v1", 2), ("v2", 1)], secret=b"test secret")
     store.set_generation(0)
     yield store
     client.delete(*client.keys(f"strom:{cluster}:*"))
@@ -116,3 +116,18 @@ def test_a_job_started_from_a_savepoint_numbers_its_checkpoints_after_it(store: 
     assert store.claim(0, -1, 1000, 60_000) == 58
     store.set_generation(1, ids_after=57)  # a restart keeps the counter where it is
     assert store.claim(1, 58, 2000, 60_000) == 59
+
+
+def test_a_snapshot_changed_outside_strom_fails_its_seal_and_is_never_returned(store: RedisCheckpointStore):
+    store.write_snapshot(5, "v2", 0, {"offsets": b"{}", "kg:3": b"state"})
+    assert store.read_vertex(5, "v2", 1) == [{b"offsets": b"{}", b"kg:3": b"state"}]
+    key = store.snapshot_key(5, "v2", 0)
+    for change in ({"kg:3": b"evil pickle"}, {"kg:4": b"added"}):
+        store.redis.hset(key, mapping=change)
+        with pytest.raises(CheckpointCorruptedError, match=r"checkpoint 5: snapshot of task v2\[0\] fails its HMAC"):
+            store.read_vertex(5, "v2", 1)
+        store.write_snapshot(5, "v2", 0, {"offsets": b"{}", "kg:3": b"state"})
+    other = RedisCheckpointStore(store.redis, "x", "job", secret=b"another secret")
+    other.prefix = store.prefix
+    with pytest.raises(CheckpointCorruptedError, match="another cluster secret"):
+        other.read_vertex(5, "v2", 1)

@@ -12,10 +12,17 @@ import pytest
 from confluent_kafka import Producer
 
 from strom.client.jobs import JobClient
-from strom.config import KafkaOptions
+from strom.config import ClusterOptions, Configuration, KafkaOptions
 from strom.control import codec
 from strom.control.channel import ControlChannel, control_topic
 from strom.control.codec import ControlMessage
+from strom.credentials import cluster_secret
+from strom.errors import TamperedDataError
+from strom.io.redis import redis_client
+from strom.jobmanager.job_store import JobRecord, RedisJobStore
+from strom.naming import artifact_key
+from strom.states import JobStatus
+from strom.taskmanager.artifacts import JobArtifacts
 
 from .conftest import TestCluster
 from .test_services import _consumer_at_end, registered
@@ -120,3 +127,25 @@ def test_forged_control_messages_are_refused_and_the_leaders_still_served(cluste
     assert "SlotRequest is not accepted from a CLIENT" in log
     assert "is not a leader epoch ZooKeeper knows" in log
     assert "control record refused: no valid MAC" in log
+
+
+def test_an_artifact_changed_in_redis_is_refused_before_it_is_unpickled(stack, tmp_path):
+    """The JobManager stores artifacts sealed with the cluster secret; a TaskManager (JobArtifacts)
+    and a recovering JobManager (RedisJobStore) refuse one that fails its seal, and nothing of it
+    is unpickled: the payload here would create a file."""
+    config = Configuration(env={"STROM_STATE_DIR": str(tmp_path), "STROM_CLUSTER_ID": f"seal-{tmp_path.name}"})
+    cluster_id, secret, client = config.get(ClusterOptions.CLUSTER_ID), cluster_secret(config, create=True), \
+        redis_client(config)
+    marker = tmp_path / "pwned"
+    jobs = RedisJobStore(client, cluster_id, secret=secret)
+    record = JobRecord(status=JobStatus.CREATED, start_time=0)
+    jobs.add("job-1", b"a real artifact", record, {})
+    assert jobs.artifact("job-1") == b"a real artifact"
+    key = artifact_key(cluster_id, "job-1")
+    client.set(key, client.get(key)[:32] + pickle.dumps(CreatesAFile(str(marker))))  # keeps the old MAC
+    with pytest.raises(TamperedDataError, match=f"the artifact of job job-1 \\({key}\\) fails its HMAC"):
+        JobArtifacts.from_redis(client, cluster_id, secret).job_graph("job-1")
+    with pytest.raises(TamperedDataError):
+        jobs.artifact("job-1")
+    assert not marker.exists()
+    jobs.remove("job-1")

@@ -40,6 +40,7 @@ over dicts for unit tests.
 from __future__ import annotations
 
 import enum
+import hmac
 import json
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
@@ -53,7 +54,10 @@ from strom.clock import wall_ms
 from strom.errors import CheckpointCorruptedError, StaleAttemptError, StaleLeaderError
 from strom.io.kafka import KafkaPartition
 from strom.io.redis import LeaderFence, atomic_write, members, text
+from strom.io.sealed import fields_mac
 from strom.naming import job_prefix, savepoint_prefix
+
+MAC_FIELD = "mac"  # a snapshot hash's seal over its other fields
 
 
 class ClaimMode(enum.IntEnum):
@@ -259,11 +263,14 @@ class RedisCheckpointStore:
     deposed JobManager can neither set the generation nor start a checkpoint. ``vertices``
     ((vertex id, parallelism) of the job that writes the checkpoints) name every snapshot key,
     so deleting never SCANs: the JobManager, which deletes, gives them; tasks need not.
+    ``secret``: the cluster secret, which seals each snapshot (:func:`~strom.io.sealed.fields_mac`
+    in its ``mac`` field); writing or reading snapshots needs it.
     """
 
     def __init__(self, client: redis.Redis, cluster_id: str, job_id: str,
-                 fence: LeaderFence | None = None, vertices: Sequence[tuple[str, int]] = ()) -> None:
-        self.redis = client
+                 fence: LeaderFence | None = None, vertices: Sequence[tuple[str, int]] = (),
+                 secret: bytes | None = None) -> None:
+        self.redis, self.secret = client, secret
         self.fence = fence
         self.vertices = list(vertices)
         self.prefix = job_prefix(cluster_id, job_id)
@@ -338,6 +345,7 @@ class RedisCheckpointStore:
         """Store one subtask's snapshot (replacing any partial one); returns its size in bytes."""
         key = self.snapshot_key(checkpoint_id, vertex_id, subtask)
         mapping: dict[FieldT, EncodableT] = {k: v for k, v in fields.items()}
+        mapping[MAC_FIELD] = fields_mac(self._secret(), fields)
         mapping["complete"] = b"1"
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
@@ -348,18 +356,30 @@ class RedisCheckpointStore:
     def read_vertex(self, checkpoint_id: int, vertex_id: str, parallelism: int) -> list[dict[bytes, bytes]]:
         """Snapshots of all subtasks of a vertex in a checkpoint.
 
-        Raises :class:`CheckpointCorruptedError` if one is missing or incomplete.
+        Raises :class:`CheckpointCorruptedError` if one is missing, incomplete or fails its seal
+        (nothing of it is unpickled then).
         """
         snapshots = []
         for subtask in range(parallelism):
+            key = self.snapshot_key(checkpoint_id, vertex_id, subtask)
             # bytes -> bytes: the client does not decode replies
-            data = cast(dict[bytes, bytes], self.redis.hgetall(self.snapshot_key(checkpoint_id, vertex_id, subtask)))
-            if data.get(b"complete") != b"1":
+            data = cast(dict[bytes, bytes], self.redis.hgetall(key))
+            if data.pop(b"complete", None) != b"1":
                 raise CheckpointCorruptedError(
                     f"checkpoint {checkpoint_id}: snapshot of task {vertex_id}[{subtask}] is missing "
-                    f"or incomplete in Redis ({self.snapshot_key(checkpoint_id, vertex_id, subtask)})")
+                    f"or incomplete in Redis ({key})")
+            sealed = data.pop(MAC_FIELD.encode(), b"")
+            if not hmac.compare_digest(sealed, fields_mac(self._secret(), data)):
+                raise CheckpointCorruptedError(
+                    f"checkpoint {checkpoint_id}: snapshot of task {vertex_id}[{subtask}] fails its HMAC ({key}): "
+                    f"changed outside Strom, or sealed with another cluster secret")
             snapshots.append(data)
         return snapshots
+
+    def _secret(self) -> bytes:
+        if self.secret is None:
+            raise ValueError("snapshots are sealed: this RedisCheckpointStore needs the cluster secret")
+        return self.secret
 
     def verify(self, checkpoint_id: int, vertices: list[tuple[str, int]]) -> str | None:
         """None if every subtask snapshot of the checkpoint is there, else what is missing."""

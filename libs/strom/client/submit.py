@@ -20,9 +20,10 @@ import click
 from strom.api.executor import ExecutionContext, execution_context
 from strom.client.jobs import JobClient
 from strom.client.progress import ProgressPrinter
-from strom.config import Configuration
+from strom.config import ClusterOptions, Configuration
 from strom.errors import ConfigError, InvalidJobGraphError, JobClientError
 from strom.graph.artifact import dump_artifact
+from strom.graph.explain import explain
 from strom.graph.job_graph import JobGraph
 
 
@@ -49,8 +50,10 @@ def load_job_module(job_file: Path) -> ModuleType:
 
 
 def run_job_file(config: Configuration, job_file: str, args: list[str], parallelism: int | None,
-                 detached: bool, savepoint_id: str | None = None) -> int:
-    """Returns the process exit status: 0 FINISHED (or submitted, detached), 1 otherwise."""
+                 detached: bool, savepoint_id: str | None = None, dry_run: bool = False) -> int:
+    """Returns the process exit status: 0 FINISHED (or submitted, detached; or shown, ``dry_run``),
+    1 otherwise. ``dry_run``: print the job graph (:func:`~strom.graph.explain.explain`), submit
+    nothing and need no cluster."""
     path = Path(job_file)
     try:
         module = load_job_module(path)
@@ -65,6 +68,10 @@ def run_job_file(config: Configuration, job_file: str, args: list[str], parallel
     outcome: dict[str, Any] = {}
 
     def submit(job_graph: JobGraph) -> dict[str, Any]:
+        if dry_run:
+            click.echo(explain(job_graph, config.get(ClusterOptions.CLUSTER_ID)))
+            outcome["job_id"] = job_graph.job_id
+            return {"jid": job_graph.job_id, "state": "NOT SUBMITTED"}
         client = JobClient(config)
         try:
             job_id = client.submit(dump_artifact(job_graph, module))
@@ -94,6 +101,11 @@ def run_job_file(config: Configuration, job_file: str, args: list[str], parallel
     except Exception as exc:
         click.echo(f"job main() raised at {_where(exc, path)}: {type(exc).__name__}: {exc}", err=True)
         return 1
+    return _exit_status(outcome, path)
+
+
+def _exit_status(outcome: dict[str, Any], path: Path) -> int:
+    """0 if main() submitted a job that FINISHED (or was not waited for), else 1, saying why."""
     if "job_id" not in outcome:
         click.echo(f"job {path}: main() returned without calling env.execute()", err=True)
         return 1

@@ -38,7 +38,7 @@ from strom.control.messages import (
 )
 from strom.control.roles import Role
 from strom.coordination.leader_election import LeaderInfo
-from strom.credentials import rest_token
+from strom.credentials import cluster_secret, rest_token
 from strom.errors import InvalidArtifactError, NotLeaderError, StaleLeaderError
 from strom.graph.job_graph import JobGraph
 from strom.io.kafka import admin_client, check_kafka_settings
@@ -69,7 +69,7 @@ class JobManager(ControlEndpoint):
         self.clock = SYSTEM_CLOCK
         self.redis = redis_client(config)
         self.fence = LeaderFence(self.redis, cluster_id, lambda: self.leadership.token)
-        self.store = RedisJobStore(self.redis, cluster_id, self.fence)
+        self.store = RedisJobStore(self.redis, cluster_id, self.fence, secret=cluster_secret(config, create=True))
         self.task_executors = TaskExecutorGateway(self.channel)
         self.dispatcher: Dispatcher | None = None
         self._reports: list[dict] = []

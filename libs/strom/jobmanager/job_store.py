@@ -31,6 +31,7 @@ import redis
 
 from strom.clock import wall_ms
 from strom.io.redis import LeaderFence, atomic_write, members, text
+from strom.io.sealed import seal, unseal
 from strom.naming import (
     artifact_key,
     job_overview_key,
@@ -134,12 +135,16 @@ class JobStore(Protocol):
 class RedisJobStore:
     """The job store in Redis. Writes go through ``fence`` (a :class:`~strom.io.redis.LeaderFence`)
     when given: only the leading JobManager changes the job store, a deposed one's write raises
-    :class:`~strom.errors.StaleLeaderError`."""
+    :class:`~strom.errors.StaleLeaderError`. Artifacts are stored sealed with ``secret`` (the
+    cluster secret, :mod:`strom.io.sealed`): storing or reading one needs it, and one that fails
+    its seal raises :class:`~strom.errors.TamperedDataError` instead of being returned."""
 
-    def __init__(self, client: redis.Redis, cluster_id: str, fence: LeaderFence | None = None) -> None:
+    def __init__(self, client: redis.Redis, cluster_id: str, fence: LeaderFence | None = None,
+                 secret: bytes | None = None) -> None:
         self.redis = client
         self.cluster_id = cluster_id
         self.fence = fence
+        self.secret = secret
 
     def _write(self, fill: Callable[[Any], None]) -> None:
         atomic_write(self.redis, fill, self.fence)
@@ -152,15 +157,26 @@ class RedisJobStore:
     def add(self, job_id: str, artifact: bytes, record: JobRecord, details: dict[str, Any]) -> None:
         now = wall_ms()
 
+        sealed = seal(self._secret(), artifact)
+
         def fill(pipe: Any) -> None:
-            pipe.set(artifact_key(self.cluster_id, job_id), artifact)
+            pipe.set(artifact_key(self.cluster_id, job_id), sealed)
             self._fill_job(pipe, job_id, record, {**details, "submit-time": now})
             pipe.zadd(jobs_key(self.cluster_id), {job_id: now})
         self._write(fill)
 
     def artifact(self, job_id: str) -> bytes | None:
-        raw = self.redis.get(artifact_key(self.cluster_id, job_id))
-        return raw.encode() if isinstance(raw, str) else raw
+        key = artifact_key(self.cluster_id, job_id)
+        raw = self.redis.get(key)
+        if raw is None:
+            return None
+        data = raw.encode() if isinstance(raw, str) else raw
+        return unseal(self._secret(), data, f"the artifact of job {job_id} ({key})")
+
+    def _secret(self) -> bytes:
+        if self.secret is None:
+            raise ValueError("artifacts are sealed: this RedisJobStore needs the cluster secret")
+        return self.secret
 
     def update(self, job_id: str, record: JobRecord, details: dict[str, Any]) -> None:
         self._write(lambda pipe: self._fill_job(pipe, job_id, record, details))

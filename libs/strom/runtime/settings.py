@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from strom.config import Configuration, MetricsOptions, PipelineOptions, TaskOptions
+from strom.credentials import cluster_secret
 from strom.io.kafka import DeliveryReports, log_kafka_errors
 
 
@@ -25,6 +26,7 @@ class TaskSettings:
     sink_max_buffered_bytes: int = 256 << 20
     kafka_statistics_interval_ms: int = 2000  # librdkafka statistics: bytes and source lag metrics
     edge_max_backlog_records: int = 1_000_000  # flow control on intermediate edges; 0: none
+    cluster_secret: bytes = field(default=b"", repr=False)  # seals snapshots (strom.io.sealed)
 
     @classmethod
     def from_config(cls, config: Configuration) -> TaskSettings:
@@ -42,7 +44,8 @@ class TaskSettings:
             sink_max_buffered_bytes=config.get(TaskOptions.SINK_MAX_BUFFERED_BYTES),
             kafka_statistics_interval_ms=(config.get(MetricsOptions.KAFKA_STATISTICS_INTERVAL)
                                           if config.get(MetricsOptions.ENABLED) else 0),
-            edge_max_backlog_records=config.get(TaskOptions.EDGE_MAX_BACKLOG))
+            edge_max_backlog_records=config.get(TaskOptions.EDGE_MAX_BACKLOG),
+            cluster_secret=cluster_secret(config, create=True))
 
     def producer_config(self, bootstrap: str, execution_id: str, deliveries: DeliveryReports) -> dict[str, Any]:
         """librdkafka config of a task's edge (and non-transactional sink) producer; failed

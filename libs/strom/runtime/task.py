@@ -38,6 +38,7 @@ loops in :mod:`strom.runtime.io.source_reader` and
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import traceback
@@ -89,7 +90,9 @@ class Task(threading.Thread):
         self.descriptor, self.vertex, self.bootstrap, self.callbacks = descriptor, vertex, bootstrap, callbacks
         self.settings = settings
         self.redis = redis_client
-        self.store = RedisCheckpointStore(redis_client, descriptor.cluster_id, descriptor.job_id)
+        self.store_of = functools.partial(RedisCheckpointStore, redis_client, descriptor.cluster_id,
+                                          secret=settings.cluster_secret)  # job id -> that job's store
+        self.store = self.store_of(descriptor.job_id)
         self.state = "DEPLOYING"  # last state reported
         self.end_of_data = False
         self.clock = RecordClock()
@@ -119,8 +122,7 @@ class Task(threading.Thread):
 
     @property
     def last_alignment_s(self) -> float:
-        gate = self._input
-        return gate.barriers.last_alignment_s if isinstance(gate, CheckpointedInputGate) else 0.0
+        return self._input.barriers.last_alignment_s if isinstance(self._input, CheckpointedInputGate) else 0.0
 
     def sample_metrics(self) -> None:
         """About once a second: a sample of the counters for the rates (:class:`TaskMetrics`)."""
@@ -166,8 +168,7 @@ class Task(threading.Thread):
             chain = self.chain = OperatorChain(self.vertex, self.descriptor, producer, self.bootstrap,
                                                self._producer, self.clock, self.settings)
             checkpoints = self._checkpoints(chain)
-            restored = checkpoints.restore(
-                lambda job_id: RedisCheckpointStore(self.redis, self.descriptor.cluster_id, job_id))
+            restored = checkpoints.restore(self.store_of)
             if chain.timers is not None:
                 chain.timers.restore()
             self.report(RUNNING, None)

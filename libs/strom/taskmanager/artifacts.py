@@ -8,6 +8,7 @@ import redis
 
 from strom.graph.artifact import load_artifact
 from strom.graph.job_graph import JobGraph
+from strom.io.sealed import unseal
 from strom.naming import artifact_key
 
 
@@ -22,13 +23,15 @@ class JobArtifacts:
         self._artifacts: dict[str, bytes] = {}  # job id -> cloudpickled JobGraph
 
     @classmethod
-    def from_redis(cls, client: redis.Redis, cluster_id: str) -> JobArtifacts:
-        """Artifacts as the job store keeps them in Redis."""
+    def from_redis(cls, client: redis.Redis, cluster_id: str, secret: bytes) -> JobArtifacts:
+        """Artifacts as the job store keeps them in Redis, sealed with the cluster secret: one that
+        fails its seal raises :class:`~strom.errors.TamperedDataError` and is never unpickled."""
         def fetch(job_id: str) -> bytes | None:
-            data = client.get(artifact_key(cluster_id, job_id))
+            key = artifact_key(cluster_id, job_id)
+            data = client.get(key)
             if isinstance(data, str):  # a client built with decode_responses, not redis_client()
                 raise TypeError("the artifacts' Redis client must not decode responses")
-            return data
+            return None if data is None else unseal(secret, data, f"the artifact of job {job_id} ({key})")
         return cls(fetch)
 
     def job_graph(self, job_id: str) -> JobGraph:
