@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import click
 
@@ -240,13 +241,18 @@ def savepoint(config: Configuration, job_id: str | None, list_all: bool, dispose
               "(operators matched by uid).")
 @click.option("--dry-run", is_flag=True, help="Print the job graph (vertices with their chained operators, "
               "parallelism, edges and topics) instead of submitting it (Flink's `flink info`).")
+@click.option("--py-files", "py_files", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="A directory, .zip or .py file to ship with the job and put on the Python path where it "
+              "runs (PyFlink's --pyFiles; repeatable). Modules the job imports from its own directory "
+              "travel without it.")
 @click.argument("job_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 def run(config: Configuration, job_file: str, parallelism: int | None, detached: bool,
-        savepoint_id: str | None, dry_run: bool, job_args: tuple[str, ...]) -> None:
+        savepoint_id: str | None, dry_run: bool, py_files: tuple[Path, ...], job_args: tuple[str, ...]) -> None:
     """Run JOB_FILE's main() and submit the job it builds (arguments after -- go to the job)."""
     from strom.client.submit import run_job_file
-    sys.exit(run_job_file(config, job_file, list(job_args), parallelism, detached, savepoint_id, dry_run))
+    sys.exit(run_job_file(config, job_file, list(job_args), parallelism, detached, savepoint_id, dry_run,
+                          py_files))
 
 
 @cli.command()

@@ -11,6 +11,7 @@ import importlib.util
 import inspect
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,7 +23,7 @@ from strom.client.jobs import JobClient
 from strom.client.progress import ProgressPrinter
 from strom.config import ClusterOptions, Configuration
 from strom.errors import ConfigError, InvalidJobGraphError, JobClientError
-from strom.graph.artifact import dump_artifact
+from strom.graph.artifact import dump_artifact, job_python_files
 from strom.graph.explain import explain
 from strom.graph.job_graph import JobGraph
 
@@ -37,8 +38,14 @@ def _where(exc: BaseException, job_file: Path) -> str:
     return f"{frame.filename}:{frame.lineno}"
 
 
-def load_job_module(job_file: Path) -> ModuleType:
-    """Import ``job_file`` as a module of its own (so cloudpickle ships its functions by value)."""
+def load_job_module(job_file: Path, py_files: Sequence[Path] = ()) -> ModuleType:
+    """Import ``job_file`` as a module of its own (so cloudpickle ships its functions by value),
+    with its directory and each ``py_files`` entry (a directory, a zip, a .py file's directory)
+    on ``sys.path``, as Python puts a script's own directory there."""
+    for entry in [job_file.resolve().parent, *(p.resolve() for p in py_files)]:
+        root = str(entry if entry.is_dir() or entry.suffix == ".zip" else entry.parent)
+        if root not in sys.path:
+            sys.path.insert(0, root)
     name = f"strom_job_{job_file.stem}"
     spec = importlib.util.spec_from_file_location(name, job_file)
     if spec is None or spec.loader is None:
@@ -50,13 +57,15 @@ def load_job_module(job_file: Path) -> ModuleType:
 
 
 def run_job_file(config: Configuration, job_file: str, args: list[str], parallelism: int | None,
-                 detached: bool, savepoint_id: str | None = None, dry_run: bool = False) -> int:
+                 detached: bool, savepoint_id: str | None = None, dry_run: bool = False,
+                 py_files: Sequence[Path] = ()) -> int:
     """Returns the process exit status: 0 FINISHED (or submitted, detached; or shown, ``dry_run``),
     1 otherwise. ``dry_run``: print the job graph (:func:`~strom.graph.explain.explain`), submit
-    nothing and need no cluster."""
+    nothing and need no cluster. ``py_files``: shipped with the job (:func:`job_python_files`), as
+    are the modules it imports from its own directory."""
     path = Path(job_file)
     try:
-        module = load_job_module(path)
+        module = load_job_module(path, py_files)
     except Exception as exc:
         click.echo(f"job {path} failed to import: {_where(exc, path)}: {type(exc).__name__}: {exc}",
                    err=True)
@@ -74,7 +83,8 @@ def run_job_file(config: Configuration, job_file: str, args: list[str], parallel
             return {"jid": job_graph.job_id, "state": "NOT SUBMITTED"}
         client = JobClient(config)
         try:
-            job_id = client.submit(dump_artifact(job_graph, module))
+            files = job_python_files(path, py_files, list(sys.modules.values()))
+            job_id = client.submit(dump_artifact(job_graph, module, files))
             click.echo(f"Job has been submitted with JobID {job_id} ({job_graph.job_name})")
             outcome["job_id"] = job_id
             if detached:

@@ -157,7 +157,7 @@ class TaskExecutor(ControlEndpoint):
             descriptor = TaskDeploymentDescriptor.from_json(deployment.descriptor_json)
             vertex = self.artifacts.job_graph(job_id).vertex(descriptor.vertex_id)
         except Exception as exc:
-            self._report(job_id, execution_id, FAILED, f"deployment failed: {type(exc).__name__}: {exc}",
+            self._report(job_id, execution_id, FAILED, f"deployment on {self.id} failed: {type(exc).__name__}: {exc}",
                          cause=TaskFailureCause.DEPLOYMENT)
             return
         self._report(job_id, execution_id, DEPLOYING, None)

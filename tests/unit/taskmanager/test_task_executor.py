@@ -122,7 +122,7 @@ def test_deploy_without_an_artifact_fails_as_deployment(executor):
     deploy(executor, job_id="j-gone")
     (state,) = sent(executor, "TaskExecutionState")
     assert state["cause"] == "DEPLOYMENT"
-    assert state["error"] == "deployment failed: LookupError: no artifact for job j-gone in Redis"
+    assert state["error"] == "deployment on tm-1 failed: LookupError: no artifact for job j-gone in Redis"
 
 
 def test_deployed_task_reports_through_the_job_master_gateway(executor):

@@ -69,16 +69,12 @@ class CheckpointedInputGate:
         # One upstream subtask per (input topic, subtask index), over every partition read here.
         self.valve = StatusWatermarkValve(channels, upstream_of=lambda channel: (channel[0][0], channel[1]))
         self.position: Offsets = {p.key: max(restored.get(p.key, 0), p.skip_before) for p in partitions}
-        # Metrics: Kafka messages read, the events among them (barriers, watermarks...), s waiting.
-        self.messages_in, self.events_in, self.idle_s = 0, 0, 0.0
+        # Metrics: stream records handed to the chain (Flink's numRecordsIn; not events, not records
+        # of other attempts; a held record once, when replayed), s waiting for input.
+        self.records_in, self.idle_s = 0, 0.0
         consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in self.position.items()])
         # Flow control: where this task reads, for the tasks writing its inputs; and its own outputs.
         self.input_positions, self.backlog = InputPositions(consumer), backlog
-
-    @property
-    def records_in(self) -> int:
-        """Stream records read (Flink's numRecordsIn: events are not records)."""
-        return self.messages_in - self.events_in
 
     def offsets(self) -> Offsets:
         """Next offset per partition: just past the last barrier taken in (the restored one before)."""
@@ -111,7 +107,6 @@ class CheckpointedInputGate:
                         raise RuntimeError(f"Kafka error on {record.topic()}/{record.partition()}: {error}")
                     continue
                 self.handle(record)
-            self.messages_in += len(records)
             if not await_final_checkpoint:  # after the end of input every timer fired; nothing may follow
                 self.chain.advance_processing_time(processing_time_ms())
             for producer in self.producers:  # delivery reports (failures) and librdkafka's queue
@@ -135,6 +130,7 @@ class CheckpointedInputGate:
         if self.backend is not None:
             self.backend.current_key_group = tp[1]
         self.clock.timestamp = timestamp
+        self.records_in += 1
         try:
             self.inputs[tp[0]](element)
         except Exception as exc:
@@ -143,7 +139,6 @@ class CheckpointedInputGate:
     def _handle_event(self, record: Any, headers: list[tuple[str, bytes]]) -> None:
         event, upstream, attempt = decode_event(headers)
         if attempt != self.attempt:
-            self.events_in += 1
             self._other_attempt(attempt)
             return
         tp = KafkaPartition(record.topic(), record.partition())
@@ -153,7 +148,6 @@ class CheckpointedInputGate:
             # the records held back with it (they would fire windows without those records).
             self.barriers.hold(record)
             return
-        self.events_in += 1  # once: a held event is counted when replayed
         if isinstance(event, Watermark):
             self.watermarks.emit_input_watermark(self.valve.on_watermark(channel, event.timestamp))
         elif isinstance(event, WatermarkStatus):

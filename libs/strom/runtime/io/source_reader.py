@@ -70,7 +70,7 @@ class SourceReader:
         strategy = source.watermark_strategy
         self.assign_timestamp = strategy.timestamp_assigner if strategy else None
         self.next_watermark_at = 0.0
-        self.records_in, self.idle_s = 0, 0.0  # metrics: records read, s waiting for them
+        self.records_in, self.idle_s = 0, 0.0  # metrics: records read (not end-of-partition events), s waiting
         self.ends: dict[tuple[str, int], int | None] = {s.key: s.end_offset for s in splits}
         self.position: dict[tuple[str, int], int] = {s.key: restored.get(s.key, s.start_offset) for s in splits}
         self.pending = {tp for tp, start in self.position.items()
@@ -101,7 +101,6 @@ class SourceReader:
             self.idle_s += time.perf_counter() - waited
             for record in records:
                 self._read(record)
-            self.records_in += len(records)
             self._emit_watermark()
             for producer in self.producers:  # delivery reports (failures) and librdkafka's queue
                 producer.poll(0)
@@ -112,7 +111,6 @@ class SourceReader:
         ends, position = self.ends, self.position
         error = record.error()
         if error is not None:
-            self.records_in -= 1  # counted with its batch, but an end-of-partition event is no record
             # The last offsets may be transaction markers, never delivered as records.
             if error.code() == KafkaError._PARTITION_EOF and (end := ends[tp]) is not None and record.offset() >= end:
                 position[tp] = max(position[tp], end)
@@ -132,6 +130,7 @@ class SourceReader:
         except Exception as exc:
             self.dead_letters.write(record, f"{type(exc).__name__}: {exc}")
         else:
+            self.records_in += 1
             self.clock.timestamp = timestamp
             if self.watermarks is not None:
                 self.watermarks.on_record(tp, timestamp)
