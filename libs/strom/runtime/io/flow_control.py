@@ -38,7 +38,7 @@ from strom.runtime.deployment import OutputEdge
 
 log = get_logger(__name__)
 
-FLOW_INTERVAL_S = 0.5  # how often positions are committed and backlogs checked
+FLOW_INTERVAL_S = 1.0  # how often positions are committed and backlogs checked (each costs broker requests)
 WAIT_S = 0.05          # one wait of a blocked upstream subtask
 PROBE_TIMEOUT_S = 5.0
 
