@@ -143,9 +143,27 @@ def status(config: Configuration, job_id: str | None, as_json: bool, timeout: fl
         return
     with ClusterClient(config) as client:
         result = client.status(timeout)
-    click.echo(_status_json(result) if as_json else _format_status(result))
+    endpoints = _metric_endpoints(config)
+    if as_json:
+        click.echo(json.dumps({**json.loads(_status_json(result)), "metrics": endpoints}, indent=2))
+    else:
+        click.echo(_format_status(result))
+        click.echo("Metrics (/metrics; all of them: GET /metrics/targets): " + (", ".join(
+            f"{e['id']} {e['address']}" for e in sorted(endpoints, key=lambda e: e["id"])) or "none published"))
     if any(info is None for info in result.leaders.values()):
         sys.exit(1)
+
+
+def _metric_endpoints(config: Configuration) -> list[dict[str, str]]:
+    """Where each live service serves /metrics (from Redis); [] when Redis cannot be read."""
+    import redis
+
+    from strom.io.redis import redis_client
+    from strom.metrics.reporter import MetricEndpoints
+    try:
+        return MetricEndpoints(redis_client(config), config.get(ClusterOptions.CLUSTER_ID)).live()
+    except (redis.RedisError, OSError):  # status must still answer with Redis down
+        return []
 
 
 def _job_client(config: Configuration) -> JobClient:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -171,6 +172,9 @@ def test_status_command_prints_leaders_and_slot_table(cluster: TestCluster):
     assert "JobManager leader: jobmanager-1" in result.stdout
     assert "ResourceManager leader: resourcemanager-1" in result.stdout
     assert "TaskManagers: 1 registered, 3 slots, 3 free" in result.stdout
+    metrics = re.search(r"Metrics \(/metrics.*\): (.*)", result.stdout).group(1)
+    assert all(re.search(rf"{name} 127\.0\.0\.1:\d+", metrics) for name in
+               ("jobmanager-1", "resourcemanager-1", "taskmanager-1")), metrics
 
 
 def test_a_redis_that_may_evict_keys_is_refused_at_start(cluster: TestCluster, tmp_path):
