@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from wordcount import input_file  # bench/wordcount.py, beside this script
 
 from strom.client.produce import produce_lines
 from strom.config import Configuration, KafkaOptions
@@ -80,10 +81,7 @@ def main() -> None:
     parser.add_argument("--file", default=None, help="text file (default: KJV via `bible`)")
     parser.add_argument("--runs", type=int, default=6, help="runs per configuration (median shown)")
     args = parser.parse_args()
-    path = Path(args.file) if args.file else Path("/tmp/strom-bench-kjv.txt")
-    if not args.file:
-        path.write_bytes(subprocess.run(["bible", "-f", "Gen1:1-Rev22:21"], check=True,
-                                        capture_output=True).stdout)
+    path = input_file(args.file)
     bootstrap = Configuration().get(KafkaOptions.BOOTSTRAP)
     source = f"bench-mo-in-{uuid.uuid4().hex[:8]}"
     with path.open("rb") as file:

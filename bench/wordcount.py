@@ -74,15 +74,21 @@ def wordcount(source: str, parallelism: int) -> float:
     return time.monotonic() - started
 
 
+def input_file(file: str | None) -> Path:
+    """``file``, or the King James Bible written by Debian's ``bible`` to /tmp (the benches' default)."""
+    if file:
+        return Path(file)
+    path = Path("/tmp/strom-bench-kjv.txt")
+    path.write_bytes(subprocess.run(["bible", "-f", "Gen1:1-Rev22:21"], check=True, capture_output=True).stdout)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", default=None, help="text file (default: KJV via `bible`)")
     parser.add_argument("--runs", type=int, default=2, help="runs per configuration (median shown)")
     args = parser.parse_args()
-    path = Path(args.file) if args.file else Path("/tmp/strom-bench-kjv.txt")
-    if not args.file:
-        path.write_bytes(subprocess.run(["bible", "-f", "Gen1:1-Rev22:21"], check=True,
-                                        capture_output=True).stdout)
+    path = input_file(args.file)
     lines = path.read_bytes().splitlines()
     words = sum(len(WORD.findall(line.decode("utf-8", "replace").lower())) for line in lines)
     bootstrap = Configuration().get(KafkaOptions.BOOTSTRAP)

@@ -122,11 +122,12 @@ def _format_status(status: ClusterStatus) -> str:
     return "\n".join(lines)
 
 
-def _status_json(status: ClusterStatus) -> str:
+def _status_json(status: ClusterStatus, metrics: list[dict[str, str]]) -> str:
     return json.dumps({
         "leaders": {role: (vars(info) if info else None) for role, info in status.leaders.items()},
         "services": [{"id": r.sender_id, "role": r.sender_role, "fencing_token": r.fencing_token,
                       **r.body} for r in status.replies],
+        "metrics": metrics,
     }, indent=2)
 
 
@@ -145,7 +146,7 @@ def status(config: Configuration, job_id: str | None, as_json: bool, timeout: fl
         result = client.status(timeout)
     endpoints = _metric_endpoints(config)
     if as_json:
-        click.echo(json.dumps({**json.loads(_status_json(result)), "metrics": endpoints}, indent=2))
+        click.echo(_status_json(result, endpoints))
     else:
         click.echo(_format_status(result))
         click.echo("Metrics (/metrics; all of them: GET /metrics/targets): " + (", ".join(
@@ -296,7 +297,8 @@ def produce(config: Configuration, topic: str, file, partitions: int) -> None:
 def consume(config: Configuration, topic: str, tail: bool, follow: bool, max_records: int | None) -> None:
     """Print TOPIC's committed records (read_committed: what an exactly-once job's readers see),
     one per line as KEY<TAB>VALUE; UTF-8 as text, other bytes as a bytes literal, no key as -."""
-    from strom.client.consume import StromError, committed_records, show
+    from strom.client.consume import committed_records, show
+    from strom.errors import StromError
     try:
         for message in committed_records(config.get(KafkaOptions.BOOTSTRAP), topic, tail, follow or tail,
                                          max_records):
@@ -304,7 +306,7 @@ def consume(config: Configuration, topic: str, tail: bool, follow: bool, max_rec
     except StromError as exc:
         raise click.ClickException(str(exc)) from exc
     except KeyboardInterrupt:
-        pass
+        return  # Ctrl-C is how --follow ends
 
 
 @cli.command()

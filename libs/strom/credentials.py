@@ -15,7 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
-from strom.config import ClusterOptions, Configuration, RestOptions
+from strom.config import ClusterOptions, ConfigOption, Configuration, RestOptions
 from strom.errors import ConfigError
 
 TOKEN_BYTES = 32  # of randomness in a token made here (43 URL-safe characters)
@@ -25,40 +25,34 @@ def rest_token(config: Configuration, create: bool = False) -> str:
     """The cluster's REST token. ``create``: make the token file if it does not exist (a
     JobManager). Raises :class:`~strom.errors.ConfigError` when there is none and ``create`` is
     False, naming both places it looked."""
-    token = config.get(RestOptions.TOKEN)
-    if token:
-        return token
-    path = Path(config.get(RestOptions.TOKEN_FILE))
-    if create:
-        _create(path)
-    try:
-        token = path.read_text().strip()
-    except FileNotFoundError:
-        token = ""
-    if not token:
-        raise ConfigError(f"no REST token: set {RestOptions.TOKEN.env_var} or make {path} readable "
-                          f"(a JobManager writes it at its first start)")
-    return token
+    return _option_or_file(config, RestOptions.TOKEN, RestOptions.TOKEN_FILE, create,
+                           "REST token", "a JobManager writes it at its first start")
 
 
 def cluster_secret(config: Configuration, create: bool = False) -> bytes:
-    """The key of the control plane's message HMACs: ``cluster.secret``, else the contents of
-    ``cluster.secret-file`` (``create``: make the file if there is none). Raises
-    :class:`~strom.errors.ConfigError` when there is none, naming both places it looked."""
-    secret = config.get(ClusterOptions.SECRET)
-    if secret:
-        return secret.encode()
-    path = Path(config.get(ClusterOptions.SECRET_FILE))
+    """The key of the control plane's message HMACs and of sealed artifacts and snapshots:
+    ``cluster.secret``, else the contents of ``cluster.secret-file`` (``create``: make the file
+    if there is none). Raises :class:`~strom.errors.ConfigError` when there is none, naming both
+    places it looked."""
+    return _option_or_file(config, ClusterOptions.SECRET, ClusterOptions.SECRET_FILE, create,
+                           "cluster secret", "the first process of the cluster writes it").encode()
+
+
+def _option_or_file(config: Configuration, option: ConfigOption[str], file_option: ConfigOption[str],
+                    create: bool, what: str, who_writes: str) -> str:
+    value = config.get(option)
+    if value:
+        return value
+    path = Path(config.get(file_option))
     if create:
         _create(path)
     try:
-        secret = path.read_text().strip()
+        value = path.read_text().strip()
     except FileNotFoundError:
-        secret = ""
-    if not secret:
-        raise ConfigError(f"no cluster secret: set {ClusterOptions.SECRET.env_var} or make {path} readable "
-                          f"(the first process of the cluster writes it)")
-    return secret.encode()
+        value = ""
+    if not value:
+        raise ConfigError(f"no {what}: set {option.env_var} or make {path} readable ({who_writes})")
+    return value
 
 
 def _create(path: Path) -> None:

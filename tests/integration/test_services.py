@@ -50,6 +50,19 @@ def _consumer_at_end(cluster: TestCluster, role: str) -> Consumer:
     return consumer
 
 
+def allocations_until(inbox: Consumer, wanted: str, timeout_s: float = 10) -> list[str]:
+    """Allocation ids of the AllocateSlot messages read from a TaskManager inbox until ``wanted``
+    arrives (or ``timeout_s`` passes); closes the consumer."""
+    allocations, deadline = [], time.monotonic() + timeout_s
+    while wanted not in allocations and time.monotonic() < deadline:
+        for record in inbox.consume(100, timeout=0.1):
+            message = codec.decode(record.value())
+            if message.type == "AllocateSlot":
+                allocations.append(message.body["allocation_id"])
+    inbox.close()
+    return allocations
+
+
 def test_killed_taskmanager_is_reported_lost_within_the_timeout(cluster: TestCluster):
     cluster.start("resourcemanager-1")
     cluster.start("jobmanager-1")
@@ -151,13 +164,7 @@ def test_message_with_a_deposed_leaders_token_is_ignored(cluster: TestCluster):
 
     # The same request with the current token is served: the check above could fail.
     send_slot_request(current.token, "from-current")
-    allocations, deadline = [], time.monotonic() + 5
-    while "from-current" not in allocations and time.monotonic() < deadline:
-        for record in taskmanager_inbox.consume(100, timeout=0.1):
-            message = codec.decode(record.value())
-            if message.type == "AllocateSlot":
-                allocations.append(message.body["allocation_id"])
-    taskmanager_inbox.close()
+    allocations = allocations_until(taskmanager_inbox, "from-current", timeout_s=5)
     assert allocations == ["from-current"], "a deposed leader's request allocated a slot"
 
 

@@ -21,7 +21,7 @@ import json
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -86,26 +86,16 @@ def watermark_seconds(watermark_ms: int | None) -> float:
     return math.nan if watermark_ms is None else watermark_ms / 1000
 
 
-class TaskManagerCollector:
-    """prometheus_client collector over the tasks a TaskManager runs now.
-
-    ``tasks()``: the live :class:`~strom.runtime.task.Task` objects; ``tm_id``: the TaskManager's id.
-    """
-
-    def __init__(self, tasks: Callable[[], Iterable[Any]], tm_id: str) -> None:
-        self.tasks, self.tm_id = tasks, tm_id
-
-    def describe(self) -> list[Metric]:
-        return []  # families depend on the tasks running: no fixed description
-
-    def collect(self) -> Iterator[Metric]:
-        families = _TaskFamilies()
-        for task in list(self.tasks()):
-            try:
-                families.add(task, self.tm_id)
-            except Exception as exc:  # a task tearing down while read: skip it this scrape
-                log.debug("task metrics skipped", error=str(exc))
-        yield from families.all()
+def task_families(tasks: Iterable[Any], tm_id: str) -> list[Metric]:
+    """The metric families of the running :class:`~strom.runtime.task.Task` objects of TaskManager
+    ``tm_id`` (built on its main thread at each scrape)."""
+    families = _TaskFamilies()
+    for task in tasks:
+        try:
+            families.add(task, tm_id)
+        except Exception as exc:  # a task tearing down while read: skip it this scrape
+            log.debug("task metrics skipped", error=str(exc))
+    return families.all()
 
 
 class _TaskFamilies:

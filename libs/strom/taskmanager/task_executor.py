@@ -38,7 +38,7 @@ from strom.coordination.leader_election import LeaderInfo
 from strom.errors import TaskFailureCause
 from strom.graph.execution_graph import DEPLOYING, FAILED
 from strom.io.redis import check_redis_settings
-from strom.metrics.task import TaskManagerCollector
+from strom.metrics.task import task_families
 from strom.runtime.checkpointing import TaskCallbacks
 from strom.runtime.deployment import TaskDeploymentDescriptor
 from strom.runtime.settings import TaskSettings
@@ -213,7 +213,7 @@ class TaskExecutor(ControlEndpoint):
     def metric_families(self) -> list[Metric]:
         """Adds every running subtask's metrics and this TaskManager's slots."""
         families = super().metric_families()
-        families += TaskManagerCollector(self.slot_table.all_tasks, self.id).collect()
+        families += task_families(self.slot_table.all_tasks(), self.id)
         report = self.slot_table.slot_report()
         for name, doc, value in (("taskSlotsTotal", "Slots of this TaskManager", len(report)),
                                  ("taskSlotsAvailable", "Free slots of this TaskManager",
