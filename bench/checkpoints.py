@@ -30,6 +30,7 @@ from strom.client.jobs import JobClient
 from strom.client.produce import produce_lines
 from strom.cluster.local import LocalCluster
 from strom.config import ClusterOptions, Configuration, HeartbeatOptions, KafkaOptions
+from strom.io.client_config import kafka_client_config
 from strom.io.kafka import end_offset
 from strom.io.redis import redis_client
 
@@ -69,7 +70,7 @@ def letters(number: int) -> str:
 
 
 def committed_end(bootstrap: str, topic: str) -> int:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench", "isolation.level": "read_committed"})
+    consumer = Consumer(kafka_client_config(bootstrap, {"group.id": "bench", "isolation.level": "read_committed"}))
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         return sum(end_offset(consumer, topic, p) for p in partitions)

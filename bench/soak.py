@@ -89,6 +89,7 @@ from strom.cluster.local import LocalCluster
 from strom.cluster.supervisor import wait_until
 from strom.config import ClusterOptions, Configuration, KafkaOptions
 from strom.errors import JobClientError
+from strom.io.client_config import kafka_client_config as strom_kafka_config
 from strom.io.kafka import (
     DeliveryReports,
     KafkaPartition,
@@ -245,7 +246,7 @@ class SoakCluster:
                 self._delete_data(topics)
 
     def _delete_data(self, topics: list[str]) -> None:
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin = AdminClient(strom_kafka_config(self.bootstrap))
         existing = admin.list_topics(timeout=10).topics
         doomed = [t for t in existing if t.startswith(cluster_topic_prefix(self.cluster_id)) or t in topics]
         for topic, future in (admin.delete_topics(doomed).items() if doomed else []):
@@ -320,7 +321,7 @@ def best_effort(what: str, get: Callable[[], T]) -> T | None:
 def kafka_client_config(bootstrap: str, component: str) -> dict[str, Any]:
     """Settings of this script's Kafka clients: while the broker is unreachable they say so every 5 s
     (``log_kafka_errors``) instead of librdkafka logging every reconnect attempt (20 per second)."""
-    return {"bootstrap.servers": bootstrap, "logger": RDKAFKA_LOG, "error_cb": log_kafka_errors(component)}
+    return strom_kafka_config(bootstrap, {"logger": RDKAFKA_LOG, "error_cb": log_kafka_errors(component)})
 
 
 def rss_bytes(pid: int | None) -> int | None:
@@ -364,7 +365,7 @@ class Sampler:
         self.consumer = Consumer({**kafka_client_config(cluster.bootstrap, "soak sampler"),
                                   "group.id": f"strom-{cluster.cluster_id}",
                                   "isolation.level": "read_committed", "enable.auto.commit": False})
-        admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+        admin = AdminClient(strom_kafka_config(cluster.bootstrap))
         self.log_dir = broker_log_dir(admin)
         self.redis = redis_client(cluster.config)
         self.store = RedisCheckpointStore(self.redis, cluster.cluster_id, job_id)

@@ -24,6 +24,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from strom.client.produce import produce_lines
 from strom.config import Configuration, KafkaOptions
+from strom.io.client_config import kafka_client_config
 from strom.io.kafka import TopicSpec, end_offset, ensure_topics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,9 +38,9 @@ def passthrough(bootstrap: str, source: str, target: str, records: int, split: b
     WordCount's first hop, without state or a second hop).
     """
     ensure_topics(bootstrap, [TopicSpec(target, 2)])
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
+    consumer = Consumer({**kafka_client_config(bootstrap), "group.id": f"bench-{uuid.uuid4().hex}",
                          "enable.auto.commit": False, "max.partition.fetch.bytes": 10 * 1024 * 1024})
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10000})
+    producer = Producer(kafka_client_config(bootstrap, {"linger.ms": 20, "batch.num.messages": 10000}))
     consumer.assign([TopicPartition(source, p, 0) for p in (0, 1)])
     started, seen = time.monotonic(), 0
     while seen < records:
@@ -95,7 +96,7 @@ def main() -> None:
     source = f"bench-wc-in-{uuid.uuid4().hex[:8]}"
     with path.open("rb") as file:
         produce_lines(bootstrap, source, file, partitions=2)
-    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-probe"})
+    probe = Consumer(kafka_client_config(bootstrap, {"group.id": "bench-probe"}))
     assert sum(end_offset(probe, source, p) for p in (0, 1)) == len(lines)
     probe.close()
 

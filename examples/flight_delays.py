@@ -380,10 +380,11 @@ def produce_flights(bootstrap: str, topic: str, limit: int | None, disorder_minu
     """Write the flights to ``topic`` as JSON, round-robin over its partitions; returns (records, s)."""
     from confluent_kafka import Consumer, Producer
 
+    from strom.io.client_config import kafka_client_config  # the cluster's Kafka security settings too
     from strom.io.kafka import TopicSpec, end_offset, ensure_topics, produce
 
     ensure_topics(bootstrap, [TopicSpec(topic, partitions)])
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "flight-delays-loader"})
+    consumer = Consumer(kafka_client_config(bootstrap, {"group.id": "flight-delays-loader"}))
     try:
         deadline = time.monotonic() + 30
         metadata = consumer.list_topics(topic, timeout=10).topics[topic]
@@ -402,8 +403,8 @@ def produce_flights(bootstrap: str, topic: str, limit: int | None, disorder_minu
         print(f"note: {topic} has {actual} partitions; run the job with -p {actual}", file=sys.stderr)
     records = arrival_order(flights_in_time_order(limit), Duration.of_minutes(disorder_minutes), seed)
     started = time.monotonic()
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "enable.idempotence": True,
-                         "batch.num.messages": 10000})
+    producer = Producer(kafka_client_config(bootstrap, {"linger.ms": 20, "enable.idempotence": True,
+                                                        "batch.num.messages": 10000}))
     for i, record in enumerate(records):
         produce(producer, topic, json.dumps(record, separators=(",", ":")).encode(), partition=i % actual)
         if i % 10000 == 0:

@@ -39,10 +39,15 @@ def main(argv: list[str]) -> None:
                         help="checkpoint every MS ms; the sink is then exactly-once (0 = off)")
     parser.add_argument("--delivery-guarantee", choices=[g.value for g in DeliveryGuarantee],
                         help="sink guarantee (default: exactly-once with checkpoints, else at-least-once)")
+    parser.add_argument("--buffer-timeout", type=int, metavar="MS",
+                        help="network buffer timeout (default: the cluster's execution.buffer-timeout; "
+                             "0: a buffer per record, lowest latency)")
     args = parser.parse_args(argv)
 
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_dead_letter_topic(args.dead_letter_topic)
+    if args.buffer_timeout is not None:
+        env.set_buffer_timeout(args.buffer_timeout)
     if args.checkpoint_interval:
         env.enable_checkpointing(args.checkpoint_interval)
     source = KafkaSource.builder().set_topics(args.input) \

@@ -283,7 +283,7 @@ def run(config: Configuration, job_file: str, parallelism: int | None, detached:
 def produce(config: Configuration, topic: str, file, partitions: int) -> None:
     """Write FILE (or - for stdin) into TOPIC, one record per line, bytes as they are."""
     from strom.client.produce import produce_lines
-    count, seconds = produce_lines(config.get(KafkaOptions.BOOTSTRAP), topic, file, partitions)
+    count, seconds = produce_lines(config.get(KafkaOptions.BOOTSTRAP), topic, file, partitions, config)
     click.echo(f"produced {count} records to {topic} in {seconds:.1f} s "
                f"({count / max(seconds, 1e-9):,.0f} records/s)")
 
@@ -301,7 +301,7 @@ def consume(config: Configuration, topic: str, tail: bool, follow: bool, max_rec
     from strom.errors import StromError
     try:
         for message in committed_records(config.get(KafkaOptions.BOOTSTRAP), topic, tail, follow or tail,
-                                         max_records):
+                                         max_records, config):
             click.echo(show(message.key(), message.value()))
     except StromError as exc:
         raise click.ClickException(str(exc)) from exc

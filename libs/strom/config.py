@@ -9,12 +9,13 @@ dots and dashes as underscores, e.g. ``heartbeat.timeout`` ->
 
 from __future__ import annotations
 
+import json
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from strom.errors import ConfigError
 
@@ -75,6 +76,22 @@ def _port(text: str) -> int:
     if not 0 < value < 65536:
         raise ValueError(f"must be a TCP port (1..65535), got {value}")
     return value
+
+
+def _boolean(text: str) -> bool:
+    """"true"/"false" (also 1/0, yes/no, on/off), any case."""
+    value = text.strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ValueError(f"must be true or false, got {text!r}")
+    return value in ("true", "1", "yes", "on")
+
+
+def _json_object(text: str) -> dict[str, str]:
+    """A JSON object of strings (librdkafka properties), e.g. ``{"ssl.endpoint.identification.algorithm": "none"}``."""
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a JSON object of name: value, got {text!r}")
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def _value_in(env: Mapping[str, str], option: ConfigOption[T]) -> T:
@@ -150,6 +167,35 @@ class KafkaOptions:
         "kafka.bootstrap", str,
         lambda env: f"127.0.0.1:{_value_in(env, StackOptions.KAFKA_PORT)}",
         "Kafka bootstrap servers (host:port[,host:port]).")
+    # Client security: each option kafka.<property> is librdkafka's <property>, given to every
+    # producer, consumer and admin client Strom creates (strom.io.client_config) and to user
+    # connectors unless their set_property overrides it. Empty: not set (librdkafka's default).
+    SECURITY_PROTOCOL = ConfigOption(
+        "kafka.security.protocol", str, "",
+        "security.protocol of every Kafka client: plaintext, ssl, sasl_plaintext or sasl_ssl.")
+    SASL_MECHANISM = ConfigOption(
+        "kafka.sasl.mechanism", str, "", "sasl.mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, ...).")
+    SASL_USERNAME = ConfigOption("kafka.sasl.username", str, "", "sasl.username.")
+    SASL_PASSWORD = ConfigOption(
+        "kafka.sasl.password", str, "",
+        "sasl.password. Empty: the contents of kafka.sasl.password-file, if set.", secret=True)
+    SASL_PASSWORD_FILE = ConfigOption(
+        "kafka.sasl.password-file", str, "", "File holding sasl.password (read when kafka.sasl.password is empty).")
+    SSL_CA_LOCATION = ConfigOption("kafka.ssl.ca.location", str, "", "ssl.ca.location: CA certificate(s) (PEM).")
+    SSL_CERTIFICATE_LOCATION = ConfigOption(
+        "kafka.ssl.certificate.location", str, "", "ssl.certificate.location: client certificate (PEM), for mTLS.")
+    SSL_KEY_LOCATION = ConfigOption(
+        "kafka.ssl.key.location", str, "", "ssl.key.location: client private key (PEM), for mTLS.")
+    SSL_KEY_PASSWORD = ConfigOption(
+        "kafka.ssl.key.password", str, "",
+        "ssl.key.password. Empty: the contents of kafka.ssl.key.password-file, if set.", secret=True)
+    SSL_KEY_PASSWORD_FILE = ConfigOption(
+        "kafka.ssl.key.password-file", str, "", "File holding ssl.key.password.")
+    CLIENT_PROPERTIES = ConfigOption(
+        "kafka.client-properties", _json_object, {},
+        "Any other librdkafka properties of every client, as a JSON object (e.g. "
+        '{"ssl.endpoint.identification.algorithm": "none"}); values of names with password, secret or '
+        "token in them are never shown.")
 
 
 class ZooKeeperOptions:
@@ -166,6 +212,23 @@ class ZooKeeperOptions:
         "[2, 20] x tickTime unless min/maxSessionTimeout say otherwise (ops/stack: tickTime "
         "500 ms, 1000..60000 ms). kazoo pings every third of it and suspends the session "
         "(the leader steps down) after two thirds without an answer.", "ms")
+    AUTH_USERNAME = ConfigOption(
+        "zookeeper.auth.username", str, "",
+        "Digest user of every ZooKeeper session (kazoo auth_data). When set, Strom's znodes under "
+        "/strom/<cluster.id> get digest ACLs: this user may do anything, everyone else only read.")
+    AUTH_PASSWORD = ConfigOption(
+        "zookeeper.auth.password", str, "",
+        "Digest password. Empty: the contents of zookeeper.auth.password-file, if set.", secret=True)
+    AUTH_PASSWORD_FILE = ConfigOption(
+        "zookeeper.auth.password-file", str, "", "File holding the ZooKeeper digest password.")
+    SSL_ENABLED = ConfigOption(
+        "zookeeper.ssl.enabled", _boolean, False, "Connect to ZooKeeper over TLS (its secureClientPort).")
+    SSL_CA_LOCATION = ConfigOption("zookeeper.ssl.ca.location", str, "", "CA certificate(s) of ZooKeeper (PEM).")
+    SSL_CERTIFICATE_LOCATION = ConfigOption(
+        "zookeeper.ssl.certificate.location", str, "", "Client certificate (PEM), for mTLS.")
+    SSL_KEY_LOCATION = ConfigOption("zookeeper.ssl.key.location", str, "", "Client private key (PEM).")
+    SSL_KEY_PASSWORD = ConfigOption(
+        "zookeeper.ssl.key.password", str, "", "Password of the client private key.", secret=True)
 
 
 class RedisOptions:
@@ -174,7 +237,20 @@ class RedisOptions:
     URL = ConfigOption(
         "redis.url", str,
         lambda env: f"redis://127.0.0.1:{_value_in(env, StackOptions.REDIS_PORT)}/0",
-        "Redis URL.")
+        "Redis URL: redis://[user[:password]@]host:port/db, rediss:// for TLS (a password in it is "
+        "never shown).")
+    USERNAME = ConfigOption(
+        "redis.username", str, "", "Redis ACL user when redis.url names none (empty: default).")
+    PASSWORD = ConfigOption(
+        "redis.password", str, "",
+        "Redis password when redis.url carries none. Empty: the contents of redis.password-file, if set.",
+        secret=True)
+    PASSWORD_FILE = ConfigOption("redis.password-file", str, "", "File holding the Redis password.")
+    SSL_CA_LOCATION = ConfigOption(
+        "redis.ssl.ca.location", str, "", "CA certificate(s) of Redis (PEM), for a rediss:// URL.")
+    SSL_CERTIFICATE_LOCATION = ConfigOption(
+        "redis.ssl.certificate.location", str, "", "Client certificate (PEM) for a rediss:// URL, for mTLS.")
+    SSL_KEY_LOCATION = ConfigOption("redis.ssl.key.location", str, "", "Client private key (PEM), for mTLS.")
 
 
 class HeartbeatOptions:
@@ -196,6 +272,22 @@ class TaskManagerOptions:
     NUM_SLOTS = ConfigOption(
         "taskmanager.numberOfTaskSlots", _positive_int, 2,
         "Number of task slots of one TaskManager.", "slots")
+    SEGMENT_SIZE = ConfigOption(
+        "taskmanager.memory.segment-size", _positive_int, 32 * 1024,
+        "Size of a network buffer: the elements a subtask writes to one partition of an edge go "
+        "out as one Kafka record when their serialized size reaches about this (Flink's memory "
+        "segment).", "bytes")
+
+
+class ExecutionOptions:
+    """How elements travel between subtasks (Flink: ``execution.*``)."""
+
+    BUFFER_TIMEOUT = ConfigOption(
+        "execution.buffer-timeout", _non_negative_int, 100,
+        "A network buffer that is not full goes out at the latest this long after its first "
+        "element (Flink's default); a full one, and every buffer before a barrier, watermark or "
+        "end of partition, goes at once. 0: one buffer per element (lowest latency, lowest "
+        "throughput).", "ms")
 
 
 class PipelineOptions:
@@ -242,9 +334,11 @@ class TaskOptions:
         "Output an exactly-once sink subtask holds until its checkpoints complete (keys and values); "
         "past it the task fails with SinkBufferFullError: checkpoint more often, or raise this.", "bytes")
     EDGE_MAX_BACKLOG = ConfigOption(
-        "task.edge.max-backlog-records", _non_negative_int, 1_000_000,
-        "Records an intermediate edge may hold unread before its upstream subtasks stop taking input "
-        "(flow control; their waiting shows as backPressuredTimeMsPerSecond). 0: no bound.", "records")
+        "task.edge.max-backlog-buffers", _non_negative_int, 50_000,
+        "Kafka records (network buffers and events) an intermediate edge may hold unread, over all its "
+        "partitions, before its upstream subtasks stop taking input (flow control; their waiting shows as "
+        "backPressuredTimeMsPerSecond). A buffer holds about taskmanager.memory.segment-size at most. "
+        "0: no bound.", "buffers")
     CONSUMER_PARTITION_FETCH_BYTES = ConfigOption(
         "task.consumer.partition-fetch-bytes", _positive_int, 10 * 1024 * 1024,
         "librdkafka max.partition.fetch.bytes of a task's consumer (librdkafka's 1 MiB default "
@@ -272,14 +366,6 @@ class RestOptions:
     MAX_BODY_BYTES = ConfigOption(
         "rest.max-body-bytes", _positive_int, 64 << 20,
         "Largest REST request body (a job artifact); a larger one gets 413 before it is read.", "bytes")
-
-
-def _boolean(text: str) -> bool:
-    """"true"/"false" (also 1/0, yes/no, on/off), any case."""
-    value = text.strip().lower()
-    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-        raise ValueError(f"must be true or false, got {text!r}")
-    return value in ("true", "1", "yes", "on")
 
 
 def _port_range(text: str) -> tuple[int, int]:
@@ -369,7 +455,7 @@ class ControlPlaneOptions:
 ALL_OPTIONS: tuple[ConfigOption[Any], ...] = tuple(
     option
     for group in (ClusterOptions, StackOptions, KafkaOptions, ZooKeeperOptions, RedisOptions,
-                  HeartbeatOptions, TaskManagerOptions, PipelineOptions, TaskOptions, RestOptions,
+                  HeartbeatOptions, TaskManagerOptions, ExecutionOptions, PipelineOptions, TaskOptions, RestOptions,
                   JobManagerOptions, JobStoreOptions, ControlPlaneOptions, MetricsOptions)
     for option in vars(group).values()
     if isinstance(option, ConfigOption)
@@ -410,15 +496,61 @@ class Configuration:
 
 
 def redacted(option: ConfigOption[Any], value: Any) -> Any:
-    """``value`` as it may be shown: a secret as whether it is set, a URL without its password.
+    """``value`` as it may be shown: a secret as whether it is set, a URL without its password,
+    librdkafka properties without the values of secret-looking names.
 
     >>> redacted(RedisOptions.URL, "redis://strom:hunter2@redis:6379/0")
     'redis://strom:***@redis:6379/0'
     >>> redacted(RestOptions.TOKEN, "abc"), redacted(RestOptions.TOKEN, "")
     ('<set>', '<not set>')
+    >>> redacted(KafkaOptions.CLIENT_PROPERTIES, {"sasl.oauthbearer.client.secret": "s", "acks": "all"})
+    {'sasl.oauthbearer.client.secret': '***', 'acks': 'all'}
     """
     if option.secret:
         return "<set>" if value else "<not set>"
     if isinstance(value, str):
-        return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", value)
+        return redacted_url(value)
+    if isinstance(value, Mapping):
+        return redacted_properties(value)
     return value
+
+
+#: Parts of a property name whose value is a secret (sasl.password, ssl.key.password, ...).
+SECRET_NAME_PARTS = ("password", "secret", "token", "credential", "sasl.jaas.config", "ssl.key.pem")
+
+
+def redacted_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """``properties`` (librdkafka's, a connector's) with the values of secret-looking names as ``***``.
+
+    >>> redacted_properties({"sasl.password": "hunter2", "sasl.username": "strom"})
+    {'sasl.password': '***', 'sasl.username': 'strom'}
+    """
+    return {name: "***" if any(part in name.lower() for part in SECRET_NAME_PARTS) else value
+            for name, value in properties.items()}
+
+
+def redacted_url(text: str) -> str:
+    """``text`` with the password of a URL in it (user info or a ``password=`` query parameter) as ``***``;
+    other text unchanged.
+
+    >>> redacted_url("rediss://:hunter2@redis:6380/0"), redacted_url("redis://redis/0?password=hunter2&db=1")
+    ('rediss://:***@redis:6380/0', 'redis://redis/0?password=***&db=1')
+    >>> redacted_url("127.0.0.1:9092")
+    '127.0.0.1:9092'
+    """
+    try:
+        url = urlsplit(text)
+    except ValueError:
+        return text
+    if not url.scheme or not url.netloc:
+        return text
+    netloc = url.netloc
+    if url.password is not None:
+        userinfo, _, hostport = netloc.rpartition("@")
+        netloc = f"{userinfo.partition(':')[0]}:***@{hostport}"
+    query = parse_qsl(url.query, keep_blank_values=True)
+    if any(name.lower() == "password" for name, _ in query):
+        query_text = urlencode([(n, "***" if n.lower() == "password" else v) for n, v in query], safe="*")
+    else:
+        query_text = url.query
+    return urlunsplit((url.scheme, netloc, url.path, query_text, url.fragment))

@@ -38,6 +38,23 @@ def cluster_secret(config: Configuration, create: bool = False) -> bytes:
                            "cluster secret", "the first process of the cluster writes it").encode()
 
 
+def optional_secret(config: Configuration, option: ConfigOption[str], file_option: ConfigOption[str]) -> str:
+    """A client credential that may be absent (a Kafka, ZooKeeper or Redis password): ``option``,
+    else the contents of the file ``file_option`` names (stripped), else "" when neither is set.
+    Raises :class:`~strom.errors.ConfigError` naming the file when it is set but unreadable or empty."""
+    value = config.get(option)
+    if value or not config.get(file_option):
+        return value
+    path = Path(config.get(file_option))
+    try:
+        value = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {file_option.key} {path} ({file_option.env_var}): {exc.strerror}") from exc
+    if not value:
+        raise ConfigError(f"{file_option.key} {path} ({file_option.env_var}) is empty")
+    return value
+
+
 def _option_or_file(config: Configuration, option: ConfigOption[str], file_option: ConfigOption[str],
                     create: bool, what: str, who_writes: str) -> str:
     value = config.get(option)

@@ -127,9 +127,18 @@ def leader_epoch_key(cluster_id: str) -> str:
 
 
 # -- ZooKeeper ------------------------------------------------------------------------------
+#: The parent of every cluster's znodes (several clusters may share a ZooKeeper).
+ZOOKEEPER_ROOT = "/strom"
+
+
+def cluster_path(cluster_id: str) -> str:
+    """The root of a cluster's znodes (with ZooKeeper credentials, their digest ACLs start here)."""
+    return f"{ZOOKEEPER_ROOT}/{cluster_id}"
+
+
 def role_path(cluster_id: str, role: str) -> str:
     """A leader role's ZooKeeper node: election lock, epoch counter and leader node below it."""
-    return f"/strom/{cluster_id}/{role.lower()}"
+    return f"{cluster_path(cluster_id)}/{role.lower()}"
 
 
 def leader_path(cluster_id: str, role: str) -> str:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -136,9 +137,15 @@ def test_flight_delays_equal_the_pandas_oracle(running: TestCluster):
                            "--out-of-orderness-minutes", str(DISORDER_MINUTES), "--checkpoint-interval", "300",
                            timeout_s=180)
     assert result.returncode == 0, result.stdout + result.stderr + running.logs()
+    assert_outputs_equal_the_oracles(frame, lambda role: read_all(bootstrap, topics[role]))
 
+
+def assert_outputs_equal_the_oracles(frame: pd.DataFrame, read: Callable[[str], list]) -> None:
+    """The job's outputs on ``frame``'s flights equal the pandas oracles; ``read(role)``: the records
+    (confluent-kafka Messages, or strom.testing's SinkRecords) of output "airport", "top",
+    "sessions", "cancelled" or "late" (also tests/unit/testing/test_examples_locally.py)."""
     # (a) per origin and hour: every hour once, counts exact, means within float tolerance.
-    records = read_all(bootstrap, topics["airport"])
+    records = read("airport")
     airport = [json.loads(r.value()) for r in records]
     expected = per_airport_oracle(frame)
     assert len(airport) == len(expected)
@@ -152,7 +159,7 @@ def test_flight_delays_equal_the_pandas_oracle(running: TestCluster):
     assert sum(a["cancelled"] for a in airport) == int(frame.dep_delay.isna().sum()) > 0
 
     # (b) top-3 carriers per day.
-    top = [json.loads(r.value()) for r in read_all(bootstrap, topics["top"])]
+    top = [json.loads(r.value()) for r in read("top")]
     expected_top = top_carriers_oracle(frame)
     assert len(top) == len(expected_top)
     got_top = {t["day"]: [(c["rank"], c["carrier"], c["mean_dep_delay"], c["departures"], c["window_start"],
@@ -164,7 +171,7 @@ def test_flight_delays_equal_the_pandas_oracle(running: TestCluster):
     assert sum(len(r) == 3 for r in expected_top.values()) >= 9
 
     # (c) sessions of delayed departures per carrier.
-    sessions = [json.loads(r.value()) for r in read_all(bootstrap, topics["sessions"])]
+    sessions = [json.loads(r.value()) for r in read("sessions")]
     expected_sessions = sessions_oracle(frame)
     assert len(sessions) == len(expected_sessions)
     got_sessions = {(s["carrier"], s["start"]): (s["end"], s["delayed"], s["mean_dep_delay"], s["max_dep_delay"])
@@ -174,8 +181,8 @@ def test_flight_delays_equal_the_pandas_oracle(running: TestCluster):
         assert got_sessions[key] == (end, delayed, pytest.approx(mean, rel=1e-12), worst), key
 
     # Cancelled flights routed whole; nothing late, nothing undecodable.
-    cancelled = [json.loads(r.value()) for r in read_all(bootstrap, topics["cancelled"])]
+    cancelled = [json.loads(r.value()) for r in read("cancelled")]
     assert Counter(map(flight_id, cancelled)) == Counter(
         flight_id(f) for f in frame[frame.dep_delay.isna()].to_dict("records"))
     assert all(f["dep_delay"] is None for f in cancelled)
-    assert read_all(bootstrap, topics["late"]) == []
+    assert read("late") == []

@@ -178,10 +178,11 @@ def test_status_shows_progress_and_consume_prints_committed_output(running):
 
 
 def test_a_slow_sink_backpressures_its_upstream_through_flow_control(stack, tmp_path):
-    """The edge may hold 2,000 records unread; the sink side takes ~500 records/s and the
-    upstream would take far more: it waits on the edge, so its vertex reads as back-pressured
-    (Flink's level high, over 500 ms/s) and the edge's backlog stays near the bound."""
-    cluster = TestCluster(tmp_path, STROM_TASK_EDGE_MAX_BACKLOG_RECORDS="2000")
+    """The edge may hold 20 buffers (of 1 KiB, ~70 lines) unread; the sink side takes ~500
+    records/s and the upstream would take far more: it waits on the edge, so its vertex reads as
+    back-pressured (Flink's level high, over 500 ms/s) and the edge's backlog stays near the bound."""
+    cluster = TestCluster(tmp_path, STROM_TASK_EDGE_MAX_BACKLOG_BUFFERS="20",
+                          STROM_TASKMANAGER_MEMORY_SEGMENT_SIZE="1024")
     try:
         cluster.start_standard(task_managers=1, slots=2)
         run = uuid.uuid4().hex[:8]

@@ -1,6 +1,8 @@
 """Strom's DataStream API (Flink's names): ``from strom.api import *``."""
 
 from strom.api.connectors import (
+    CollectionSource,
+    CollectSink,
     DeliveryGuarantee,
     KafkaOffsetsInitializer,
     KafkaRecordSerializationSchema,
@@ -29,6 +31,15 @@ from strom.api.functions import (
     ProcessJoinFunction,
     ReduceFunction,
     TimeDomain,
+)
+from strom.api.schema_registry import (
+    RegistryAvroDeserializationSchema,
+    RegistryAvroSerializationSchema,
+    RegistryDeserializationError,
+    RegistryJsonDeserializationSchema,
+    RegistryJsonSerializationSchema,
+    RegistryProtobufDeserializationSchema,
+    RegistryProtobufSerializationSchema,
 )
 from strom.api.serialization import AvroSchema, BytesSchema, JsonSchema, SimpleStringSchema
 from strom.api.time import Duration, TimestampAssigner, WatermarkStrategy
@@ -74,7 +85,11 @@ from strom.state import (
 __all__ = [
     # connectors and formats
     "AvroSchema", "BytesSchema", "DeliveryGuarantee", "JsonSchema", "KafkaOffsetsInitializer",
+    "CollectionSource", "CollectSink",
     "KafkaRecordSerializationSchema", "KafkaSink", "KafkaSource", "SimpleStringSchema",
+    "RegistryAvroDeserializationSchema", "RegistryAvroSerializationSchema", "RegistryDeserializationError",
+    "RegistryJsonDeserializationSchema", "RegistryJsonSerializationSchema",
+    "RegistryProtobufDeserializationSchema", "RegistryProtobufSerializationSchema",
     # streams
     "ConnectedStreams", "DataStream", "IntervalJoin", "JoinedStreams", "KeyedStream",
     "StreamExecutionEnvironment", "WindowedStream", "CheckpointingMode", "RestartStrategies", "ErrorPolicy",

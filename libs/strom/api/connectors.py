@@ -14,7 +14,10 @@
 ...             .build())
 ...         .build())
 
-Bootstrap servers default to the cluster's (``STROM_KAFKA_BOOTSTRAP`` of the TaskManager).
+Bootstrap servers default to the cluster's (``STROM_KAFKA_BOOTSTRAP`` of the TaskManager), and
+so do the Kafka client security settings (``kafka.security.protocol``, ``kafka.sasl.*``,
+``kafka.ssl.*``); ``set_property(name, value)`` overrides any librdkafka property for one
+connector (another cluster's credentials, say).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ class KafkaSource:
     starting_offsets: KafkaOffsetsInitializer = field(default_factory=KafkaOffsetsInitializer.earliest)
     bounded: KafkaOffsetsInitializer | None = None
     bootstrap_servers: str | None = None
-    properties: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict, repr=False)  # may hold passwords
 
     @staticmethod
     def builder() -> KafkaSourceBuilder:
@@ -93,6 +96,8 @@ class KafkaSourceBuilder:
         return self
 
     def set_property(self, key: str, value: str) -> KafkaSourceBuilder:
+        """A librdkafka property of this source's consumers (``sasl.username``, ``fetch.min.bytes``, ...):
+        it overrides the cluster-wide ``kafka.*`` client settings and Strom's own for this source."""
         self._kwargs.setdefault("properties", {})[key] = value
         return self
 
@@ -158,7 +163,7 @@ class KafkaSink:
     record_serializer: KafkaRecordSerializationSchema
     delivery_guarantee: DeliveryGuarantee | None = None
     bootstrap_servers: str | None = None
-    properties: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict, repr=False)  # may hold passwords
 
     @staticmethod
     def builder() -> KafkaSinkBuilder:
@@ -182,6 +187,9 @@ class KafkaSinkBuilder:
         return self
 
     def set_property(self, key: str, value: str) -> KafkaSinkBuilder:
+        """A librdkafka property of this sink's producer (``sasl.username``, ``compression.type``, ...):
+        it overrides the cluster-wide ``kafka.*`` client settings and Strom's defaults for this sink
+        (an exactly-once sink keeps its own ``transactional.id``)."""
         self._kwargs.setdefault("properties", {})[key] = value
         return self
 
@@ -189,3 +197,39 @@ class KafkaSinkBuilder:
         if "record_serializer" not in self._kwargs:
             raise ValueError("KafkaSink needs set_record_serializer(...)")
         return KafkaSink(**self._kwargs)
+
+
+@dataclass
+class CollectionSource:
+    """Elements given in code (``env.from_collection``): what a test feeds a job with.
+
+    ``elements``: the stream, in order. ``timestamps``: the event time (ms) of each element,
+    a list as long as ``elements`` or a function ``element -> ms`` (None: no event time).
+    ``watermarks``: a :class:`~strom.api.time.WatermarkStrategy` (its bound lags the largest
+    timestamp seen, after every element; its timestamp assigner, ``(element, -1) -> ms``, stands
+    in for ``timestamps``), or a list as long as ``elements`` of the watermark (ms, or None
+    for none) to emit after each element. Runs in :func:`strom.testing.local.run_locally`
+    only, not on a cluster.
+    """
+
+    elements: list[Any]
+    timestamps: Any = None
+    watermarks: Any = None
+    local_only = True  # the job artifact refuses it (strom.graph.artifact)
+
+    def __post_init__(self) -> None:
+        for name in ("timestamps", "watermarks"):
+            given = getattr(self, name)
+            if isinstance(given, (list, tuple)) and len(given) != len(self.elements):
+                raise ValueError(f"from_collection: {len(given)} {name} for {len(self.elements)} elements")
+
+
+@dataclass
+class CollectSink:
+    """A sink collecting what reaches it under ``name`` (Flink's collect sink for tests): read it
+    from the results of :func:`strom.testing.local.run_locally` as ``results[name]``. Runs
+    locally only, not on a cluster."""
+
+    name: str
+    delivery_guarantee: DeliveryGuarantee | None = None
+    local_only = True

@@ -16,7 +16,7 @@ import operator
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from strom.api.connectors import DeliveryGuarantee, KafkaSink, KafkaSource
+from strom.api.connectors import CollectionSource, CollectSink, DeliveryGuarantee, KafkaSink, KafkaSource
 from strom.api.evictors import CountEvictor, Evictor
 from strom.api.executor import current_context, resolve_executor
 from strom.api.functions import (
@@ -91,6 +91,7 @@ class StreamExecutionEnvironment:
         self._checkpoint_config = CheckpointConfig()
         self._restart_strategy: RestartStrategyConfiguration | None = None
         self._error_policy = ErrorPolicy.FAIL
+        self._buffer_timeout_ms: int | None = None
         self._nodes: dict[int, StreamNode] = {}
         self._edges: list[StreamEdge] = []
 
@@ -112,6 +113,15 @@ class StreamExecutionEnvironment:
 
     def disable_operator_chaining(self) -> StreamExecutionEnvironment:
         self._chaining = False
+        return self
+
+    def set_buffer_timeout(self, timeout_ms: int) -> StreamExecutionEnvironment:
+        """How long a network buffer that is not full may wait before it goes out, in ms (Flink's
+        ``setBufferTimeout``; default: the TaskManagers' ``execution.buffer-timeout``, 100 ms).
+        0: a buffer per element, for the lowest latency. Raises ValueError below 0."""
+        if timeout_ms < 0:
+            raise ValueError(f"buffer timeout {timeout_ms} ms: must be 0 or more")
+        self._buffer_timeout_ms = timeout_ms
         return self
 
     def set_dead_letter_topic(self, topic: str) -> StreamExecutionEnvironment:
@@ -144,6 +154,24 @@ class StreamExecutionEnvironment:
     def from_source(self, source: KafkaSource, watermark_strategy: Any = None,
                     source_name: str = "Kafka Source") -> DataStream:
         node = self._add(SOURCE, source_name, [], connector=source, watermark_strategy=watermark_strategy)
+        return DataStream(self, [(node.id, None)])
+
+    def from_collection(self, elements: Iterable[Any], timestamps: Any = None, watermarks: Any = None,
+                        source_name: str = "Collection Source") -> DataStream:
+        """A stream of ``elements`` given in code, for tests run by :func:`strom.testing.local.run_locally`
+        (not on a cluster). ``timestamps``: event time (ms) per element, a list or a function
+        ``element -> ms``; ``watermarks``: a WatermarkStrategy, or the watermark (ms or None) to emit
+        after each element (see :class:`~strom.api.connectors.CollectionSource`). Parallelism 1, as
+        Flink's ``fromCollection``.
+
+        >>> env = StreamExecutionEnvironment.get_execution_environment()
+        >>> env.from_collection(["a", "b"], timestamps=[1_000, 2_000]).map(str.upper)  # doctest: +ELLIPSIS
+        <strom.api.datastream.DataStream object at ...>
+        """
+        source = CollectionSource(list(elements), timestamps, watermarks)
+        strategy = watermarks if not isinstance(watermarks, (list, tuple)) else None
+        node = self._add(SOURCE, source_name, [], connector=source, watermark_strategy=strategy)
+        node.parallelism = 1
         return DataStream(self, [(node.id, None)])
 
     def _add(self, kind: str, name: str, inputs: list[tuple[int, str | None]], *,
@@ -197,7 +225,8 @@ class StreamExecutionEnvironment:
         _resolve_sink_guarantees(stream_graph, self._checkpoint_config)
         return build_job_graph(stream_graph, checkpoint_config=self._checkpoint_config,
                                restart_strategy=restart, dead_letter_topic=self._dead_letter_topic,
-                               savepoint=current_context().savepoint, error_policy=self._error_policy)
+                               savepoint=current_context().savepoint, error_policy=self._error_policy,
+                               buffer_timeout_ms=self._buffer_timeout_ms)
 
     def execute(self, job_name: str = "Strom Job") -> Any:
         """Build the JobGraph and run it with the current executor (:mod:`strom.api.executor`);
@@ -273,8 +302,10 @@ class DataStream:
         emits ``join_function(x, y)`` for every pair of a key's elements in the same window."""
         return JoinedStreams(self, other)
 
-    def sink_to(self, sink: KafkaSink) -> DataStream:
-        return self._then(SINK, "Kafka Sink", connector=sink)
+    def sink_to(self, sink: KafkaSink | CollectSink) -> DataStream:
+        """Write the stream to ``sink``: a KafkaSink, or in tests a CollectSink (``results[name]``)."""
+        name = sink.name if isinstance(sink, CollectSink) else "Kafka Sink"
+        return self._then(SINK, name, connector=sink)
 
     def set_parallelism(self, parallelism: int) -> DataStream:
         self._node.parallelism = parallelism

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, Message, TopicPartition
 
+from strom.config import Configuration
 from strom.errors import StromError
+from strom.io.client_config import kafka_client_config
 
 
 class UnknownTopicError(StromError):
@@ -31,13 +33,14 @@ def show(key: bytes | None, value: bytes | None) -> str:
 
 
 def committed_records(bootstrap: str, topic: str, tail: bool = False, follow: bool = False,
-                      max_records: int | None = None) -> Iterator[Message]:
+                      max_records: int | None = None, config: Configuration | None = None) -> Iterator[Message]:
     """Committed records of every partition of ``topic``, from its start (``tail``: from its end).
     Stops at the end as it was when every partition was first read to it, unless ``follow``, and
-    after ``max_records``. Raises :class:`UnknownTopicError`."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"strom-consume-{uuid.uuid4().hex[:8]}",
-                         "isolation.level": "read_committed", "enable.auto.commit": False,
-                         "enable.partition.eof": True})
+    after ``max_records``; ``config``: whose Kafka client security settings (None: the environment's).
+    Raises :class:`UnknownTopicError`."""
+    consumer = Consumer(kafka_client_config(bootstrap, {
+        "group.id": f"strom-consume-{uuid.uuid4().hex[:8]}", "isolation.level": "read_committed",
+        "enable.auto.commit": False, "enable.partition.eof": True}, config=config))
     try:
         metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if metadata is None or metadata.error is not None:

@@ -7,18 +7,22 @@ from typing import BinaryIO
 
 from confluent_kafka import Producer
 
+from strom.config import Configuration
+from strom.io.client_config import kafka_client_config
 from strom.io.kafka import TopicSpec, ensure_topics, produce
 
 
-def produce_lines(bootstrap: str, topic: str, file: BinaryIO, partitions: int = 2) -> tuple[int, float]:
+def produce_lines(bootstrap: str, topic: str, file: BinaryIO, partitions: int = 2,
+                  config: Configuration | None = None) -> tuple[int, float]:
     """Produce every line of ``file`` (without its newline, bytes unchanged) to ``topic``.
 
-    Creates the topic with ``partitions`` partitions if missing. Returns
-    (records, seconds). Raises RuntimeError if records remain undelivered.
+    Creates the topic with ``partitions`` partitions if missing; ``config``: whose Kafka client
+    security settings (None: the environment's). Returns (records, seconds). Raises RuntimeError
+    if records remain undelivered.
     """
-    ensure_topics(bootstrap, [TopicSpec(topic, partitions)])
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "enable.idempotence": True,
-                         "batch.num.messages": 10000})
+    ensure_topics(bootstrap, [TopicSpec(topic, partitions)], config=config)
+    producer = Producer(kafka_client_config(bootstrap, {"linger.ms": 20, "enable.idempotence": True,
+                                                        "batch.num.messages": 10000}, config=config))
     started = time.monotonic()
     count = 0
     for line in file:

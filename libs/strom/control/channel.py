@@ -43,6 +43,7 @@ from strom.control.codec import ControlMessage
 from strom.control.roles import Role
 from strom.credentials import cluster_secret
 from strom.errors import ControlMessageError, NotLeaderError
+from strom.io.client_config import kafka_client_config
 from strom.io.kafka import TopicSpec, end_offset, ensure_topics, log_kafka_errors
 from strom.logs import get_logger
 
@@ -89,23 +90,21 @@ class ControlChannel:
 
     def start(self) -> None:
         """Create the control topics if needed, then start reading the inbox from its end."""
-        ensure_topics(self._bootstrap, control_topic_specs(self.config))
-        self._producer = Producer({
-            "bootstrap.servers": self._bootstrap,
+        ensure_topics(self._bootstrap, control_topic_specs(self.config), config=self.config)
+        self._producer = Producer(kafka_client_config(self._bootstrap, {
             "enable.idempotence": True,
             "linger.ms": 2,
             "client.id": self.sender_id,
             "error_cb": log_kafka_errors("control producer"),
-        })
-        self._consumer = Consumer({
-            "bootstrap.servers": self._bootstrap,
+        }, config=self.config))
+        self._consumer = Consumer(kafka_client_config(self._bootstrap, {
             "group.id": f"strom-control-{self.sender_id}-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "fetch.wait.max.ms": 20,
             "client.id": self.sender_id,
             "error_cb": log_kafka_errors("control consumer"),
-        })
+        }, config=self.config))
         high = end_offset(self._consumer, self.inbox_topic, 0)
         self._consumer.assign([TopicPartition(self.inbox_topic, 0, high)])
 

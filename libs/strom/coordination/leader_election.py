@@ -33,6 +33,7 @@ from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
 from kazoo.recipe.counter import Counter
 
 from strom.config import ClusterOptions, Configuration, ZooKeeperOptions
+from strom.coordination.security import secure_cluster_tree, zookeeper_client_kwargs
 from strom.logs import get_logger
 from strom.naming import leader_path, role_path
 
@@ -40,13 +41,22 @@ log = get_logger(__name__)
 
 
 def zookeeper_client(config: Configuration) -> KazooClient:
-    """A started kazoo client with the configured session timeout.
+    """A started kazoo client with the configured session timeout, credentials and TLS
+    (:mod:`strom.coordination.security`); with credentials, the znodes it creates get the
+    cluster's digest ACL, and those of the cluster made before without one are locked down.
 
     Raises kazoo's ``KazooTimeoutError`` if ZooKeeper does not answer in 15 s.
     """
     client = KazooClient(hosts=config.get(ZooKeeperOptions.QUORUM),
-                         timeout=config.get(ZooKeeperOptions.SESSION_TIMEOUT) / 1000.0)
+                         timeout=config.get(ZooKeeperOptions.SESSION_TIMEOUT) / 1000.0,
+                         **zookeeper_client_kwargs(config))
     client.start(timeout=15)
+    try:
+        secure_cluster_tree(client, config)
+    except BaseException:
+        client.stop()
+        client.close()
+        raise
     return client
 
 

@@ -34,7 +34,7 @@ from types import ModuleType
 
 import cloudpickle
 
-from strom.errors import InvalidArtifactError
+from strom.errors import InvalidArtifactError, InvalidJobGraphError
 from strom.graph.job_graph import JobGraph
 
 GRAPH = "graph.pickle"
@@ -44,7 +44,12 @@ PYTHON = "python/"
 def dump_artifact(job_graph: JobGraph, module: ModuleType | None = None,
                   files: Mapping[str, bytes] | None = None) -> bytes:
     """Serialize ``job_graph``; functions defined in ``module`` are pickled by value; ``files``
-    (path relative to a ``sys.path`` root -> bytes) travel with it."""
+    (path relative to a ``sys.path`` root -> bytes) travel with it. Raises InvalidJobGraphError for
+    a job with a connector that runs locally only (``from_collection``, ``CollectSink``)."""
+    local = [op.name for v in job_graph.vertices for op in v.operators if getattr(op.connector, "local_only", False)]
+    if local:
+        raise InvalidJobGraphError(f"{', '.join(map(repr, local))}: collection sources and collect sinks run "
+                                   f"in strom.testing.local.run_locally only, not on a cluster")
     if module is not None:
         cloudpickle.register_pickle_by_value(module)
     try:

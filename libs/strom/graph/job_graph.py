@@ -94,6 +94,7 @@ class JobGraph:
         default_factory=lambda: RestartStrategyConfiguration("none"))
     savepoint: str | None = None  # savepoint id to restore from
     error_policy: ErrorPolicy = ErrorPolicy.FAIL  # the job's default; operators may set their own
+    buffer_timeout_ms: int | None = None  # network buffers' timeout; None: the TaskManagers' setting
 
     def state_key(self, vertex: JobVertex) -> str:
         """How a savepoint finds this vertex's state: its operators' uids, else its id."""
@@ -166,7 +167,8 @@ def build_job_graph(graph: StreamGraph, job_id: str | None = None,
                     dead_letter_topic: str | None = None,
                     checkpoint_config: CheckpointConfig | None = None,
                     restart_strategy: RestartStrategyConfiguration | None = None,
-                    savepoint: str | None = None, error_policy: ErrorPolicy = ErrorPolicy.FAIL) -> JobGraph:
+                    savepoint: str | None = None, error_policy: ErrorPolicy = ErrorPolicy.FAIL,
+                    buffer_timeout_ms: int | None = None) -> JobGraph:
     """Chain operators and name the Kafka edges. Raises :class:`InvalidJobGraphError`."""
     checkpoint_config = checkpoint_config or CheckpointConfig()
     validate(graph)
@@ -197,4 +199,5 @@ def build_job_graph(graph: StreamGraph, job_id: str | None = None,
         edges.append(job_edge)
     return JobGraph(job_id or uuid.uuid4().hex, graph.job_name, graph.max_parallelism, vertices,
                     edges, dead_letter_topic or _dead_letter_topic(graph.job_name), checkpoint_config,
-                    restart_strategy or RestartStrategyConfiguration("none"), savepoint, error_policy)
+                    restart_strategy or RestartStrategyConfiguration("none"), savepoint, error_policy,
+                    buffer_timeout_ms)

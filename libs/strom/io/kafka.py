@@ -19,7 +19,9 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
+from strom.config import Configuration
 from strom.errors import DeliveryFailedError, KafkaUnavailableError, StorageConfigError, TopicNotReadyError
+from strom.io.client_config import kafka_client_config
 from strom.logs import get_logger
 
 log = get_logger("kafka")
@@ -182,11 +184,14 @@ def produce(producer: Producer, topic: str, value: bytes | None, **kwargs: Any) 
             continue
 
 
-def admin_client(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap})
+def admin_client(bootstrap: str, config: Configuration | None = None) -> AdminClient:
+    """An admin client of ``bootstrap`` with the cluster's client security settings
+    (:func:`~strom.io.client_config.kafka_client_config`; ``config`` None: the environment's)."""
+    return AdminClient(kafka_client_config(bootstrap, config=config))
 
 
-def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0) -> None:
+def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0,
+                  config: Configuration | None = None) -> None:
     """Create the topics of ``specs`` that do not exist yet and wait until the broker serves them;
     existing ones are left alone.
 
@@ -195,7 +200,7 @@ def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.
     has no leaders after 30 s, :class:`ValueError` for one name wanted with
     two partition counts and :class:`KafkaException` for any other failure.
     """
-    admin = admin_client(bootstrap)
+    admin = admin_client(bootstrap, config)
     try:
         existing = set(admin.list_topics(timeout=timeout_s).topics)
     except KafkaException as exc:
@@ -266,10 +271,12 @@ def latest_offsets(admin: AdminClient, partitions: list[tuple[str, int]],
             for tp, future in futures.items()}
 
 
-def high_watermarks(bootstrap: str, topics: list[str], timeout_s: float = 10.0) -> dict[str, dict[int, int]]:
+def high_watermarks(bootstrap: str, topics: list[str], timeout_s: float = 10.0,
+                    properties: dict[str, str] | None = None) -> dict[str, dict[int, int]]:
     """Per topic of ``topics`` that exists on ``bootstrap``: partition -> high watermark (the
-    offset the next record gets). Raises KafkaException when Kafka does not answer in time."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "strom-jobmaster"})
+    offset the next record gets); ``properties``: a source connector's. Raises KafkaException when
+    Kafka does not answer in time."""
+    consumer = Consumer(kafka_client_config(bootstrap, {"group.id": "strom-jobmaster"}, properties=properties))
     try:
         metadata = consumer.list_topics(timeout=timeout_s).topics
         return {topic: {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
@@ -309,11 +316,11 @@ def iter_to_end(bootstrap: str, topic: str, timeout_s: float = 120.0,
     markers take offsets but are never delivered. Raises TimeoutError when the
     end is not reached within ``timeout_s``.
     """
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"strom-read-{uuid.uuid4().hex[:8]}",
-                         "isolation.level": "read_committed", "enable.auto.commit": False,
-                         "enable.partition.eof": True,
-                         "max.partition.fetch.bytes": 10 * 1024 * 1024,  # 10x faster than 1 MiB
-                         **(extra_config or {})})
+    consumer = Consumer(kafka_client_config(bootstrap, {
+        "group.id": f"strom-read-{uuid.uuid4().hex[:8]}", "isolation.level": "read_committed",
+        "enable.auto.commit": False, "enable.partition.eof": True,
+        "max.partition.fetch.bytes": 10 * 1024 * 1024,  # 10x faster than 1 MiB
+        **(extra_config or {})}))
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         ends = {p: end_offset(consumer, topic, p) for p in partitions}

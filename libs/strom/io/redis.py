@@ -10,8 +10,9 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from strom.config import Configuration, RedisOptions
+from strom.config import Configuration, RedisOptions, redacted_url
 from strom.errors import StaleLeaderError, StorageConfigError
+from strom.io.client_config import redis_connection_kwargs
 from strom.io.kafka import WAITING_LOG_INTERVAL_S
 from strom.logs import get_logger
 from strom.naming import leader_epoch_key
@@ -21,17 +22,23 @@ log = get_logger(__name__)
 
 class _LoggedRetry(Retry):
     """redis-py's Retry that says what it waits for: at the first failed attempt, then every
-    WAITING_LOG_INTERVAL_S with the number of failures in between (as Kafka clients do)."""
+    WAITING_LOG_INTERVAL_S with the number of failures in between (as Kafka clients do). Refused
+    credentials are raised at once (redis-py counts them as connection errors)."""
 
     def __init__(self, url: str) -> None:
         # 64 attempts with backoff capped at 0.5 s: rides out a Redis restart of ~30 s, and
         # resumes within 0.5 s of Redis coming back (tasks poll checkpoint progress in Redis).
         super().__init__(ExponentialBackoff(cap=0.5, base=0.05), 64)
-        self.url = url
+        self.url = redacted_url(url)  # logged: never the password
         self._last_logged, self._unlogged = float("-inf"), 0
 
     def call_with_retry(self, do, fail, *args, **kwargs):
         def logged_fail(error, *rest):
+            if isinstance(error, redis.AuthenticationError):  # wrong credentials: no use waiting
+                fail(error, *rest)
+                raise redis.AuthenticationError(
+                    f"Redis at {self.url} refused Strom's credentials: {error} (set them in redis.url, or "
+                    f"redis.username and redis.password or redis.password-file)") from error
             now = time.monotonic()
             if now - self._last_logged >= WAITING_LOG_INTERVAL_S:
                 log.warning("waiting for Redis", url=self.url, error=str(error),
@@ -44,10 +51,13 @@ class _LoggedRetry(Retry):
 
 
 def redis_client(config: Configuration) -> redis.Redis:
-    """A client for ``redis.url`` that retries a dropped connection with backoff, logging each wait."""
+    """A client for ``redis.url`` (with the credentials and TLS files of
+    :func:`~strom.io.client_config.redis_connection_kwargs`) that retries a dropped connection with
+    backoff, logging each wait."""
     url = config.get(RedisOptions.URL)
     return redis.Redis.from_url(url, socket_timeout=10, retry=_LoggedRetry(url),
-                                retry_on_error=[redis.ConnectionError, redis.TimeoutError])
+                                retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+                                **redis_connection_kwargs(config))
 
 
 def check_redis_settings(client: redis.Redis) -> None:

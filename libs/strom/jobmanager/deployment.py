@@ -30,8 +30,9 @@ from strom.state.keygroups import key_group_range
 log = get_logger(__name__)
 
 OFFSET_BEGINNING = -2  # librdkafka's logical offset "the beginning of the partition"
+READ_ENDS_TIMEOUT_S = 10.0  # s: for the source topics' high watermarks when a job starts
 
-ReadEnds = Callable[[str, list[str]], Mapping[str, Mapping[int, int]]]
+ReadEnds = Callable[[str, list[str], float, dict[str, str]], Mapping[str, Mapping[int, int]]]
 ReadLimits = Callable[[str, list[str]], Mapping[str, int]]
 
 
@@ -40,7 +41,8 @@ class TaskDeploymentDescriptorFactory:
 
     ``bootstrap``: the cluster's Kafka (a source may name its own);
     ``marker_topic``: where exactly-once sinks commit their commit markers;
-    ``read_ends(bootstrap, topics)``: partition -> high watermark per existing topic;
+    ``read_ends(bootstrap, topics, timeout_s, properties)``: partition -> high watermark per existing
+    topic (``properties``: the source connector's client properties);
     ``read_limits(bootstrap, topics)``: the largest record batch per sink topic (bytes), read at
     the first deployment.
     """
@@ -62,7 +64,7 @@ class TaskDeploymentDescriptorFactory:
                 continue
             source = vertex.operators[0].connector
             bootstrap = source.bootstrap_servers or self.bootstrap
-            ends = self.read_ends(bootstrap, list(source.topics))
+            ends = self.read_ends(bootstrap, list(source.topics), READ_ENDS_TIMEOUT_S, source.properties)
             splits = []
             for topic in source.topics:
                 if topic not in ends:
@@ -114,7 +116,7 @@ class TaskDeploymentDescriptorFactory:
         return TaskDeploymentDescriptor(
             job_id=job_id, cluster_id=self.cluster_id, vertex_id=vertex.id, subtask_index=i,
             parallelism=vertex.parallelism, max_parallelism=graph.max_parallelism, attempt=attempt,
-            dead_letter_topic=graph.dead_letter_topic,
+            dead_letter_topic=graph.dead_letter_topic, buffer_timeout_ms=graph.buffer_timeout_ms,
             source_splits=tuple(s for k, s in enumerate(self.source_splits.get(vertex.id, []))
                                 if k % vertex.parallelism == i),
             input_partitions=tuple(inputs),

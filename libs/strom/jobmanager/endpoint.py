@@ -110,7 +110,7 @@ class JobManager(ControlEndpoint):
         """Check that Redis and Kafka keep what exactly-once needs (raises StorageConfigError),
         then serve REST and join the election."""
         check_redis_settings(self.redis)
-        check_kafka_settings(admin_client(self.config.get(KafkaOptions.BOOTSTRAP)))
+        check_kafka_settings(admin_client(self.config.get(KafkaOptions.BOOTSTRAP), self.config))
         self.rest.start()
         self.log.info("rest api listening", address=self.rest.address)
         super().start()

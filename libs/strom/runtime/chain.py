@@ -10,7 +10,7 @@ from confluent_kafka import Producer
 from strom.graph.job_graph import JobVertex
 from strom.graph.stream_graph import CO_PROCESS, PROCESS, SINK, WINDOW
 from strom.runtime.deployment import TaskDeploymentDescriptor
-from strom.runtime.io.record_writer import RecordWriter
+from strom.runtime.io.record_writer import OutputFlusher, RecordWriter
 from strom.runtime.operators import Broadcast, Output, chain_operator
 from strom.runtime.settings import TaskSettings
 from strom.runtime.sinks import ExactlyOnceSinkWriter, KafkaSinkWriter, batch_size_config
@@ -34,13 +34,16 @@ class OperatorChain:
                  bootstrap: str, make_producer: Callable[[str, dict[str, Any]], Producer], clock: RecordClock,
                  settings: TaskSettings) -> None:
         self.vertex, self.clock = vertex, clock
+        buffer_timeout_ms = (settings.buffer_timeout_ms if descriptor.buffer_timeout_ms is None
+                             else descriptor.buffer_timeout_ms)
         self.backend = HeapKeyedStateBackend() if descriptor.key_groups is not None else None
         self.timers = InternalTimerService(self.backend) if self.backend is not None else None
         self.timed_operator: Any = None  # the keyed head operator with timers (window, process)
         self.sink_writer: KafkaSinkWriter | ExactlyOnceSinkWriter | None = None
         self.record_writers = [RecordWriter(producer, out, descriptor.subtask_index, descriptor.attempt,
-                                            edge.key_selector, clock)
+                                            edge.key_selector, clock, buffer_timeout_ms, settings.segment_size_bytes)
                                for out, edge in zip(descriptor.outputs, vertex.outputs, strict=True)]
+        self.flusher = OutputFlusher(self.record_writers)
         operators = vertex.operators[1:] if vertex.is_source else vertex.operators
         if operators and operators[-1].kind == SINK:
             self.sink_writer = self._sink_writer(operators[-1].connector, descriptor, producer, bootstrap,
@@ -62,11 +65,14 @@ class OperatorChain:
         if spec.guarantee == "exactly-once":
             return ExactlyOnceSinkWriter(bootstrap, sink, spec.transactional_id, spec.marker_topic,
                                          spec.marker_group, self.clock, settings.producer_linger_ms,
-                                         spec.max_record_bytes, settings.sink_max_buffered_bytes)
+                                         spec.max_record_bytes, settings.sink_max_buffered_bytes,
+                                         settings.kafka_security)
         batching = batch_size_config(spec.max_record_bytes)
-        # Its own producer for another cluster, or for a topic that takes smaller batches than the edges'.
-        target = (make_producer(sink.bootstrap_servers or bootstrap, batching)
-                  if sink.bootstrap_servers or batching else producer)
+        properties = getattr(sink, "properties", None) or {}  # KafkaSink.set_property: they win
+        # Its own producer for another cluster, for a topic that takes smaller batches than the
+        # edges', or with the sink's own client properties.
+        target = (make_producer(sink.bootstrap_servers or bootstrap, {**batching, **properties})
+                  if sink.bootstrap_servers or batching or properties else producer)
         return KafkaSinkWriter(target, sink, self.clock, spec.max_record_bytes)
 
     def _chain(self, operators: list[Any], out: Output, descriptor: TaskDeploymentDescriptor) -> Output:

@@ -135,6 +135,7 @@ class TaskDeploymentDescriptor:
     restore: RestoreSpec | None = None
     sink: SinkSpec | None = None
     error_policy: str = "fail"  # ErrorPolicy's value: what the task does when a user function raises
+    buffer_timeout_ms: int | None = None  # the job's execution.buffer-timeout, else the TaskManager's
 
     @property
     def execution_id(self) -> str:

@@ -5,8 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from strom.config import Configuration, MetricsOptions, PipelineOptions, TaskOptions
+from strom.config import (
+    Configuration,
+    ExecutionOptions,
+    MetricsOptions,
+    PipelineOptions,
+    TaskManagerOptions,
+    TaskOptions,
+)
 from strom.credentials import cluster_secret
+from strom.io.client_config import kafka_client_config, kafka_security
 from strom.io.kafka import DeliveryReports, log_kafka_errors
 
 
@@ -25,8 +33,12 @@ class TaskSettings:
     alignment_buffer_bytes: int = 64 << 20
     sink_max_buffered_bytes: int = 256 << 20
     kafka_statistics_interval_ms: int = 2000  # librdkafka statistics: bytes and source lag metrics
-    edge_max_backlog_records: int = 1_000_000  # flow control on intermediate edges; 0: none
+    edge_max_backlog_buffers: int = 50_000  # flow control on intermediate edges; 0: none
+    buffer_timeout_ms: int = 100  # a network buffer goes out at the latest this long after its first element
+    segment_size_bytes: int = 32 * 1024  # ... and when it holds about this
     cluster_secret: bytes = field(default=b"", repr=False)  # seals snapshots (strom.io.sealed)
+    # Every Kafka client's security settings (strom.io.client_config.kafka_security): may hold passwords.
+    kafka_security: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_config(cls, config: Configuration) -> TaskSettings:
@@ -44,16 +56,24 @@ class TaskSettings:
             sink_max_buffered_bytes=config.get(TaskOptions.SINK_MAX_BUFFERED_BYTES),
             kafka_statistics_interval_ms=(config.get(MetricsOptions.KAFKA_STATISTICS_INTERVAL)
                                           if config.get(MetricsOptions.ENABLED) else 0),
-            edge_max_backlog_records=config.get(TaskOptions.EDGE_MAX_BACKLOG),
-            cluster_secret=cluster_secret(config, create=True))
+            edge_max_backlog_buffers=config.get(TaskOptions.EDGE_MAX_BACKLOG),
+            buffer_timeout_ms=config.get(ExecutionOptions.BUFFER_TIMEOUT),
+            segment_size_bytes=config.get(TaskManagerOptions.SEGMENT_SIZE),
+            cluster_secret=cluster_secret(config, create=True),
+            kafka_security=kafka_security(config))
+
+    def kafka_config(self, bootstrap: str, settings: dict[str, Any],
+                     properties: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A task's Kafka client config: :func:`~strom.io.client_config.kafka_client_config` with the
+        TaskManager's security settings; ``properties``: a user connector's (they win)."""
+        return kafka_client_config(bootstrap, settings, properties=properties, security=self.kafka_security)
 
     def producer_config(self, bootstrap: str, execution_id: str, deliveries: DeliveryReports) -> dict[str, Any]:
         """librdkafka config of a task's edge (and non-transactional sink) producer; failed
         deliveries go to ``deliveries``."""
-        return {
+        return self.kafka_config(bootstrap, {
             **deliveries.producer_config(),
-            "bootstrap.servers": bootstrap,
-            "partitioner": "murmur2_random",  # Java-compatible: partition = key group
+            "partitioner": "murmur2_random",  # a sink's keyed records, as Java producers place them
             "linger.ms": self.producer_linger_ms,
             "batch.num.messages": self.producer_batch_records,
             "queue.buffering.max.messages": self.producer_queue_records,
@@ -63,13 +83,12 @@ class TaskSettings:
             "enable.gapless.guarantee": True,
             "client.id": f"strom-{execution_id}",
             "error_cb": log_kafka_errors(f"task {execution_id} producer"),
-        }
+        })
 
     def consumer_config(self, bootstrap: str, group_id: str, execution_id: str, partition_eof: bool,
                         overrides: dict[str, Any]) -> dict[str, Any]:
         """librdkafka config of a task's consumer; ``overrides``: a KafkaSource's properties."""
-        return {
-            "bootstrap.servers": bootstrap,
+        return self.kafka_config(bootstrap, {
             "group.id": group_id,
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
@@ -82,5 +101,4 @@ class TaskSettings:
             "max.partition.fetch.bytes": self.consumer_partition_fetch_bytes,
             "client.id": f"strom-{execution_id}",
             "error_cb": log_kafka_errors(f"task {execution_id} consumer"),
-            **overrides,
-        }
+        }, overrides)

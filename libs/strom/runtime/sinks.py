@@ -32,13 +32,16 @@ KafkaWriter, which fails on a producer error whatever the guarantee, it loses no
 
 from __future__ import annotations
 
+import functools
 import pickle
+from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from strom.errors import SinkBufferFullError, SinkMarkerError, SinkRecordError
 from strom.fault_points import inject
+from strom.io.client_config import kafka_client_config
 from strom.io.kafka import PRODUCER_MAX_MESSAGE_BYTES, SINK_TRANSACTION_TIMEOUT_MS, log_kafka_errors, produce
 from strom.logs import get_logger
 
@@ -122,25 +125,26 @@ class ExactlyOnceSinkWriter:
 
     def __init__(self, bootstrap: str, sink: Any, transactional_id: str, marker_topic: str,
                  marker_group: str, clock: Any, linger_ms: int, max_record_bytes: int,
-                 max_buffered_bytes: int = 256 << 20) -> None:
+                 max_buffered_bytes: int = 256 << 20, security: Mapping[str, Any] | None = None) -> None:
         self.clock = clock
         self.max_buffered_bytes, self.buffered_bytes = max_buffered_bytes, 0  # un-committed output held
         self.topic = sink.record_serializer.topic
         self.serialize = SinkSerializer(sink.record_serializer, max_record_bytes).serialize
         self.marker_topic, self.transactional_id = marker_topic, transactional_id
         self.bootstrap = sink.bootstrap_servers or bootstrap
-        self.producer = Producer({
-            "bootstrap.servers": self.bootstrap,
-            "transactional.id": transactional_id,
+        # The cluster's security settings, then the sink's set_property values; the transactional
+        # id and the marker group are the sink's own (exactly-once rests on them).
+        self._client_config = functools.partial(kafka_client_config, self.bootstrap,
+                                                properties=getattr(sink, "properties", None), security=security)
+        self.producer = Producer({**self._client_config({
             "partitioner": "murmur2_random",
             "linger.ms": linger_ms,
             "transaction.timeout.ms": SINK_TRANSACTION_TIMEOUT_MS,
             **batch_size_config(max_record_bytes),
             "error_cb": log_kafka_errors(f"sink {transactional_id}"),
-        })
+        }), "transactional.id": transactional_id})
         self.producer.init_transactions(60)  # fences older attempts, aborts their open transaction
-        self._group = Consumer({"bootstrap.servers": self.bootstrap,
-                                "group.id": marker_group, "enable.auto.commit": False})
+        self._group = self._marker_reader(marker_group)
         self.epoch: list[tuple[bytes | None, bytes, int]] = []  # key, value, timestamp (0 = now)
         self.pending: dict[int, list[tuple[bytes | None, bytes, int]]] = {}
         self.committed = -1  # the newest epoch this writer committed or found committed
@@ -159,16 +163,17 @@ class ExactlyOnceSinkWriter:
 
     def committed_marker(self, group: str | None = None) -> int:
         """The newest epoch committed to Kafka by ``group`` (default: this sink's), -1 if none."""
-        reader = self._group
-        if group is not None:
-            reader = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group,
-                               "enable.auto.commit": False})
+        reader = self._group if group is None else self._marker_reader(group)
         try:
             (position,) = reader.committed([TopicPartition(self.marker_topic, 0)], timeout=30)
         finally:
             if reader is not self._group:
                 reader.close()
         return position.offset if position.offset >= 0 else -1
+
+    def _marker_reader(self, group: str) -> Consumer:
+        """A consumer of ``group`` on the sink's Kafka, to read the marker it committed."""
+        return Consumer({**self._client_config({"enable.auto.commit": False}), "group.id": group})
 
     def snapshot(self, checkpoint_id: int) -> bytes:
         self.pending[checkpoint_id] = self.epoch

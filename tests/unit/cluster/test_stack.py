@@ -8,10 +8,19 @@ from strom.cluster.supervisor import ProcessInfo
 from strom.config import Configuration, KafkaOptions, RedisOptions, ZooKeeperOptions
 from strom.stack.cli import main, usage
 from strom.stack.commands import Stack, UnknownComponentError, describe_state, status_line
-from strom.stack.components import Kafka, Redis, StackSettings, ZooKeeper, kafka_cluster_id
+from strom.stack.components import (
+    Kafka,
+    Redis,
+    SchemaRegistry,
+    StackSettings,
+    ZooKeeper,
+    find_java,
+    java_version,
+    kafka_cluster_id,
+)
 
 ENV = {"STROM_STATE_DIR": "/tmp/some-stack", "STROM_KAFKA_PORT": "19092", "STROM_ZK_PORT": "12181",
-       "STROM_REDIS_PORT": "16379", "STROM_STACK_STOP_TIMEOUT": "2500"}
+       "STROM_REDIS_PORT": "16379", "STROM_STACK_STOP_TIMEOUT": "2500", "STROM_SCHEMA_REGISTRY_PORT": "18085"}
 
 
 @pytest.fixture
@@ -25,7 +34,8 @@ def test_ports_are_declared_once_and_clients_follow_them(settings):
         19092, 9093, 12181, 16379)
     assert settings.env_exports() == {"STROM_KAFKA_BOOTSTRAP": config.get(KafkaOptions.BOOTSTRAP),
                                       "STROM_ZOOKEEPER": config.get(ZooKeeperOptions.QUORUM),
-                                      "STROM_REDIS_URL": config.get(RedisOptions.URL)}
+                                      "STROM_REDIS_URL": config.get(RedisOptions.URL),
+                                      "STROM_SCHEMA_REGISTRY_URL": "http://127.0.0.1:18085/apis/ccompat/v7"}
     assert settings.kafka_libs == Path("/tmp/some-stack/kafka-libs") and settings.stop_timeout_s == 2.5
 
 
@@ -48,6 +58,36 @@ def test_commands_carry_the_settings(settings):
     assert redis[redis.index("--port") + 1] == "16379" and "--daemonize" not in redis
 
 
+def test_schema_registry_runs_apicurio_with_its_config_and_a_java_21(settings, tmp_path, monkeypatch):
+    registry = SchemaRegistry(settings)
+    assert registry.port == 18085 and registry.home == Path("/tmp/some-stack/apicurio")
+    monkeypatch.setattr(registry, "java", lambda: "/jdk/bin/java")
+    argv = registry.command(Path("/log"))
+    config = "-Dquarkus.config.locations=file:/tmp/some-stack/registry/application.properties"
+    assert argv[:3] == ["/jdk/bin/java", "-Xmx384m", "-Xms64m"] and config in argv
+    assert argv[-2:] == ["-jar", "/tmp/some-stack/apicurio/quarkus-run.jar"]
+    assert registry.is_ours(ProcessInfo(1, tuple(argv), "/"))
+    assert not registry.is_ours(ProcessInfo(1, (*argv[:-1], "/other/apicurio/quarkus-run.jar"), "/"))
+    monkeypatch.setattr(registry, "java", lambda: None)
+    with pytest.raises(OSError, match="no java 21 or newer"):
+        registry.command(Path("/log"))
+
+
+def test_java_versions_come_from_the_release_file(tmp_path):
+    def jdk(name: str, version: str) -> str:
+        (tmp_path / name / "bin").mkdir(parents=True)
+        java = tmp_path / name / "bin" / "java"
+        java.write_text("#!/bin/sh\n")
+        java.chmod(0o755)
+        (tmp_path / name / "release").write_text(f'IMPLEMENTOR="x"\nJAVA_VERSION="{version}"\n')
+        return str(java)
+    old, new, ancient = jdk("jdk17", "17.0.15"), jdk("jdk25", "25.0.3"), jdk("jdk8", "1.8.0_402")
+    assert (java_version(old), java_version(new), java_version(ancient)) == (17, 25, 8)
+    assert java_version(tmp_path / "missing" / "java") is None
+    assert find_java(21, configured=new) == new and find_java(21, configured=old) is None
+    assert find_java(17, java_home=str(tmp_path / "jdk17")) == f"{tmp_path}/jdk17/bin/java"
+
+
 def test_kafka_cluster_id_is_kafkas_uuid_format():
     ids = {kafka_cluster_id() for _ in range(200)}
     assert len(ids) == 200
@@ -66,7 +106,7 @@ def test_status_states_and_lines():
 
 def test_components_are_selected_in_start_order():
     stack = Stack(Configuration(env=ENV))
-    assert stack.select(()) == ["zookeeper", "redis", "kafka"]
+    assert stack.select(()) == ["zookeeper", "redis", "kafka", "registry"]
     assert stack.select(["kafka", "zookeeper"]) == ["zookeeper", "kafka"]
     with pytest.raises(UnknownComponentError, match="unknown component 'kafak'"):
         stack.select(["kafak"])

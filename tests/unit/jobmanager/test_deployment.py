@@ -38,7 +38,7 @@ def factory(job_graph, ends=None):
     topics = {"lines": {0: 10, 1: 20, 2: 30}} if ends is None else ends
     calls = []
 
-    def read_ends(bootstrap, names):
+    def read_ends(bootstrap, names, *_):
         calls.append((bootstrap, names))
         return {t: topics[t] for t in names if t in topics}
 

@@ -8,10 +8,10 @@ from strom.runtime.io.events import (
     EndOfPartition,
     Watermark,
     WatermarkStatus,
+    decode_buffer,
     decode_event,
-    decode_record,
+    encode_buffer,
     encode_event,
-    encode_record,
 )
 from strom.runtime.timers import MAX_TIME, MIN_TIME
 
@@ -28,9 +28,10 @@ def test_every_event_round_trips_with_its_writer_and_attempt(event):
 
 
 @pytest.mark.parametrize("element", [("word", 1), None, b"\x00bytes", {"k": [1.5, 2]}, "x" * 10_000])
-def test_stream_records_round_trip(element):
-    assert decode_record(encode_record((4, 1, 1_700_000_000_000, element))) == (4, 1, 1_700_000_000_000, element)
-    assert decode_record(encode_record((0, 0, None, element))) == (0, 0, None, element)
+def test_buffers_round_trip(element):
+    buffer = (4, 1, [1_700_000_000_000, None], [element, element])
+    assert decode_buffer(encode_buffer(buffer)) == buffer
+    assert decode_buffer(encode_buffer((0, 0, None, [element]))) == (0, 0, None, [element])
 
 
 def test_a_malformed_event_is_refused():

@@ -4,6 +4,7 @@ Messages are built with the real codec; the consumer and the task around the
 gate are stand-ins (this is the logic between them, without Kafka).
 """
 
+import pickle
 import threading
 
 import pytest
@@ -12,8 +13,9 @@ from confluent_kafka import Message as KafkaMessage
 from strom.io.kafka import KafkaPartition
 from strom.runtime.deployment import InputPartition
 from strom.runtime.errors import ReplacedAttemptError
-from strom.runtime.io.events import END_OF_PARTITION, CheckpointBarrier, Watermark, encode_event, encode_record
+from strom.runtime.io.events import END_OF_PARTITION, CheckpointBarrier, Watermark, encode_buffer, encode_event
 from strom.runtime.io.input_gate import CheckpointedInputGate
+from strom.runtime.io.record_writer import OutputFlusher
 from strom.runtime.watermarks import WatermarkOutput
 from strom.runtime.windows import RecordClock
 
@@ -36,7 +38,11 @@ class Input:
         return record
 
     def record(self, element, upstream=0, attempt=1, timestamp=None):
-        return self._next(value=encode_record((attempt, upstream, timestamp, element)))
+        """A buffer of one element."""
+        return self.buffer([element], upstream, attempt, None if timestamp is None else [timestamp])
+
+    def buffer(self, elements, upstream=0, attempt=1, timestamps=None):
+        return self._next(value=encode_buffer((attempt, upstream, timestamps, elements)))
 
     def event(self, event, upstream=0, attempt=1):
         return self._next(headers=encode_event(event, upstream, attempt))
@@ -49,6 +55,7 @@ class Task:
         self.assigned, self.checkpoints_taken, self.elements, self.events = [], [], [], []
         self.backend = None
         self.watermarks = WatermarkOutput([self], None)
+        self.flusher = OutputFlusher([])
 
     def assign(self, partitions):
         self.assigned = [(tp.topic, tp.partition, tp.offset) for tp in partitions]
@@ -134,3 +141,44 @@ def test_watermarks_go_through_the_valve_and_end_of_partition_ends_the_input():
     assert not input_gate.barriers.all_ended()
     input_gate.handle(p0.event(END_OF_PARTITION, upstream=0))
     assert input_gate.barriers.all_ended()
+
+
+def test_a_buffer_is_decoded_once_its_elements_go_in_order_with_their_timestamps():
+    seen = []
+    input_gate, _task = gate([InputPartition(TOPIC, 0, 1)], collect=lambda e: seen.append((e, clock.timestamp)))
+    clock = input_gate.clock
+    p0 = Input(0)
+    input_gate.handle(p0.buffer(["a", "b", "c"], timestamps=[5, 3, 9]))
+    input_gate.handle(p0.buffer(["d", "e"]))
+    assert seen == [("a", 5), ("b", 3), ("c", 9), ("d", None), ("e", None)]
+    assert input_gate.records_in == 5
+
+
+def test_an_element_that_raises_is_named_by_its_buffer_and_dead_lettered_alone():
+    errors = []
+
+    def collect(element):
+        if element == "poison":
+            raise ValueError("cannot digest poison")
+        task.elements.append(element)
+    input_gate, task = gate([InputPartition(TOPIC, 0, 1)], collect=collect,
+                            on_error=lambda exc, record, element: errors.append(record))
+    p0 = Input(0)
+    input_gate.handle(p0.buffer(["fine"]))
+    input_gate.handle(p0.buffer(["a", "poison", "b"]))
+    assert task.elements == ["fine", "a", "b"]
+    (record,) = errors
+    assert (record.topic(), record.partition(), record.offset()) == (TOPIC, 0, 1)
+    assert pickle.loads(record.value()) == "poison"  # the element, not its whole buffer
+
+
+def test_a_buffer_behind_a_barrier_is_held_whole_and_replayed_after_alignment():
+    input_gate, task = gate([InputPartition(TOPIC, 0, 2)])
+    p0 = Input(0)
+    input_gate.handle(p0.event(CheckpointBarrier(1), upstream=0))
+    input_gate.handle(p0.buffer(["h1", "h2"], upstream=0))
+    input_gate.handle(p0.buffer(["f1", "f2"], upstream=1))
+    assert task.elements == ["f1", "f2"]
+    input_gate.handle(p0.event(CheckpointBarrier(1), upstream=1))
+    assert task.elements == ["f1", "f2", "h1", "h2"]
+    assert task.checkpoints_taken == [(1, {KafkaPartition(TOPIC, 0): 4})]

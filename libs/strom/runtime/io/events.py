@@ -1,21 +1,24 @@
-"""The codec of stream elements and in-band events on Kafka edges (one Kafka record each).
+"""The codec of network buffers and in-band events on Kafka edges (one Kafka record each).
 
-A **stream record** has no headers; its value is the pickle of
-``(attempt, upstream subtask, timestamp ms | None, element)``:
-:data:`encode_record` writes it, :data:`decode_record` reads it (both are
-the pickle functions themselves: no extra call per record on the hot path).
+A **buffer** (Flink's network buffer) carries consecutive stream records of one
+upstream subtask for one partition. It has no headers; its value is the pickle of
+``(attempt, upstream subtask, timestamps, elements)``: ``elements`` a list,
+``timestamps`` the list of their timestamps (ms), or None when every one is None
+(no event time). :data:`encode_buffer` writes it, :data:`decode_buffer` reads it
+(both are the pickle functions themselves: one call per buffer).
 
 An **event** (Flink's names: :class:`CheckpointBarrier`, :class:`Watermark`,
 :class:`WatermarkStatus`, :class:`EndOfPartition`) has no value and three
 headers: ``strom.event`` (the event), ``strom.subtask`` (the upstream subtask
 that wrote it) and ``strom.attempt`` (its attempt). Events go to every
-partition of an edge, so a reader tells a record from an event by "has headers".
+partition of an edge, after the buffers written before them, so a reader tells
+a buffer from an event by "has headers".
 
 >>> headers = encode_event(CheckpointBarrier(7), subtask=1, attempt=2)
 >>> decode_event(headers)
 (CheckpointBarrier(checkpoint_id=7), 1, 2)
->>> decode_record(encode_record((2, 1, 1000, "x")))
-(2, 1, 1000, 'x')
+>>> decode_buffer(encode_buffer((2, 1, [1000, 1001], ["x", "y"])))
+(2, 1, [1000, 1001], ['x', 'y'])
 """
 
 from __future__ import annotations
@@ -30,11 +33,11 @@ EVENT: Final = "strom.event"
 SUBTASK: Final = "strom.subtask"
 ATTEMPT: Final = "strom.attempt"
 
-encode_record = partial(pickle.dumps, protocol=5)
-"""``encode_record((attempt, subtask, timestamp, element)) -> bytes``: a stream record's value."""
+encode_buffer = partial(pickle.dumps, protocol=5)
+"""``encode_buffer((attempt, subtask, timestamps | None, elements)) -> bytes``: a buffer's value."""
 
-decode_record = pickle.loads
-"""``decode_record(value) -> (attempt, subtask, timestamp, element)``; raises what pickle raises."""
+decode_buffer = pickle.loads
+"""``decode_buffer(value) -> (attempt, subtask, timestamps | None, elements)``; raises what pickle raises."""
 
 
 @dataclass(frozen=True)

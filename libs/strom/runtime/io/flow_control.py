@@ -12,7 +12,7 @@ takes to catch up), and nothing would show as backpressure. So:
   back for recovery: checkpoints hold the positions that count);
 * an upstream subtask checks as often each output edge's backlog, the sum over
   its partitions of end offset - committed position (:class:`EdgeBacklog`), and
-  while one is over ``task.edge.max-backlog-records`` takes no input. The time it
+  while one is over ``task.edge.max-backlog-buffers`` takes no input. The time it
   waits is its back-pressured time (Flink's ``backPressuredTimeMsPerSecond``).
 
 A partition without a committed position counts as no backlog: a downstream
@@ -44,7 +44,8 @@ PROBE_TIMEOUT_S = 5.0
 
 
 def backlog(ends: Mapping[tuple[str, int], int], committed: Mapping[tuple[str, int], int]) -> int:
-    """Records written but not yet read: Σ (end - committed) over partitions with a committed position."""
+    """Kafka records (buffers, events) written but not yet read: Σ (end - committed) over partitions
+    with a committed position."""
     return sum(max(0, end - committed[tp]) for tp, end in ends.items() if tp in committed)
 
 
@@ -77,7 +78,7 @@ class Edge:
 
 
 class EdgeBacklog:
-    """Upstream side: ``blocked()`` while an output edge holds more than ``max_backlog`` records
+    """Upstream side: ``blocked()`` while an output edge holds more than ``max_backlog`` Kafka records
     unread. A thread of its own checks every :data:`FLOW_INTERVAL_S` (two admin requests: the
     task's thread never waits on them; a failed check blocks nothing) until :meth:`close`.
     ``wait(producers)`` waits :data:`WAIT_S` (polling the producers) and counts it in

@@ -1,7 +1,8 @@
 """Input of a non-source subtask (Flink's CheckpointedInputGate): the consume loop over its channels.
 
 A channel is ``((topic, partition), upstream subtask)``. Each Kafka record is
-a stream record or an event (:mod:`strom.runtime.io.events`). Records and
+a network buffer of stream records or an event (:mod:`strom.runtime.io.events`),
+decoded once; a buffer is held back, replayed and fenced as one. Buffers and
 events of an older attempt are dropped (attempt fencing: the un-checkpointed
 output of a failed run, or of a zombie); one of a newer attempt means this
 task was replaced (:class:`~strom.runtime.errors.ReplacedAttemptError`).
@@ -12,10 +13,12 @@ watermark valve to the task's :class:`~strom.runtime.watermarks.WatermarkOutput`
 from __future__ import annotations
 
 import functools
+import pickle
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from itertools import repeat
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
@@ -23,7 +26,7 @@ from strom.io.kafka import KafkaPartition
 from strom.runtime.deployment import InputPartition
 from strom.runtime.errors import ReplacedAttemptError
 from strom.runtime.io.barriers import CheckpointBarrierTracker, SingleCheckpointBarrierHandler
-from strom.runtime.io.events import EndOfPartition, Watermark, WatermarkStatus, decode_event, decode_record
+from strom.runtime.io.events import EndOfPartition, Watermark, WatermarkStatus, decode_buffer, decode_event
 from strom.runtime.io.flow_control import EdgeBacklog, InputPositions
 from strom.runtime.io.spill import SpillingBuffer
 from strom.runtime.io.valve import StatusWatermarkValve
@@ -35,6 +38,29 @@ if TYPE_CHECKING:
     from strom.runtime.checkpointing import SubtaskCheckpointCoordinator
 
 Offsets = dict[KafkaPartition, int]
+
+
+class BufferedElement(NamedTuple):
+    """One element of a buffer, as errors and the dead-letter topic name it: the buffer's
+    topic/partition/offset, and as value the element's own pickle (not the whole buffer's)."""
+
+    buffer: Any  # the Kafka message of the buffer
+    element: Any
+
+    def topic(self) -> str:
+        return self.buffer.topic()
+
+    def partition(self) -> int:
+        return self.buffer.partition()
+
+    def offset(self) -> int:
+        return self.buffer.offset()
+
+    def key(self) -> bytes | None:
+        return None
+
+    def value(self) -> bytes:
+        return pickle.dumps(self.element, protocol=5)
 
 
 class CheckpointedInputGate:
@@ -60,7 +86,7 @@ class CheckpointedInputGate:
         self.execution_id = execution_id
         self.checkpoints, self.chain, self.clock, self.canceled, self.on_error = (
             checkpoints, chain, clock, canceled, on_error)
-        self.backend, self.watermarks = chain.backend, chain.watermarks
+        self.backend, self.watermarks, self.flusher = chain.backend, chain.watermarks, chain.flusher
         channels = [(p.key, upstream) for p in partitions for upstream in range(p.upstream_parallelism)]
         handler = SingleCheckpointBarrierHandler if aligned else CheckpointBarrierTracker
         self.barriers = handler(channels, self._trigger, self.handle,
@@ -98,7 +124,7 @@ class CheckpointedInputGate:
                 self.backlog.wait(self.producers)
                 continue
             waited = time.perf_counter()
-            records = self.consumer.consume(500, timeout=0.1)
+            records = self.consumer.consume(500, timeout=self.flusher.input_wait_s(0.1))
             self.idle_s += time.perf_counter() - waited
             for record in records:
                 error = record.error()
@@ -109,17 +135,18 @@ class CheckpointedInputGate:
                 self.handle(record)
             if not await_final_checkpoint:  # after the end of input every timer fired; nothing may follow
                 self.chain.advance_processing_time(processing_time_ms())
+            self.flusher.flush_due()
             for producer in self.producers:  # delivery reports (failures) and librdkafka's queue
                 producer.poll(0)
         return True
 
     def handle(self, record: Any) -> None:
-        """One Kafka record: a stream record into the chain, or an event (also a held one, replayed)."""
+        """One Kafka record: a buffer's elements into the chain, or an event (also a held one, replayed)."""
         headers = record.headers()
         if headers:
             self._handle_event(record, headers)
             return
-        attempt, upstream, timestamp, element = decode_record(record.value())
+        attempt, upstream, timestamps, elements = decode_buffer(record.value())
         if attempt != self.attempt:
             self._other_attempt(attempt)
             return
@@ -128,13 +155,15 @@ class CheckpointedInputGate:
             self.barriers.hold(record)
             return
         if self.backend is not None:
-            self.backend.current_key_group = tp[1]
-        self.clock.timestamp = timestamp
-        self.records_in += 1
-        try:
-            self.inputs[tp[0]](element)
-        except Exception as exc:
-            self.on_error(exc, record, element)
+            self.backend.current_key_group = tp[1]  # partition = key group, for the whole buffer
+        collect, clock = self.inputs[tp[0]], self.clock
+        self.records_in += len(elements)
+        for timestamp, element in zip(repeat(None) if timestamps is None else timestamps, elements, strict=False):
+            clock.timestamp = timestamp
+            try:
+                collect(element)
+            except Exception as exc:
+                self.on_error(exc, BufferedElement(record, element), element)
 
     def _handle_event(self, record: Any, headers: list[tuple[str, bytes]]) -> None:
         event, upstream, attempt = decode_event(headers)

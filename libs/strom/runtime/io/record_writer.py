@@ -1,8 +1,10 @@
-"""Writing a subtask's output to one Kafka edge (Flink's RecordWriter)."""
+"""Writing a subtask's output to one Kafka edge in network buffers (Flink's RecordWriter and
+BufferBuilder), and sending buffers that waited long enough (Flink's OutputFlusher)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from itertools import count
 from typing import Any
 
@@ -11,9 +13,12 @@ from confluent_kafka import Producer
 from strom.graph.stream_graph import FORWARD, HASH
 from strom.io.kafka import produce
 from strom.runtime.deployment import OutputEdge
-from strom.runtime.io.events import Event, encode_event, encode_record
+from strom.runtime.io.events import Event, encode_buffer, encode_event
 from strom.runtime.windows import RecordClock
-from strom.state.keygroups import key_bytes
+from strom.state.keygroups import key_group_for
+
+#: Elements of one buffer at most, whatever their size (a bound on a buffer's list, not a tunable).
+MAX_BUFFER_ELEMENTS = 65_536
 
 
 def _no_key_selector(element: Any) -> Any:
@@ -21,38 +26,117 @@ def _no_key_selector(element: Any) -> Any:
 
 
 class RecordWriter:
-    """Writes elements to an edge topic as stream records (:mod:`strom.runtime.io.events`).
+    """Writes elements to an edge topic in buffers (:mod:`strom.runtime.io.events`), one per
+    target partition.
 
-    HASH: key bytes + librdkafka's murmur2 partitioner => partition = key group.
-    FORWARD: partition = own subtask index. REBALANCE: round-robin from it.
-    Events (barriers, watermarks, end of partition) go to every partition.
-    ``records_out`` (elements) and ``back_pressured_s`` (blocked on a full producer queue) are
-    the task's metrics.
+    HASH: partition = :func:`~strom.state.keygroups.key_group_for` (key, partitions), so
+    partition = key group. FORWARD: partition = own subtask index. REBALANCE: round-robin from it.
+
+    A buffer goes out as one Kafka record when it holds about ``segment_size`` bytes (the
+    element count that fills it is re-estimated from each buffer sent: elements are pickled once,
+    with their buffer), when :meth:`flush_due` finds it older than ``buffer_timeout_ms``, and
+    before any event (barrier, watermark, end of partition), which goes to every partition after
+    the buffers, so in-band order holds. ``buffer_timeout_ms=0``: a buffer per element.
+
+    ``records_out`` (elements sent) and ``back_pressured_s`` (blocked on a full producer queue)
+    are the task's metrics.
+
+    >>> from strom.runtime.deployment import OutputEdge
+    >>> sent = []
+    >>> class Collecting:
+    ...     def produce(self, topic, value=None, partition=-1, headers=None, **kw):
+    ...         sent.append((partition, value and decode_buffer(value), headers and headers[0][1]))
+    >>> from strom.runtime.io.events import decode_buffer, Watermark
+    >>> writer = RecordWriter(Collecting(), OutputEdge("t", FORWARD, 2), 1, 0, None, RecordClock())
+    >>> writer.collect("a"); writer.collect("b"); sent
+    []
+    >>> writer.broadcast_event(Watermark(5)); sent
+    [(1, (0, 1, None, ['a', 'b']), None), (0, None, b'watermark:5'), (1, None, b'watermark:5')]
     """
 
     def __init__(self, producer: Producer, edge: OutputEdge, subtask_index: int, attempt: int,
-                 key_selector: Callable[[Any], Any] | None, clock: RecordClock) -> None:
+                 key_selector: Callable[[Any], Any] | None, clock: RecordClock,
+                 buffer_timeout_ms: int = 100, segment_size: int = 32 * 1024) -> None:
         self.producer, self.topic, self.partitions, self.clock = producer, edge.topic, edge.partitions, clock
         self.partitioner = edge.partitioner
         self.key_selector: Callable[[Any], Any] = key_selector or _no_key_selector
         self.subtask_index, self.attempt = subtask_index, attempt
         self._round_robin = count(subtask_index)
         self.records_out, self.back_pressured_s = 0, 0.0
+        self.segment_size, self.timeout_s = segment_size, buffer_timeout_ms / 1000
+        # Per partition: the open buffer's elements and their timestamps (ms or None).
+        self._elements: list[list[Any]] = [[] for _ in range(edge.partitions)]
+        self._timestamps: list[list[int | None]] = [[] for _ in range(edge.partitions)]
+        self.capacity = 1 if buffer_timeout_ms == 0 else 64  # elements that fill a buffer; re-estimated
+        self._adaptive = buffer_timeout_ms > 0
+        self.oldest_at: float | None = None  # monotonic s of the oldest element not sent (all partitions)
 
     def collect(self, element: Any) -> None:
-        value = encode_record((self.attempt, self.subtask_index, self.clock.timestamp, element))
-        self.records_out += 1
         if self.partitioner == HASH:
-            blocked = produce(self.producer, self.topic, value, key=key_bytes(self.key_selector(element)))
+            partition = key_group_for(self.key_selector(element), self.partitions)
         elif self.partitioner == FORWARD:
-            blocked = produce(self.producer, self.topic, value, partition=self.subtask_index)
+            partition = self.subtask_index
         else:
-            blocked = produce(self.producer, self.topic, value, partition=next(self._round_robin) % self.partitions)
+            partition = next(self._round_robin) % self.partitions
+        if self.oldest_at is None:
+            self.oldest_at = time.monotonic()
+        elements = self._elements[partition]
+        elements.append(element)
+        self._timestamps[partition].append(self.clock.timestamp)
+        if len(elements) >= self.capacity:
+            self._send(partition)
+
+    def _send(self, partition: int) -> None:
+        elements, timestamps = self._elements[partition], self._timestamps[partition]
+        # No event time: one None for the buffer, not one per element.
+        value = encode_buffer((self.attempt, self.subtask_index,
+                               None if timestamps.count(None) == len(timestamps) else timestamps, elements))
+        self._elements[partition], self._timestamps[partition] = [], []
+        self.records_out += len(elements)
+        if self._adaptive:
+            self.capacity = max(1, min(MAX_BUFFER_ELEMENTS, self.segment_size * len(elements) // len(value)))
+        blocked = produce(self.producer, self.topic, value, partition=partition)
         if blocked:
             self.back_pressured_s += blocked
 
+    def flush(self) -> None:
+        """Send every open buffer."""
+        for partition, elements in enumerate(self._elements):
+            if elements:
+                self._send(partition)
+        self.oldest_at = None
+
+    def flush_due(self, now_s: float) -> None:
+        """Send every open buffer if the oldest element waits ``buffer_timeout_ms`` by ``now_s``
+        (monotonic s)."""
+        if self.oldest_at is not None and now_s - self.oldest_at >= self.timeout_s:
+            self.flush()
+
     def broadcast_event(self, event: Event) -> None:
-        """``event`` into every partition of the edge."""
+        """Open buffers, then ``event`` into every partition of the edge."""
+        self.flush()
         headers = encode_event(event, self.subtask_index, self.attempt)
         for partition in range(self.partitions):
             produce(self.producer, self.topic, None, partition=partition, headers=headers)
+
+
+class OutputFlusher:
+    """Sends the buffers of a subtask's writers that waited ``execution.buffer-timeout`` (Flink's
+    OutputFlusher, which is a thread; here the task's input loop calls it once per batch of
+    input, and waits for input at most until the next buffer is due)."""
+
+    def __init__(self, writers: Sequence[RecordWriter]) -> None:
+        self.writers = list(writers)
+
+    def flush_due(self) -> None:
+        """Send what is due now."""
+        now = time.monotonic()
+        for writer in self.writers:
+            writer.flush_due(now)
+
+    def input_wait_s(self, limit_s: float) -> float:
+        """How long the input loop may wait for input: ``limit_s``, or less when a buffer falls
+        due sooner (0 when one is due)."""
+        waits = [writer.oldest_at + writer.timeout_s - time.monotonic()
+                 for writer in self.writers if writer.oldest_at is not None]
+        return max(0.0, min([limit_s, *waits]))

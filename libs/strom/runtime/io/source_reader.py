@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from strom.io.kafka import KafkaPartition, produce
 from strom.runtime.deployment import SourceSplit
 from strom.runtime.io.flow_control import EdgeBacklog
+from strom.runtime.io.record_writer import OutputFlusher
 from strom.runtime.timers import MIN_TIME
 from strom.runtime.watermarks import SourceWatermarks, WatermarkOutput
 from strom.runtime.windows import RecordClock
@@ -54,18 +55,21 @@ class SourceReader:
     ``collect``: the chain's head; ``auto_watermark_interval_ms``: how often
     watermarks (or idleness) go out; ``on_error(exc, record, element)``: called when
     the chain raised ``exc`` on ``record`` (deserialized: ``element``); raises to fail the task or
-    returns after dead-lettering the record (the task's ErrorPolicy).
+    returns after dead-lettering the record (the task's ErrorPolicy). ``flusher``: sends the
+    output buffers that waited ``execution.buffer-timeout``, once per batch of input.
     """
 
     def __init__(self, consumer: Consumer, producers: Sequence[Producer], source: Any, collect: Callable[[Any], None],
                  splits: tuple[SourceSplit, ...], restored: Offsets, checkpoints: SubtaskCheckpointCoordinator,
                  watermarks: WatermarkOutput, clock: RecordClock, canceled: threading.Event,
                  dead_letters: DeadLetterWriter, auto_watermark_interval_ms: int,
-                 on_error: Callable[[Exception, Any, Any], None], backlog: EdgeBacklog | None = None) -> None:
+                 on_error: Callable[[Exception, Any, Any], None], backlog: EdgeBacklog | None = None,
+                 flusher: OutputFlusher | None = None) -> None:
         self.consumer, self.producers, self.collect, self.checkpoints = consumer, producers, collect, checkpoints
         self.output, self.clock, self.canceled, self.dead_letters = watermarks, clock, canceled, dead_letters
         self.on_error, self.watermark_interval_s = on_error, auto_watermark_interval_ms / 1000
         self.backlog = backlog  # flow control: no input while an output edge holds too much unread
+        self.flusher = flusher or OutputFlusher(())  # network buffers that waited long enough go out
         self.deserialize = source.connector.value_deserializer.deserialize
         strategy = source.watermark_strategy
         self.assign_timestamp = strategy.timestamp_assigner if strategy else None
@@ -97,11 +101,12 @@ class SourceReader:
                 self._emit_watermark()
                 continue
             waited = time.perf_counter()
-            records = self.consumer.consume(500, timeout=0.1)
+            records = self.consumer.consume(500, timeout=self.flusher.input_wait_s(0.1))
             self.idle_s += time.perf_counter() - waited
             for record in records:
                 self._read(record)
             self._emit_watermark()
+            self.flusher.flush_due()
             for producer in self.producers:  # delivery reports (failures) and librdkafka's queue
                 producer.poll(0)
         return True

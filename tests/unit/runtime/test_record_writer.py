@@ -1,0 +1,97 @@
+"""Network buffers of a RecordWriter: when they go out, where, and what they carry."""
+
+import time
+
+from strom.graph.stream_graph import FORWARD, HASH, REBALANCE
+from strom.runtime.deployment import OutputEdge
+from strom.runtime.io.events import CheckpointBarrier, decode_buffer, decode_event
+from strom.runtime.io.record_writer import OutputFlusher, RecordWriter
+from strom.runtime.windows import RecordClock
+from strom.state.keygroups import key_group_for
+
+
+class Producer:
+    """Kafka records as produced: (partition, decoded buffer or None, event or None)."""
+
+    def __init__(self):
+        self.sent = []
+
+    def produce(self, topic, value=None, partition=-1, headers=None):
+        self.sent.append((partition, value and decode_buffer(value), headers and decode_event(headers)[0]))
+
+    def buffers(self):
+        return [(partition, buffer) for partition, buffer, _ in self.sent if buffer is not None]
+
+
+def writer(partitioner=HASH, partitions=8, timeout_ms=100, segment_size=32 * 1024, subtask=0):
+    producer = Producer()
+    return RecordWriter(producer, OutputEdge("edge", partitioner, partitions), subtask, 3,
+                        (lambda word: word) if partitioner == HASH else None, RecordClock(),
+                        timeout_ms, segment_size), producer
+
+
+def test_hash_puts_each_key_in_the_partition_of_its_key_group_with_its_timestamp():
+    out, producer = writer()
+    words = [f"w{i}" for i in range(200)]
+    for i, word in enumerate(words):
+        out.clock.timestamp = i
+        out.collect(word)
+    out.flush()
+    seen = {}
+    for partition, (attempt, subtask, timestamps, elements) in producer.buffers():
+        assert (attempt, subtask) == (3, 0)
+        for timestamp, word in zip(timestamps, elements, strict=True):
+            assert partition == key_group_for(word, 8) and timestamp == int(word[1:])
+            seen[word] = partition
+    assert sorted(seen) == sorted(words) and out.records_out == 200
+
+
+def test_forward_and_rebalance_partitions():
+    forward, fp = writer(FORWARD, partitions=4, subtask=2)
+    rebalance, rp = writer(REBALANCE, partitions=4, subtask=2)
+    for i in range(8):
+        forward.collect(i)
+        rebalance.collect(i)
+    forward.flush()
+    rebalance.flush()
+    assert [p for p, _ in fp.buffers()] == [2]
+    assert {p: b[3] for p, b in rp.buffers()} == {2: [0, 4], 3: [1, 5], 0: [2, 6], 1: [3, 7]}
+
+
+def test_a_buffer_goes_out_when_it_holds_about_a_segment_and_the_size_adapts():
+    out, producer = writer(FORWARD, partitions=1, segment_size=4096)
+    for i in range(5000):
+        out.collect(f"{i:0100d}")  # ~105 bytes pickled: ~39 per 4 KiB buffer once estimated
+    sizes = [len(b[3]) for _, b in producer.buffers()]
+    assert sizes[0] == 64  # the first guess, before anything was measured
+    assert all(30 <= n <= 45 for n in sizes[1:]), sizes
+    assert sum(sizes) + len(out._elements[0]) == 5000
+
+
+def test_open_buffers_go_out_before_an_event_which_goes_to_every_partition():
+    out, producer = writer(REBALANCE, partitions=2)
+    out.collect("a")
+    out.collect("b")
+    out.broadcast_event(CheckpointBarrier(9))
+    assert producer.sent == [(0, (3, 0, None, ["a"]), None), (1, (3, 0, None, ["b"]), None),
+                             (0, None, CheckpointBarrier(9)), (1, None, CheckpointBarrier(9))]
+
+
+def test_a_buffer_that_is_not_full_goes_out_after_the_buffer_timeout():
+    out, producer = writer(FORWARD, partitions=1, timeout_ms=50)
+    flusher = OutputFlusher([out])
+    assert flusher.input_wait_s(0.1) == 0.1  # nothing buffered: wait the whole limit
+    out.collect("a")
+    flusher.flush_due()
+    assert producer.sent == [] and 0 < flusher.input_wait_s(0.1) <= 0.05
+    time.sleep(0.06)
+    assert flusher.input_wait_s(0.1) == 0
+    flusher.flush_due()
+    assert producer.buffers() == [(0, (3, 0, None, ["a"]))] and out.oldest_at is None
+
+
+def test_buffer_timeout_zero_sends_a_buffer_per_element():
+    out, producer = writer(FORWARD, partitions=1, timeout_ms=0)
+    for word in ("a", "b", "c"):
+        out.collect(word)
+    assert [b[3] for _, b in producer.buffers()] == [["a"], ["b"], ["c"]]
