@@ -3,7 +3,8 @@
     .venv/bin/strom cluster up && .venv/bin/python bench/wordcount.py [--file F] [--runs 2]
 
 Prints, from one run on one broker: end-to-end words/s of WordCount at
-parallelism 1 and 2 (submission to FINISHED, via ``strom run``), the
+parallelism 1 and 2, and at 2 with checkpoints every second and an exactly-once
+sink (submission to FINISHED, via ``strom run``), the
 records/s of a plain consume -> produce loop over the same input records
 (one consumer, one producer, no Strom), the same loop producing one record
 per word, and the ratios of the durations.
@@ -65,13 +66,13 @@ def passthrough(bootstrap: str, source: str, target: str, records: int, split: b
     return elapsed
 
 
-def wordcount(source: str, parallelism: int) -> float:
-    """Seconds from `strom run` to FINISHED."""
+def wordcount(source: str, parallelism: int, *options: str) -> float:
+    """Seconds from `strom run` to FINISHED; ``options``: examples/wordcount.py's."""
     output = f"bench-wc-out-{uuid.uuid4().hex[:8]}"
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "strom", "run", "-p", str(parallelism),
                     str(ROOT / "examples" / "wordcount.py"), "--", "--input", source, "--output", output,
-                    "--dead-letter-topic", "bench-wc-dlq"], check=True, stdout=subprocess.DEVNULL)
+                    "--dead-letter-topic", "bench-wc-dlq", *options], check=True, stdout=subprocess.DEVNULL)
     return time.monotonic() - started
 
 
@@ -108,9 +109,10 @@ def main() -> None:
         passthrough(bootstrap, source, f"bench-split-{uuid.uuid4().hex[:8]}", len(lines), split=True)
         for _ in range(args.runs))
     print(f"raw line -> words passthrough:   {split:6.2f} s  {words / split:>10,.0f} words/s")
-    for parallelism in (1, 2):
-        seconds = statistics.median(wordcount(source, parallelism) for _ in range(args.runs))
-        print(f"Strom WordCount p={parallelism}:          {seconds:6.2f} s  {words / seconds:>10,.0f} words/s"
+    for name, parallelism, options in (("p=1", 1, ()), ("p=2", 2, ()),
+                                       ("p=2 exactly-once, 1 s checkpoints", 2, ("--checkpoint-interval", "1000"))):
+        seconds = statistics.median(wordcount(source, parallelism, *options) for _ in range(args.runs))
+        print(f"Strom WordCount {name}: {seconds:6.2f} s  {words / seconds:>10,.0f} words/s"
               f"  ({seconds / raw:.1f}x the line passthrough's time, "
               f"{seconds / split:.1f}x the word passthrough's)")
 

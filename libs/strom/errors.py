@@ -97,6 +97,12 @@ class SinkBufferFullError(StromError):
     the message says what to change. Not a record's fault: never dead-lettered."""
 
 
+class ServiceUnavailableError(StromError):
+    """A service a source's deserializer depends on (a schema registry) did not answer, or
+    answered with a server error. Not the record's fault: never dead-lettered; the task fails
+    and restarts from its last checkpoint, so the record is read again once the service is back."""
+
+
 class DeliveryFailedError(StromError):
     """Kafka did not take records a task produced (rejected, e.g. too large, or timed out); the
     message names the first such record's topic, partition, key and size and how many failed."""

@@ -204,7 +204,8 @@ def test_intermediate_topics_are_trimmed_behind_completed_checkpoints(cluster: T
     vertices = [(v["id"], v["parallelism"]) for v in job.details()["vertices"]]
     restored_from = store.input_offsets(oldest, vertices)
     watermarks = intermediate_watermarks(cluster, job.job_id)
-    assert watermarks and sum(high for _low, high in watermarks.values()) >= len(words)
+    # Elements travel in network buffers: far fewer Kafka records than words, but some.
+    assert watermarks and 0 < sum(high for _low, high in watermarks.values()) < len(words)
     for partition, (low, high) in watermarks.items():
         if partition in restored_from:
             assert low >= restored_from[partition] or low == high, (partition, low, restored_from[partition])

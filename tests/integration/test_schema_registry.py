@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
@@ -41,13 +42,24 @@ def registry_url(stack) -> str:
     return StackSettings.from_config(Configuration()).registry_url
 
 
+@pytest.fixture
+def topics(cluster: TestCluster):
+    """Input, output and dead-letter topic of one run, deleted after it."""
+    run = uuid.uuid4().hex[:8]
+    names = (f"sr-clicks-{run}", f"sr-counts-{run}", f"sr-dlq-{run}")
+    yield names
+    admin = AdminClient({"bootstrap.servers": cluster.config.get(KafkaOptions.BOOTSTRAP)})
+    existing = set(admin.list_topics(timeout=10).topics)
+    for future in admin.delete_topics([t for t in names if t in existing]).values():
+        future.result(timeout=30)
+
+
 def test_avro_from_a_confluent_producer_is_counted_and_unreadable_values_are_dead_lettered(
-        cluster: TestCluster, registry_url: str):
+        cluster: TestCluster, registry_url: str, topics: tuple[str, str, str]):
     from examples.registry_clicks import CLICK_SCHEMA  # the job's own schema, as producers would share it
     cluster.start_standard(task_managers=2, slots=2)
     bootstrap = cluster.config.get(KafkaOptions.BOOTSTRAP)
-    run = uuid.uuid4().hex[:8]
-    source, sink, dlq = f"sr-clicks-{run}", f"sr-counts-{run}", f"sr-dlq-{run}"
+    source, sink, dlq = topics
     ensure_topics(bootstrap, [TopicSpec(source, 2)])
 
     # A producer as any Confluent shop has it: confluent-kafka's AvroSerializer, subject <topic>-value.

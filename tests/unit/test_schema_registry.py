@@ -29,6 +29,7 @@ from strom.api.schema_registry import (
     registry_client,
     registry_config,
 )
+from strom.errors import ServiceUnavailableError
 
 CLICK = json.dumps({"type": "record", "name": "Click", "namespace": "t",
                     "fields": [{"name": "user", "type": "string"}, {"name": "n", "type": "int"}]})
@@ -158,3 +159,11 @@ def test_registry_config_and_arguments_are_checked():
         registry_config({"basic.auth.user.info": "a:b"})
     with pytest.raises(ValueError, match="needs the topic"):
         RegistryAvroSerializationSchema("http://sr:8081", CLICK, topic="")
+
+
+def test_a_registry_that_does_not_answer_is_not_the_records_fault():
+    # Port 1 on loopback: connection refused at once. The task must fail and restart, not
+    # dead-letter a good record (strom.runtime.io.source_reader re-raises this error).
+    schema = RegistryAvroDeserializationSchema({"url": "http://127.0.0.1:1", "max.retries": 0})
+    with pytest.raises(ServiceUnavailableError, match=r"schema registry at http://127\.0\.0\.1:1 did not answer"):
+        schema.deserialize(b"\x00" + (7).to_bytes(4, "big") + b"\x02a")

@@ -32,8 +32,10 @@ A value that cannot be read raises :class:`RegistryDeserializationError` naming 
 the schema id and the reason (not in the wire format, schema id unknown to the registry,
 payload that does not decode with the writer schema); the Kafka source routes such records
 to the job's dead-letter topic with that message in the ``strom.error`` header. Registry
-outages (connection refused, HTTP 5xx) are retried by the client (``max.retries``); a record
-still unreadable after that is dead-lettered too, with the registry's error as the reason.
+outages (connection refused, HTTP 5xx) are retried by the client (``max.retries``); if the
+registry still does not answer, :class:`~strom.errors.ServiceUnavailableError` fails the task,
+which restarts from its last checkpoint and reads the record again: an outage never
+dead-letters good records.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from strom.config import redacted_properties, redacted_url
+from strom.errors import ServiceUnavailableError
 
 RegistryConfig = str | Mapping[str, Any]
 
@@ -156,17 +159,28 @@ class _RegistryDeserializationSchema(_RegistryFormat):
     def deserialize(self, data: bytes) -> Any:
         """The element the value ``data`` encodes (a dict for Avro and JSON, a message for Protobuf).
 
-        Raises :class:`RegistryDeserializationError` naming the schema id and the reason.
+        Raises :class:`RegistryDeserializationError` naming the schema id and the reason (the
+        source dead-letters the record), :class:`~strom.errors.ServiceUnavailableError` when the
+        registry does not answer or answers 5xx (the task fails and restarts: nothing is dead-lettered).
         """
         from confluent_kafka.schema_registry import SchemaRegistryError
+
+        # The HTTP library the registry client itself uses (httpx, or its fork httpx2).
+        from confluent_kafka.schema_registry.common._httpx_compat import httpx
         from confluent_kafka.serialization import MessageField, SerializationContext
         # A context even without a topic: confluent-kafka's default subject name strategy requires
         # one, and a None topic means "no subject" (no rules, no latest-version lookups).
         ctx = SerializationContext(self.topic, MessageField.VALUE)  # type: ignore[arg-type]
         try:
             return self._wrapped()(data, ctx)
+        except httpx.TransportError as exc:  # no answer: the registry's fault, not the record's
+            raise ServiceUnavailableError(f"schema registry at {redacted_url(self.registry['url'])} did not "
+                                          f"answer: {type(exc).__name__}: {exc}") from exc
         except SchemaRegistryError as exc:
             schema_id = _schema_id(self.FORMAT, data)
+            if exc.http_status_code >= 500:
+                raise ServiceUnavailableError(f"schema registry at {redacted_url(self.registry['url'])}: "
+                                              f"HTTP {exc.http_status_code} for schema id {schema_id}") from exc
             if exc.http_status_code == 404:
                 reason = (f"not found in the registry at {redacted_url(self.registry['url'])} "
                           f"(HTTP 404, SR code {exc.error_code}: {exc.error_message})")

@@ -99,9 +99,12 @@ class SubtaskCheckpointCoordinator:
                 if self.scheduler is None or checkpoint_id > self.scheduler.last_id:
                     self._start(checkpoint_id, source_offsets)
             elif kind == "complete":
-                if self.chain.sink_writer is not None:
-                    self.chain.sink_writer.notify_complete(checkpoint_id)
+                sink = self.chain.sink_writer
+                if sink is not None:
+                    sink.notify_complete(checkpoint_id)
                 if final:
+                    if isinstance(sink, ExactlyOnceSinkWriter):
+                        sink.await_commits()  # FINISHED means the output is committed
                     return True
         return False
 
@@ -113,7 +116,8 @@ class SubtaskCheckpointCoordinator:
         another attempt, DeliveryFailedError once Kafka refused a record the task produced."""
         self.deliveries.check()
         sink = self.chain.sink_writer if isinstance(self.chain.sink_writer, ExactlyOnceSinkWriter) else None
-        if sink is not None and not sink.pending:
+        oldest = sink.oldest_uncommitted() if sink is not None else None
+        if oldest is None:
             sink = None
         scheduler = self.scheduler if source_offsets is not None else None
         if (sink is None and scheduler is None) or time.monotonic() < self._next_poll:
@@ -121,7 +125,7 @@ class SubtaskCheckpointCoordinator:
         self._next_poll = time.monotonic() + self.poll_interval_s
         started, completed, attempt = self.store.progress()
         self.check_attempt(attempt)
-        if sink is not None and completed >= min(sink.pending):
+        if sink is not None and oldest is not None and completed >= oldest:
             sink.notify_complete(completed)
         if scheduler is None or source_offsets is None:
             return

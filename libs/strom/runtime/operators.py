@@ -85,9 +85,9 @@ class ReduceOperator:
         self.function, self.backend, self.out = function, backend, out
 
     def collect(self, element: Any) -> None:
-        previous = self.backend.get("reduce", _ABSENT)
-        value = element if previous is _ABSENT else self.function(previous, element)
-        self.backend.put("reduce", value)
+        table, key = self.backend.table("reduce"), self.backend.current_key
+        previous = table.get(key, _ABSENT)
+        table[key] = value = element if previous is _ABSENT else self.function(previous, element)
         self.out.collect(value)
 
 

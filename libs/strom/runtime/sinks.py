@@ -9,7 +9,10 @@ stateful operators, as in WordCount, where replaying input is not possible):
 * when checkpoint n completes, epochs <= n are written in one Kafka
   transaction each, which also commits offset ``n`` of a marker partition
   for a consumer group named after the sink subtask
-  (``send_offsets_to_transaction``): the atomic "committed up to epoch n";
+  (``send_offsets_to_transaction``): the atomic "committed up to epoch n".
+  A thread of the writer's own commits them, oldest first, while the task goes on
+  with the next epoch (the pipeline does not stop for a commit); an epoch stays
+  in every snapshot until its commit returned;
 * on restore, the writer first calls ``init_transactions`` with its stable
   ``transactional.id`` (fencing a zombie and aborting its open transaction),
   then reads the marker and re-commits the restored epochs above it. That
@@ -34,6 +37,9 @@ from __future__ import annotations
 
 import functools
 import pickle
+import queue
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -127,7 +133,7 @@ class ExactlyOnceSinkWriter:
                  marker_group: str, clock: Any, linger_ms: int, max_record_bytes: int,
                  max_buffered_bytes: int = 256 << 20, security: Mapping[str, Any] | None = None) -> None:
         self.clock = clock
-        self.max_buffered_bytes, self.buffered_bytes = max_buffered_bytes, 0  # un-committed output held
+        self.max_buffered_bytes = max_buffered_bytes  # output held (collected, not committed) at most
         self.topic = sink.record_serializer.topic
         self.serialize = SinkSerializer(sink.record_serializer, max_record_bytes).serialize
         self.marker_topic, self.transactional_id = marker_topic, transactional_id
@@ -146,16 +152,28 @@ class ExactlyOnceSinkWriter:
         self.producer.init_transactions(60)  # fences older attempts, aborts their open transaction
         self._group = self._marker_reader(marker_group)
         self.epoch: list[tuple[bytes | None, bytes, int]] = []  # key, value, timestamp (0 = now)
+        # Shared with the committer thread, under _lock: epochs snapshotted and not yet committed, and
+        # the newest epoch this writer committed or found committed.
+        self._lock = threading.Lock()
         self.pending: dict[int, list[tuple[bytes | None, bytes, int]]] = {}
-        self.committed = -1  # the newest epoch this writer committed or found committed
-        self.records_out, self.back_pressured_s = 0, 0.0  # metrics: elements collected, s blocked committing
+        self.committed = -1
+        # Output held = collected - committed bytes: each counter has one writer thread.
+        self.collected_bytes, self.committed_bytes = 0, 0
+        self._scheduled = -1  # the newest epoch handed to the committer (task thread)
+        self._to_commit: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._failure: BaseException | None = None
+        self._committer = threading.Thread(target=self._commit_loop, name=f"commit-{transactional_id}",
+                                           daemon=True)
+        self._committer.start()
+        self.records_out, self.back_pressured_s = 0, 0.0  # metrics: elements collected, s blocked
 
     def collect(self, element: Any) -> None:
         key, value = self.serialize(element)
-        self.buffered_bytes += len(value) + (len(key) if key else 0)
-        if self.buffered_bytes > self.max_buffered_bytes:
+        self.collected_bytes += len(value) + (len(key) if key else 0)
+        if self.collected_bytes - self.committed_bytes > self.max_buffered_bytes:
             raise SinkBufferFullError(
-                f"exactly-once sink {self.transactional_id} holds {self.buffered_bytes} bytes of output not yet "
+                f"exactly-once sink {self.transactional_id} holds {self.collected_bytes - self.committed_bytes} "
+                f"bytes of output not yet "
                 f"committed (task.sink.max-buffered-bytes {self.max_buffered_bytes}): checkpoints complete too "
                 f"rarely for this rate; checkpoint more often or raise the limit")
         self.epoch.append((key, value, self.clock.timestamp or 0))
@@ -176,9 +194,13 @@ class ExactlyOnceSinkWriter:
         return Consumer({**self._client_config({"enable.auto.commit": False}), "group.id": group})
 
     def snapshot(self, checkpoint_id: int) -> bytes:
-        self.pending[checkpoint_id] = self.epoch
+        """The epochs not yet committed, this one included, and the newest committed epoch."""
+        self._check()
+        with self._lock:
+            self.pending[checkpoint_id] = self.epoch
+            data = pickle.dumps({"committed": self.committed, "epochs": self.pending}, protocol=5)
         self.epoch = []
-        return pickle.dumps({"committed": self.committed, "epochs": self.pending}, protocol=5)
+        return data
 
     def restore(self, data: bytes | None, checkpoint_id: int, origin_group: str | None = None) -> None:
         """Re-commit restored epochs newer than the marker (init_transactions ran already).
@@ -211,22 +233,64 @@ class ExactlyOnceSinkWriter:
                                       "with appendfsync always); cancel, and resume from a savepoint taken at "
                                       "or after that epoch, or reprocess into a new output topic")
             log.warning("resuming from a savepoint older than its job's output", detail=message)
-        for epoch in sorted(restored):
+        for epoch in sorted(restored):  # before the task runs: the committer thread has nothing yet
             if epoch > marker:
                 self._commit(epoch, restored[epoch])
+                self.committed = epoch
         self.committed = self.committed_marker() if origin_group else max(marker, self.committed)
 
     def notify_complete(self, checkpoint_id: int) -> None:
-        for epoch in sorted(e for e in self.pending if e <= checkpoint_id):
-            records = self.pending.pop(epoch)
-            self._commit(epoch, records)
-            self.buffered_bytes -= sum(len(value) + (len(key) if key else 0) for key, value, _ts in records)
+        """Hand the epochs of checkpoints <= ``checkpoint_id`` to the committer thread, oldest
+        first; raises what an earlier commit raised."""
+        self._check()
+        with self._lock:
+            due = sorted(e for e in self.pending if self._scheduled < e <= checkpoint_id)
+        for epoch in due:
+            self._to_commit.put(epoch)
+            self._scheduled = epoch
+
+    def oldest_uncommitted(self) -> int | None:
+        """The oldest epoch snapshotted and not yet handed to the committer, None if none; raises
+        what an earlier commit raised."""
+        self._check()
+        with self._lock:
+            return min((e for e in self.pending if e > self._scheduled), default=None)
+
+    def await_commits(self, timeout_s: float = 120.0) -> None:
+        """Wait until every epoch handed to the committer is committed (a finishing task); raises
+        what a commit raised, or TimeoutError."""
+        deadline = time.monotonic() + timeout_s
+        while self.committed < self._scheduled:
+            self._check()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"sink {self.transactional_id}: epoch {self._scheduled} not committed "
+                                   f"within {timeout_s} s")
+            time.sleep(0.005)
+
+    def _check(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def _commit_loop(self) -> None:
+        """The committer thread: commits each epoch handed to it, until None."""
+        while (epoch := self._to_commit.get()) is not None:
+            try:
+                with self._lock:
+                    records = self.pending[epoch]
+                self._commit(epoch, records)
+            except BaseException as exc:  # the task thread raises it at its next call
+                self._failure = exc
+                return
+            with self._lock:
+                del self.pending[epoch]
+                self.committed = epoch
+            self.committed_bytes += sum(len(value) + (len(key) if key else 0) for key, value, _ts in records)
 
     def _commit(self, epoch: int, records: list[tuple[bytes | None, bytes, int]]) -> None:
         inject("sink-before-commit")
         self.producer.begin_transaction()
         for key, value, timestamp in records:
-            self.back_pressured_s += produce(self.producer, self.topic, value, key=key, timestamp=timestamp)
+            produce(self.producer, self.topic, value, key=key, timestamp=timestamp)
         self.producer.send_offsets_to_transaction([TopicPartition(self.marker_topic, 0, epoch)],
                                                   self._group.consumer_group_metadata(), 60)
         inject("sink-during-commit")
@@ -235,8 +299,11 @@ class ExactlyOnceSinkWriter:
         except KafkaException as exc:
             raise RuntimeError(f"committing sink epoch {epoch} ({self.transactional_id}) failed: "
                                f"{exc}") from exc
-        self.committed = epoch
         inject("sink-after-commit")
 
     def close(self) -> None:
+        """Stop the committer thread (an epoch it is committing may finish: restores re-commit
+        what is not), then the marker reader."""
+        self._to_commit.put(None)
+        self._committer.join(timeout=10)
         self._group.close()

@@ -67,7 +67,7 @@ Environment:
 Layout under the state dir:
   kafka/{{server.properties,log4j2.properties,cluster.id,data/}}
   zookeeper/{{zoo.cfg,log4j.properties,data/}}   redis/data/
-  registry/{{application.properties,data/}}   apicurio/ (the registry's files)
+  registry/{{application.properties,classes.jsa,data/}}   apicurio/ (the registry's files)
   logs/{{kafka,zookeeper,redis,registry}}.log   run/{{...}}.pid   kafka-libs/
 """
 

@@ -414,8 +414,12 @@ class SchemaRegistry(Component):
         java = self.java()
         if java is None:
             raise OSError(f"no java {REGISTRY_MIN_JAVA} or newer (set STROM_SCHEMA_REGISTRY_JAVA)")
-        return [java, *self.settings.registry_heap_opts.split(), "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError",
-                "-Djava.awt.headless=true", f"-Dquarkus.config.locations=file:{self.dir / 'application.properties'}",
+        # Start-up on 2 busy cores: C1 only (a local registry needs no peak throughput) and a CDS
+        # archive of its classes, written when it exits and remade by the JVM when stale: 8-9 s -> 4 s.
+        return [java, *self.settings.registry_heap_opts.split(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "-XX:+AutoCreateSharedArchive", f"-XX:SharedArchiveFile={self.dir / 'classes.jsa'}",
+                "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
+                f"-Dquarkus.config.locations=file:{self.dir / 'application.properties'}",
                 "-jar", str(self.home / "quarkus-run.jar")]
 
     def is_ours(self, process: ProcessInfo) -> bool:

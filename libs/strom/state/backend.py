@@ -22,21 +22,22 @@ class HeapKeyedStateBackend:
         self.current_key: Any = None
         self.current_key_group: int = 0
 
-    def _table(self, name: str) -> dict[Any, Any]:
-        groups = self.tables.setdefault(name, {})
-        table = groups.get(self.current_key_group)
-        if table is None:
-            table = groups[self.current_key_group] = {}
-        return table
+    def table(self, name: str) -> dict[Any, Any]:
+        """State ``name`` of the current key group: ``{key: value}``, created empty if new. The
+        operators' hot path (a running reduce) reads and writes it directly: two dict lookups."""
+        try:
+            return self.tables[name][self.current_key_group]
+        except KeyError:
+            return self.tables.setdefault(name, {}).setdefault(self.current_key_group, {})
 
     def get(self, name: str, default: Any = _ABSENT) -> Any:
-        return self._table(name).get(self.current_key, default)
+        return self.table(name).get(self.current_key, default)
 
     def put(self, name: str, value: Any) -> None:
-        self._table(name)[self.current_key] = value
+        self.table(name)[self.current_key] = value
 
     def remove(self, name: str) -> None:
-        self._table(name).pop(self.current_key, None)
+        self.table(name).pop(self.current_key, None)
 
     def snapshot(self) -> dict[int, bytes]:
         """``{key_group: pickled {state: {key: value}}}`` for every non-empty key group."""

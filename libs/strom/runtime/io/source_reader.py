@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
+from strom.errors import ServiceUnavailableError
 from strom.io.kafka import KafkaPartition, produce
 from strom.runtime.deployment import SourceSplit
 from strom.runtime.io.flow_control import EdgeBacklog
@@ -132,6 +133,8 @@ class SourceReader:
             kafka_ts = record.timestamp()[1]
             timestamp = (self.assign_timestamp(element, kafka_ts) if self.assign_timestamp
                          else kafka_ts if kafka_ts >= 0 else None)
+        except ServiceUnavailableError:
+            raise  # not the record's: fail, restart from the checkpoint, read it again
         except Exception as exc:
             self.dead_letters.write(record, f"{type(exc).__name__}: {exc}")
         else:
