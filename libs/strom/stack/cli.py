@@ -10,9 +10,8 @@ import os
 import sys
 from collections.abc import Callable
 
-from strom.config import ClusterOptions, ConfigError, Configuration, StackOptions
+from strom.config import ClusterOptions, ConfigError, Configuration, SchemaRegistryOptions, StackOptions
 from strom.stack.commands import Stack, UnknownComponentError
-from strom.stack.components import SchemaRegistryOptions
 from strom.stack.console import PROG, Console, StackError
 
 USAGE = """\

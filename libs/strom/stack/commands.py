@@ -109,7 +109,7 @@ def start_log(log: Path, name: str) -> None:
 
 class Stack:
     """Kafka, ZooKeeper, Redis and the schema registry of one state dir, configured by
-    :class:`StackOptions` (and :class:`~strom.stack.components.SchemaRegistryOptions`).
+    :class:`StackOptions` (and :class:`~strom.config.SchemaRegistryOptions`).
 
     Commands raise :class:`StackError` when they fail, after explaining why on the console.
     """

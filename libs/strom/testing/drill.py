@@ -38,6 +38,7 @@ from strom.cluster.client import ClusterClient
 from strom.cluster.local import LocalCluster
 from strom.config import Configuration, HeartbeatOptions, KafkaOptions, RestOptions, ZooKeeperOptions, source_root
 from strom.coordination.leader_election import current_leader, zookeeper_client
+from strom.io.client_config import kafka_client_config
 from strom.io.kafka import read_to_end
 from strom.stack.commands import Stack
 from strom.stack.console import Console
@@ -87,8 +88,8 @@ class CommittedOutputMonitor(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "strom-drill",
-                             "isolation.level": "read_committed"})
+        consumer = Consumer(kafka_client_config(self.bootstrap, {"group.id": "strom-drill",
+                                                                  "isolation.level": "read_committed"}))
         last = 0
         while not self.stop.is_set():
             try:

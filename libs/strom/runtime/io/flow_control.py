@@ -30,8 +30,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec
+from confluent_kafka.admin import OffsetSpec
 
+from strom.io.kafka import admin_client
 from strom.logs import get_logger
 from strom.naming import flow_control_group
 from strom.runtime.deployment import OutputEdge
@@ -86,7 +87,7 @@ class EdgeBacklog:
 
     def __init__(self, bootstrap: str, edges: Sequence[Edge], max_backlog: int) -> None:
         self.edges, self.max_backlog = list(edges), max_backlog
-        self.admin = AdminClient({"bootstrap.servers": bootstrap})
+        self.admin = admin_client(bootstrap)  # with the cluster's client security settings
         self.is_blocked, self.blocked_s = False, 0.0
         self.backlogs: dict[str, int] = {}
         self._closed = threading.Event()
