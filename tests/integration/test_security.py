@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pickle
+import re
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -20,11 +22,13 @@ from strom.errors import TamperedDataError
 from strom.io.redis import redis_client
 from strom.jobmanager.job_store import JobRecord, RedisJobStore
 from strom.naming import artifact_key
+from strom.runtime.io.events import encode_buffer
 from strom.states import JobStatus
 from strom.taskmanager.artifacts import JobArtifacts
 
 from .conftest import TestCluster
 from .test_services import _consumer_at_end, allocations_until, registered
+from .test_wordcount import WORDCOUNT, names, produce, read_all
 
 
 class CreatesAFile:
@@ -142,3 +146,30 @@ def test_an_artifact_changed_in_redis_is_refused_before_it_is_unpickled(stack, t
         jobs.artifact("job-1")
     assert not marker.exists()
     jobs.remove("job-1")
+
+
+def test_a_forged_buffer_on_an_edge_is_refused_before_it_is_unpickled(cluster: TestCluster, tmp_path):
+    """Whoever can write to a job's intermediate topic but lacks the cluster secret: a buffer whose
+    pickle would run code fails the reading task naming topic/partition/offset; nothing runs."""
+    cluster.start_standard(task_managers=1, slots=2)
+    bootstrap = cluster.config.get(KafkaOptions.BOOTSTRAP)
+    source, sink, dlq = names(cluster, "forged")
+    produce(bootstrap, source, [b"in the beginning"])
+    submitted = cluster.strom("run", "-d", "-p", "1", WORDCOUNT, "--", "--unbounded", "--input", source,
+                              "--output", sink, "--dead-letter-topic", dlq)
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    job_id = re.search(r"JobID (\w+)", submitted.stdout).group(1)
+    deadline = time.monotonic() + 60
+    while len(read_all(bootstrap, sink)) < 3:
+        assert time.monotonic() < deadline, "no output"
+        time.sleep(0.3)
+    marker = tmp_path / "pwned"
+    forged = encode_buffer((0, 0, None, [CreatesAFile(str(marker))]), b"a guess at the secret")
+    edge = f"strom.{cluster.cluster_id}.job.{job_id}.v1-v2-1"
+    producer = Producer({"bootstrap.servers": bootstrap})
+    producer.produce(edge, forged, partition=0)
+    assert producer.flush(10) == 0
+    details = JobClient(cluster.config).wait(job_id, timeout_s=60)
+    assert details["state"] == "FAILED", details
+    assert f"buffer {edge}/0/" in str(details) and "fails its HMAC" in str(details)
+    assert not marker.exists()

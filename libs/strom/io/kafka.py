@@ -221,15 +221,20 @@ def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
     for topic in missing:
-        _await_leaders(admin, topic.topic, topic.num_partitions)
+        await_partitions(admin, topic.topic, topic.num_partitions)
 
 
 @retry(retry=retry_if_exception(lambda exc: isinstance(exc, TopicNotReadyError)), stop=stop_after_delay(30),
        wait=wait_exponential(multiplier=0.02, max=1.0), reraise=True)
-def _await_leaders(admin: AdminClient, topic: str, partitions: int) -> None:
-    """Return once the broker serves ``topic`` with ``partitions`` led partitions: the controller
-    answers CreateTopics before the broker's metadata has the topic (seconds when it holds many)."""
-    metadata = admin.list_topics(topic, timeout=10).topics.get(topic)
+def await_partitions(client: AdminClient | Producer, topic: str, partitions: int) -> None:
+    """Return once ``client`` knows ``topic`` with ``partitions`` led partitions (retried up to
+    30 s, then :class:`TopicNotReadyError`): the controller answers CreateTopics before the
+    broker's metadata has the topic (seconds when it holds many). A producer that writes to
+    explicit partitions must know them first: librdkafka queues a record for a partition it does
+    not know yet on the topic's unassigned queue, from where it can be stuck or land behind
+    records produced later (confluentinc/librdkafka#2033) - a network buffer behind the end of
+    its partition."""
+    metadata = client.list_topics(topic, timeout=10).topics.get(topic)
     ready = 0 if metadata is None or metadata.error else sum(
         1 for p in metadata.partitions.values() if p.leader >= 0)
     if ready < partitions:

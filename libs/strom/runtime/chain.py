@@ -9,6 +9,7 @@ from confluent_kafka import Producer
 
 from strom.graph.job_graph import JobVertex
 from strom.graph.stream_graph import CO_PROCESS, PROCESS, SINK, WINDOW
+from strom.io.kafka import await_partitions
 from strom.runtime.deployment import TaskDeploymentDescriptor
 from strom.runtime.io.record_writer import OutputFlusher, RecordWriter
 from strom.runtime.operators import Broadcast, Output, chain_operator
@@ -41,8 +42,11 @@ class OperatorChain:
         self.timed_operator: Any = None  # the keyed head operator with timers (window, process)
         self.sink_writer: KafkaSinkWriter | ExactlyOnceSinkWriter | None = None
         self.record_writers = [RecordWriter(producer, out, descriptor.subtask_index, descriptor.attempt,
-                                            edge.key_selector, clock, buffer_timeout_ms, settings.segment_size_bytes)
+                                            edge.key_selector, clock, buffer_timeout_ms, settings.segment_size_bytes,
+                                            settings.cluster_secret)
                                for out, edge in zip(descriptor.outputs, vertex.outputs, strict=True)]
+        for edge_out in descriptor.outputs:  # buffers go to explicit partitions: the producer must know them
+            await_partitions(producer, edge_out.topic, edge_out.partitions)
         self.flusher = OutputFlusher(self.record_writers)
         operators = vertex.operators[1:] if vertex.is_source else vertex.operators
         if operators and operators[-1].kind == SINK:

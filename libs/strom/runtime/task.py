@@ -276,8 +276,8 @@ class Task(threading.Thread):
                   for edge in self.vertex.inputs}
         return CheckpointedInputGate(
             consumer, self._producers, descriptor.input_partitions, inputs, restored, descriptor.attempt,
-            descriptor.checkpoints.aligned, checkpoints, chain, self.clock, self._canceled,
-            descriptor.execution_id, self._on_error, self.settings.alignment_buffer_bytes, self.backlog)
+            descriptor.checkpoints.aligned, checkpoints, chain, self.clock, self._canceled, descriptor.execution_id,
+            self._on_error, self.settings.alignment_buffer_bytes, self.backlog, self.settings.cluster_secret)
 
     def _dead_letters(self, producer: Producer) -> DeadLetterWriter:
         if self.dead_letters is None:

@@ -30,8 +30,8 @@ def test_every_event_round_trips_with_its_writer_and_attempt(event):
 @pytest.mark.parametrize("element", [("word", 1), None, b"\x00bytes", {"k": [1.5, 2]}, "x" * 10_000])
 def test_buffers_round_trip(element):
     buffer = (4, 1, [1_700_000_000_000, None], [element, element])
-    assert decode_buffer(encode_buffer(buffer)) == buffer
-    assert decode_buffer(encode_buffer((0, 0, None, [element]))) == (0, 0, None, [element])
+    assert decode_buffer(encode_buffer(buffer, b"s"), b"s", "t/0/1") == buffer
+    assert decode_buffer(encode_buffer((0, 0, None, [element]), b"s"), b"s", "t/0/2") == (0, 0, None, [element])
 
 
 def test_a_malformed_event_is_refused():

@@ -10,6 +10,7 @@ import threading
 import pytest
 from confluent_kafka import Message as KafkaMessage
 
+from strom.errors import TamperedDataError
 from strom.io.kafka import KafkaPartition
 from strom.runtime.deployment import InputPartition
 from strom.runtime.errors import ReplacedAttemptError
@@ -20,6 +21,7 @@ from strom.runtime.watermarks import WatermarkOutput
 from strom.runtime.windows import RecordClock
 
 TOPIC = "edge"
+SECRET = b"cluster secret"
 
 
 def message(partition, offset, value=None, headers=None):
@@ -42,7 +44,7 @@ class Input:
         return self.buffer([element], upstream, attempt, None if timestamp is None else [timestamp])
 
     def buffer(self, elements, upstream=0, attempt=1, timestamps=None):
-        return self._next(value=encode_buffer((attempt, upstream, timestamps, elements)))
+        return self._next(value=encode_buffer((attempt, upstream, timestamps, elements), SECRET))
 
     def event(self, event, upstream=0, attempt=1):
         return self._next(headers=encode_event(event, upstream, attempt))
@@ -72,24 +74,8 @@ def gate(partitions, restored=None, aligned=True, collect=None, on_error=None, b
     result = CheckpointedInputGate(
         task, [], tuple(partitions), {TOPIC: collect or task.elements.append}, restored or {}, 1, aligned,
         task, task, RecordClock(), threading.Event(), "v[0]#1", on_error or (lambda exc, record, element: None),
-        buffer_bytes)
+        buffer_bytes, secret=SECRET)
     return result, task
-
-
-def test_a_raising_chain_goes_to_the_error_policy_with_the_record_and_the_gate_goes_on():
-    errors = []
-
-    def collect(element):
-        if element == "poison":
-            raise ValueError("cannot digest poison")
-        task.elements.append(element)
-    input_gate, task = gate([InputPartition(TOPIC, 0, 1)], collect=collect,
-                            on_error=lambda exc, record, element: errors.append((str(exc), record.offset(), element)))
-    p0 = Input(0)
-    for value in ("fine", "poison", "also fine"):
-        input_gate.handle(p0.record(value))
-    assert task.elements == ["fine", "also fine"]
-    assert errors == [("cannot digest poison", 1, "poison")]
 
 
 def test_reading_starts_at_the_restored_offset_or_past_older_attempts_output():
@@ -154,7 +140,7 @@ def test_a_buffer_is_decoded_once_its_elements_go_in_order_with_their_timestamps
     assert input_gate.records_in == 5
 
 
-def test_an_element_that_raises_is_named_by_its_buffer_and_dead_lettered_alone():
+def test_an_element_that_raises_goes_to_the_error_policy_named_by_its_buffer_and_the_gate_goes_on():
     errors = []
 
     def collect(element):
@@ -182,3 +168,17 @@ def test_a_buffer_behind_a_barrier_is_held_whole_and_replayed_after_alignment():
     input_gate.handle(p0.event(CheckpointBarrier(1), upstream=1))
     assert task.elements == ["f1", "f2", "h1", "h2"]
     assert task.checkpoints_taken == [(1, {KafkaPartition(TOPIC, 0): 4})]
+
+
+def test_a_buffer_not_sealed_with_the_cluster_secret_is_refused_unread():
+    input_gate, task = gate([InputPartition(TOPIC, 0, 1)])
+    p0 = Input(0)
+    input_gate.handle(p0.buffer(["sealed"]))
+    forged = encode_buffer((1, 0, None, ["forged"]), b"not the cluster secret")
+    with pytest.raises(TamperedDataError, match=r"buffer edge/0/1 fails its HMAC"):
+        input_gate.handle(p0._next(value=forged))
+    flipped = bytearray(encode_buffer((1, 0, None, ["x"]), SECRET))
+    flipped[-3] ^= 1
+    with pytest.raises(TamperedDataError, match=r"buffer edge/0/2 fails its HMAC"):
+        input_gate.handle(p0._next(value=bytes(flipped)))
+    assert task.elements == ["sealed"]

@@ -17,7 +17,7 @@ class Producer:
         self.sent = []
 
     def produce(self, topic, value=None, partition=-1, headers=None):
-        self.sent.append((partition, value and decode_buffer(value), headers and decode_event(headers)[0]))
+        self.sent.append((partition, value and decode_buffer(value, b"", "edge"), headers and decode_event(headers)[0]))
 
     def buffers(self):
         return [(partition, buffer) for partition, buffer, _ in self.sent if buffer is not None]

@@ -4,8 +4,11 @@ A **buffer** (Flink's network buffer) carries consecutive stream records of one
 upstream subtask for one partition. It has no headers; its value is the pickle of
 ``(attempt, upstream subtask, timestamps, elements)``: ``elements`` a list,
 ``timestamps`` the list of their timestamps (ms), or None when every one is None
-(no event time). :data:`encode_buffer` writes it, :data:`decode_buffer` reads it
-(both are the pickle functions themselves: one call per buffer).
+(no event time), sealed (:mod:`strom.io.sealed`: 32 bytes of HMAC-SHA256 under the
+cluster secret first), so whoever can write to an edge topic but lacks the secret
+cannot make a TaskManager unpickle bytes of their choosing. :func:`encode_buffer`
+writes it, :func:`decode_buffer` checks and reads it: one pickle call and one MAC
+per buffer.
 
 An **event** (Flink's names: :class:`CheckpointBarrier`, :class:`Watermark`,
 :class:`WatermarkStatus`, :class:`EndOfPartition`) has no value and three
@@ -17,8 +20,12 @@ a buffer from an event by "has headers".
 >>> headers = encode_event(CheckpointBarrier(7), subtask=1, attempt=2)
 >>> decode_event(headers)
 (CheckpointBarrier(checkpoint_id=7), 1, 2)
->>> decode_buffer(encode_buffer((2, 1, [1000, 1001], ["x", "y"])))
+>>> decode_buffer(encode_buffer((2, 1, [1000, 1001], ["x", "y"]), b"secret"), b"secret", "t/0/7")
 (2, 1, [1000, 1001], ['x', 'y'])
+>>> decode_buffer(encode_buffer((2, 1, None, ["x"]), b"other"), b"secret", "buffer t/0/8")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+strom.errors.TamperedDataError: buffer t/0/8 fails its HMAC: changed outside Strom, or sealed with...
 """
 
 from __future__ import annotations
@@ -26,18 +33,24 @@ from __future__ import annotations
 import enum
 import pickle
 from dataclasses import dataclass
-from functools import partial
-from typing import Final
+from typing import Any, Final
+
+from strom.io.sealed import seal, verified
 
 EVENT: Final = "strom.event"
 SUBTASK: Final = "strom.subtask"
 ATTEMPT: Final = "strom.attempt"
 
-encode_buffer = partial(pickle.dumps, protocol=5)
-"""``encode_buffer((attempt, subtask, timestamps | None, elements)) -> bytes``: a buffer's value."""
+def encode_buffer(buffer: tuple[int, int, list[int | None] | None, list[Any]], secret: bytes) -> bytes:
+    """A buffer's value: ``(attempt, subtask, timestamps | None, elements)`` pickled, sealed with ``secret``."""
+    return seal(secret, pickle.dumps(buffer, protocol=5))
 
-decode_buffer = pickle.loads
-"""``decode_buffer(value) -> (attempt, subtask, timestamps | None, elements)``; raises what pickle raises."""
+
+def decode_buffer(value: bytes, secret: bytes, where: str) -> tuple[int, int, list[int | None] | None, list[Any]]:
+    """``(attempt, subtask, timestamps | None, elements)`` of a buffer's value. Raises
+    :class:`~strom.errors.TamperedDataError` naming ``where`` (topic/partition/offset) before
+    anything is unpickled if the seal does not match ``secret``, else what pickle raises."""
+    return pickle.loads(verified(secret, value, where))
 
 
 @dataclass(frozen=True)

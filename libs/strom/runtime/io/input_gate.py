@@ -73,7 +73,9 @@ class CheckpointedInputGate:
     called when the chain raised ``exc`` on ``record`` (decoded: ``element``); raises to fail the
     task or returns after dead-lettering the record (the task's ErrorPolicy).
     ``alignment_buffer_bytes``: records held back during alignment kept in memory; more spill
-    to disk (:mod:`strom.runtime.io.spill`).
+    to disk (:mod:`strom.runtime.io.spill`). ``secret``: the cluster secret buffers are sealed
+    with; a buffer whose seal does not match fails the task with
+    :class:`~strom.errors.TamperedDataError` naming its topic/partition/offset, unread.
     """
 
     def __init__(self, consumer: Consumer, producers: Sequence[Producer], partitions: tuple[InputPartition, ...],
@@ -81,9 +83,9 @@ class CheckpointedInputGate:
                  checkpoints: SubtaskCheckpointCoordinator, chain: OperatorChain, clock: RecordClock,
                  canceled: threading.Event, execution_id: str,
                  on_error: Callable[[Exception, Any, Any], None], alignment_buffer_bytes: int = 64 << 20,
-                 backlog: EdgeBacklog | None = None) -> None:
+                 backlog: EdgeBacklog | None = None, secret: bytes = b"") -> None:
         self.consumer, self.producers, self.inputs, self.attempt = consumer, producers, inputs, attempt
-        self.execution_id = execution_id
+        self.execution_id, self.secret = execution_id, secret
         self.checkpoints, self.chain, self.clock, self.canceled, self.on_error = (
             checkpoints, chain, clock, canceled, on_error)
         self.backend, self.watermarks, self.flusher = chain.backend, chain.watermarks, chain.flusher
@@ -146,7 +148,8 @@ class CheckpointedInputGate:
         if headers:
             self._handle_event(record, headers)
             return
-        attempt, upstream, timestamps, elements = decode_buffer(record.value())
+        attempt, upstream, timestamps, elements = decode_buffer(
+            record.value(), self.secret, f"buffer {record.topic()}/{record.partition()}/{record.offset()}")
         if attempt != self.attempt:
             self._other_attempt(attempt)
             return

@@ -37,6 +37,7 @@ class RecordWriter:
     with their buffer), when :meth:`flush_due` finds it older than ``buffer_timeout_ms``, and
     before any event (barrier, watermark, end of partition), which goes to every partition after
     the buffers, so in-band order holds. ``buffer_timeout_ms=0``: a buffer per element.
+    ``secret``: the cluster secret buffers are sealed with.
 
     ``records_out`` (elements sent) and ``back_pressured_s`` (blocked on a full producer queue)
     are the task's metrics.
@@ -45,7 +46,7 @@ class RecordWriter:
     >>> sent = []
     >>> class Collecting:
     ...     def produce(self, topic, value=None, partition=-1, headers=None, **kw):
-    ...         sent.append((partition, value and decode_buffer(value), headers and headers[0][1]))
+    ...         sent.append((partition, value and decode_buffer(value, b"", "?"), headers and headers[0][1]))
     >>> from strom.runtime.io.events import decode_buffer, Watermark
     >>> writer = RecordWriter(Collecting(), OutputEdge("t", FORWARD, 2), 1, 0, None, RecordClock())
     >>> writer.collect("a"); writer.collect("b"); sent
@@ -56,7 +57,7 @@ class RecordWriter:
 
     def __init__(self, producer: Producer, edge: OutputEdge, subtask_index: int, attempt: int,
                  key_selector: Callable[[Any], Any] | None, clock: RecordClock,
-                 buffer_timeout_ms: int = 100, segment_size: int = 32 * 1024) -> None:
+                 buffer_timeout_ms: int = 100, segment_size: int = 32 * 1024, secret: bytes = b"") -> None:
         self.producer, self.topic, self.partitions, self.clock = producer, edge.topic, edge.partitions, clock
         self.partitioner = edge.partitioner
         self.key_selector: Callable[[Any], Any] = key_selector or _no_key_selector
@@ -64,6 +65,7 @@ class RecordWriter:
         self._round_robin = count(subtask_index)
         self.records_out, self.back_pressured_s = 0, 0.0
         self.segment_size, self.timeout_s = segment_size, buffer_timeout_ms / 1000
+        self.secret = secret  # seals every buffer (the cluster secret)
         # Per partition: the open buffer's elements and their timestamps (ms or None).
         self._elements: list[list[Any]] = [[] for _ in range(edge.partitions)]
         self._timestamps: list[list[int | None]] = [[] for _ in range(edge.partitions)]
@@ -90,7 +92,8 @@ class RecordWriter:
         elements, timestamps = self._elements[partition], self._timestamps[partition]
         # No event time: one None for the buffer, not one per element.
         value = encode_buffer((self.attempt, self.subtask_index,
-                               None if timestamps.count(None) == len(timestamps) else timestamps, elements))
+                               None if timestamps.count(None) == len(timestamps) else timestamps, elements),
+                              self.secret)
         self._elements[partition], self._timestamps[partition] = [], []
         self.records_out += len(elements)
         if self._adaptive:
