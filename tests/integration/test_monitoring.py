@@ -180,14 +180,16 @@ def test_status_shows_progress_and_consume_prints_committed_output(running):
 def test_a_slow_sink_backpressures_its_upstream_through_flow_control(stack, tmp_path):
     """The edge may hold 20 buffers (of 1 KiB, ~70 lines) unread; the sink side takes ~500
     records/s and the upstream would take far more: it waits on the edge, so its vertex reads as
-    back-pressured (Flink's level high, over 500 ms/s) and the edge's backlog stays near the bound."""
+    back-pressured (Flink's level high, over 500 ms/s) and the edge's backlog stays near the bound.
+    The input is more than the upstream reads before its first backlog check (a second, at
+    ~250k lines/s here), so it is still reading when the check finds the edge full."""
     cluster = TestCluster(tmp_path, STROM_TASK_EDGE_MAX_BACKLOG_BUFFERS="20",
                           STROM_TASKMANAGER_MEMORY_SEGMENT_SIZE="1024")
     try:
         cluster.start_standard(task_managers=1, slots=2)
         run = uuid.uuid4().hex[:8]
         source, sink = f"slow-in-{run}", f"slow-out-{run}"
-        produce(cluster.config.get(KafkaOptions.BOOTSTRAP), source, [f"line {i}".encode() for i in range(30_000)])
+        produce(cluster.config.get(KafkaOptions.BOOTSTRAP), source, [f"line {i}".encode() for i in range(600_000)])
         submitted = cluster.strom("run", "-d", "-p", "1", str(SLOW_SINK_JOB), "--", source, sink)
         assert submitted.returncode == 0, submitted.stdout + submitted.stderr
         jid = re.search(r"JobID (\w+)", submitted.stdout).group(1)

@@ -58,11 +58,14 @@ class InputPositions:
         self.consumer, self.next_commit = consumer, 0.0
 
     def maybe_commit(self, now_s: float) -> None:
+        """Commit the consumer's positions if :data:`FLOW_INTERVAL_S` passed since the last commit
+        (cheap otherwise: called per Kafka record). Before the first fetch there is no position:
+        the next call tries again, so the first commit follows the first record at once."""
         if now_s < self.next_commit:
             return
-        self.next_commit = now_s + FLOW_INTERVAL_S
         positions = [tp for tp in self.consumer.position(self.consumer.assignment()) if tp.offset >= 0]
         if positions:
+            self.next_commit = now_s + FLOW_INTERVAL_S
             try:
                 self.consumer.commit(offsets=positions, asynchronous=True)
             except KafkaException as exc:  # a hint only: the next interval tries again

@@ -33,6 +33,11 @@ from strom.runtime.io.valve import StatusWatermarkValve
 from strom.runtime.timers import processing_time_ms
 from strom.runtime.windows import RecordClock
 
+# Kafka records (buffers or events) taken per consume: between batches the gate sees a cancel,
+# fires processing-time timers and flushes. A buffer holds up to a segment of elements, so a
+# batch of 500 could hold minutes of work for a slow operator.
+INPUT_BATCH_RECORDS = 64
+
 if TYPE_CHECKING:
     from strom.runtime.chain import OperatorChain
     from strom.runtime.checkpointing import SubtaskCheckpointCoordinator
@@ -126,9 +131,10 @@ class CheckpointedInputGate:
                 self.backlog.wait(self.producers)
                 continue
             waited = time.perf_counter()
-            records = self.consumer.consume(500, timeout=self.flusher.input_wait_s(0.1))
+            records = self.consumer.consume(INPUT_BATCH_RECORDS, timeout=self.flusher.input_wait_s(0.1))
             self.idle_s += time.perf_counter() - waited
             for record in records:
+                self.input_positions.maybe_commit(time.monotonic())
                 error = record.error()
                 if error is not None:
                     if error.code() != KafkaError._PARTITION_EOF:
