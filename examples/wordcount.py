@@ -42,6 +42,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--buffer-timeout", type=int, metavar="MS",
                         help="network buffer timeout (default: the cluster's execution.buffer-timeout; "
                              "0: a buffer per record, lowest latency)")
+    parser.add_argument("--rate-limit", type=float, metavar="LINES_PER_S",
+                        help="read at most this many lines/s (a steady stream rather than one burst)")
     args = parser.parse_args(argv)
 
     env = StreamExecutionEnvironment.get_execution_environment()
@@ -55,6 +57,8 @@ def main(argv: list[str]) -> None:
         .set_value_only_deserializer(SimpleStringSchema())
     if not args.unbounded:
         source = source.set_bounded(KafkaOffsetsInitializer.latest())
+    if args.rate_limit:
+        source = source.set_rate_limit(args.rate_limit)
     sink = KafkaSink.builder()
     if args.delivery_guarantee:
         sink = sink.set_delivery_guarantee(DeliveryGuarantee(args.delivery_guarantee))

@@ -158,6 +158,10 @@ class StackOptions:
         "stack.health-check-timeout", _positive_int, 3000,
         "Timeout of one health check (Kafka metadata request, ZooKeeper session, Redis PING); "
         "`ops/stack up` repeats them until the start timeout.", "ms")
+    SECURE_DATA_TOPICS = ConfigOption(
+        "stack.secure.data-topics", str, "*",
+        "`ops/stack up --secure`: the jobs' topics Strom's Kafka principal may use besides its own "
+        "strom.* topics: comma-separated name prefixes, * for every topic.")
 
 
 class SchemaRegistryOptions:
@@ -389,6 +393,20 @@ class RestOptions:
     MAX_BODY_BYTES = ConfigOption(
         "rest.max-body-bytes", _positive_int, 64 << 20,
         "Largest REST request body (a job artifact); a larger one gets 413 before it is read.", "bytes")
+    SSL_ENABLED = ConfigOption(
+        "security.ssl.rest.enabled", _boolean, False,
+        "Serve REST over TLS (https) with security.ssl.rest.cert-file and -key-file; the address "
+        "published in ZooKeeper, and so the one clients use, is then https://.")
+    SSL_CERT_FILE = ConfigOption(
+        "security.ssl.rest.cert-file", str, "", "The REST server's certificate chain (PEM).")
+    SSL_KEY_FILE = ConfigOption("security.ssl.rest.key-file", str, "", "The REST server's private key (PEM).")
+    SSL_KEY_PASSWORD = ConfigOption(
+        "security.ssl.rest.key-password", str, "", "Password of security.ssl.rest.key-file, if it has one.",
+        secret=True)
+    SSL_CA_FILE = ConfigOption(
+        "security.ssl.rest.ca-file", str, "",
+        "CA certificate(s) (PEM) clients (strom CLI, JobClient) trust for an https REST address. "
+        "Empty: the system's CAs.")
 
 
 def _port_range(text: str) -> tuple[int, int]:

@@ -22,6 +22,7 @@ from confluent_kafka.admin import AdminClient
 from strom.cluster.client import ClusterClient, ClusterStatus
 from strom.cluster.local import LocalCluster
 from strom.config import Configuration, KafkaOptions
+from strom.io.client_config import kafka_client_config
 from strom.testing.readiness import ClusterNotReadyError, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,7 +119,7 @@ class TestCluster:
         self.local.down()
         # Topics of this cluster's jobs and control plane: thousands of partitions left behind
         # slow every Kafka restart down (a restart-kafka drill among them).
-        admin = AdminClient({"bootstrap.servers": self.config.get(KafkaOptions.BOOTSTRAP)})
+        admin = AdminClient(kafka_client_config(self.config.get(KafkaOptions.BOOTSTRAP), config=self.config))
         mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(f"strom.{self.cluster_id}.")]
         if mine:
             for future in admin.delete_topics(mine).values():

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pickle
 import re
+import ssl
 import subprocess
 import sys
 import time
 
 import httpx
 import pytest
+import trustme
 from confluent_kafka import Producer
 
 from strom.client.jobs import JobClient
@@ -173,3 +175,37 @@ def test_a_forged_buffer_on_an_edge_is_refused_before_it_is_unpickled(cluster: T
     assert details["state"] == "FAILED", details
     assert f"buffer {edge}/0/" in str(details) and "fails its HMAC" in str(details)
     assert not marker.exists()
+
+
+def test_rest_over_tls_serves_only_clients_that_verify_its_certificate(stack, tmp_path):
+    """security.ssl.rest.*: the JobManager serves https and publishes an https address; the CLI
+    verifies it against the configured CA; a client trusting another CA, or speaking plain http,
+    gets nothing."""
+    ca, stranger = trustme.CA(), trustme.CA()
+    server = ca.issue_cert("127.0.0.1")
+    files = {name: tmp_path / f"{name}.pem" for name in ("cert", "key", "ca", "other-ca")}
+    server.cert_chain_pems[0].write_to_path(str(files["cert"]))
+    server.private_key_pem.write_to_path(str(files["key"]))
+    ca.cert_pem.write_to_path(str(files["ca"]))
+    stranger.cert_pem.write_to_path(str(files["other-ca"]))
+    cluster = TestCluster(tmp_path / "cluster", STROM_SECURITY_SSL_REST_ENABLED="true",
+                          STROM_SECURITY_SSL_REST_CERT_FILE=str(files["cert"]),
+                          STROM_SECURITY_SSL_REST_KEY_FILE=str(files["key"]),
+                          STROM_SECURITY_SSL_REST_CA_FILE=str(files["ca"]))
+    try:
+        cluster.start("jobmanager-1")
+        cluster.wait_for(lambda s: s.leaders["JOBMANAGER"] is not None, 15.0, "a JobManager leader")
+        address = JobClient(cluster.config).address
+        assert address.startswith("https://127.0.0.1:"), address
+        listed = cluster.strom("list")
+        assert listed.returncode == 0, listed.stdout + listed.stderr
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            httpx.get(f"{address}/jobs", headers=cluster.auth(), verify=ssl.create_default_context(
+                cafile=str(files["other-ca"])))
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(address.replace("https://", "http://") + "/jobs", headers=cluster.auth())
+        cluster.local.env["STROM_SECURITY_SSL_REST_CA_FILE"] = str(files["other-ca"])
+        refused = cluster.strom("list")
+        assert refused.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in refused.stderr, refused.stderr
+    finally:
+        cluster.close()

@@ -55,7 +55,9 @@ class KafkaOffsetsInitializer:
 
 @dataclass
 class KafkaSource:
-    """Reads ``topics``; bounded sources stop at the end offsets seen when the job starts."""
+    """Reads ``topics``; bounded sources stop at the end offsets seen when the job starts.
+    ``rate_limit``: records/s the whole source reads at most, split evenly over its subtasks
+    (None: as fast as it can)."""
 
     topics: list[str]
     value_deserializer: DeserializationSchema = field(default_factory=SimpleStringSchema)
@@ -63,6 +65,7 @@ class KafkaSource:
     bounded: KafkaOffsetsInitializer | None = None
     bootstrap_servers: str | None = None
     properties: dict[str, str] = field(default_factory=dict, repr=False)  # may hold passwords
+    rate_limit: float | None = None
 
     @staticmethod
     def builder() -> KafkaSourceBuilder:
@@ -89,6 +92,19 @@ class KafkaSourceBuilder:
         if stopping.kind != "latest":
             raise ValueError("a bounded source stops at KafkaOffsetsInitializer.latest()")
         self._kwargs["bounded"] = stopping
+        return self
+
+    def set_rate_limit(self, records_per_second: float) -> KafkaSourceBuilder:
+        """Read at most ``records_per_second`` over all of this source's subtasks (each takes its
+        share; Flink's ``RateLimiterStrategy.perSecond``): to replay a topic at a steady pace
+        instead of as one burst. Raises ValueError unless it is a positive number.
+
+        >>> KafkaSource.builder().set_topics("t").set_rate_limit(5000).build().rate_limit
+        5000.0
+        """
+        if not records_per_second > 0:
+            raise ValueError(f"a rate limit is a positive number of records/s, got {records_per_second!r}")
+        self._kwargs["rate_limit"] = float(records_per_second)
         return self
 
     def set_value_only_deserializer(self, schema: DeserializationSchema) -> KafkaSourceBuilder:

@@ -14,6 +14,7 @@ from strom.credentials import rest_token
 from strom.errors import JobClientError
 from strom.graph.artifact import dump_artifact
 from strom.graph.job_graph import JobGraph
+from strom.io.client_config import rest_verify
 from strom.states import JobStatus
 
 
@@ -23,13 +24,20 @@ class JobClient:
 
     A standby's 307 is not followed with the token: the client asks ZooKeeper for the leader again
     and retries there once, so it never sends the token to an address only a redirect named.
+    Over https (``security.ssl.rest.enabled``) it checks the leader's certificate and host name
+    against ``security.ssl.rest.ca-file``, so a leader entry forged in ZooKeeper gets no token.
     """
 
     def __init__(self, config: Configuration | None = None, address: str | None = None) -> None:
         self.config = config or Configuration()
         self.headers = {"Authorization": f"Bearer {rest_token(self.config)}"}
         self.address = address or self._leader_address()
-        self.http = httpx.Client(base_url=self.address, follow_redirects=False, timeout=30, headers=self.headers)
+        self.verify = rest_verify(self.config)
+        self.http = self._client()
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.address, follow_redirects=False, timeout=30, headers=self.headers,
+                            verify=self.verify)
 
     def _leader_address(self) -> str:
         zk = zookeeper_client(self.config)
@@ -49,8 +57,7 @@ class JobClient:
             if response.status_code == 307:  # a standby: the leader changed since we looked
                 self.http.close()
                 self.address = self._leader_address()
-                self.http = httpx.Client(base_url=self.address, follow_redirects=False, timeout=30,
-                                         headers=self.headers)
+                self.http = self._client()
                 response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise JobClientError(f"JobManager at {self.address} unreachable: {exc}") from exc

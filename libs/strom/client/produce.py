@@ -14,7 +14,8 @@ from strom.io.kafka import TopicSpec, ensure_topics, produce
 
 def produce_lines(bootstrap: str, topic: str, file: BinaryIO, partitions: int = 2,
                   config: Configuration | None = None) -> tuple[int, float]:
-    """Produce every line of ``file`` (without its newline, bytes unchanged) to ``topic``.
+    """Produce every line of ``file`` (without its newline, bytes unchanged) to ``topic``, line i
+    to partition i mod the topic's partition count.
 
     Creates the topic with ``partitions`` partitions if missing; ``config``: whose Kafka client
     security settings (None: the environment's). Returns (records, seconds). Raises RuntimeError
@@ -23,10 +24,13 @@ def produce_lines(bootstrap: str, topic: str, file: BinaryIO, partitions: int = 
     ensure_topics(bootstrap, [TopicSpec(topic, partitions)], config=config)
     producer = Producer(kafka_client_config(bootstrap, {"linger.ms": 20, "enable.idempotence": True,
                                                         "batch.num.messages": 10000}, config=config))
+    # Round-robin, not librdkafka's sticky partitioner (a batch per partition in turn, which
+    # leaves partitions uneven): parallel readers of the topic get equal shares.
+    spread = len(producer.list_topics(topic, timeout=10).topics[topic].partitions)
     started = time.monotonic()
     count = 0
     for line in file:
-        produce(producer, topic, line.rstrip(b"\n").rstrip(b"\r"))
+        produce(producer, topic, line.rstrip(b"\n").rstrip(b"\r"), partition=count % spread)
         count += 1
         if count % 10000 == 0:
             producer.poll(0)

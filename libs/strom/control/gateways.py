@@ -123,8 +123,8 @@ class ResourceManagerGateway(Gateway):
                               session: str = "") -> None:
         self.send(RegisterTaskManager(tm_id, host, pid, slots, session))
 
-    def heartbeat(self, tm_id: str, host: str, pid: int, slots: list[SlotStatus]) -> None:
-        self.send(Heartbeat(tm_id, host, pid, slots))
+    def heartbeat(self, tm_id: str, host: str, pid: int, slots: list[SlotStatus], session: str = "") -> None:
+        self.send(Heartbeat(tm_id, host, pid, slots, session))
 
     def request_slot(self, job_id: str, allocation_id: str) -> None:
         self.send(SlotRequest(job_id, allocation_id))

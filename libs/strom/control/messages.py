@@ -179,6 +179,7 @@ class Heartbeat(ControlPayload):
     host: str
     pid: int
     slots: list[SlotStatus]
+    session: str = ""  # random per process, as in RegisterTaskManager
 
 
 @dataclass(frozen=True)

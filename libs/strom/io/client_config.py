@@ -6,16 +6,17 @@ Every Kafka producer, consumer and admin client gets its config from :func:`kafk
 ``kafka.sasl.*``, ``kafka.ssl.*`` and ``kafka.client-properties``: :func:`kafka_security`), then
 the client's own settings, then a user connector's ``set_property`` values (which override the
 cluster-wide ones, as in Flink's ``properties.*``). Redis clients get their credentials and TLS
-files from :func:`redis_connection_kwargs`.
+files from :func:`redis_connection_kwargs`, REST clients what they trust from :func:`rest_verify`.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from strom.config import ConfigOption, Configuration, KafkaOptions, RedisOptions
+from strom.config import ConfigOption, Configuration, KafkaOptions, RedisOptions, RestOptions
 from strom.credentials import optional_secret
 
 #: Options whose value is the librdkafka property of the same name without ``kafka.``.
@@ -100,3 +101,11 @@ def redis_connection_kwargs(config: Configuration) -> dict[str, Any]:
             if value := config.get(option):
                 kwargs[name] = value
     return kwargs
+
+
+def rest_verify(config: Configuration) -> ssl.SSLContext | bool:
+    """What a REST client (httpx ``verify=``) trusts for an https JobManager address: the CAs in
+    ``security.ssl.rest.ca-file`` (the certificate and its host name are checked), else True, the
+    system's CAs. Raises :class:`ssl.SSLError` or :class:`OSError` for an unreadable CA file."""
+    ca_file = config.get(RestOptions.SSL_CA_FILE)
+    return ssl.create_default_context(cafile=ca_file) if ca_file else True

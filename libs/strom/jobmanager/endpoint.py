@@ -48,7 +48,7 @@ from strom.jobmanager.dispatcher import Dispatcher
 from strom.jobmanager.job_master import JobMaster
 from strom.jobmanager.job_resources import JobResources
 from strom.jobmanager.job_store import RedisJobStore
-from strom.jobmanager.rest import Monitoring, RestServer, create_app
+from strom.jobmanager.rest import Monitoring, RestServer, create_app, rest_tls
 from strom.metrics.cluster import job_families
 from strom.metrics.fetcher import MetricFetcher
 from strom.metrics.reporter import MetricEndpoints
@@ -85,7 +85,7 @@ class JobManager(ControlEndpoint):
             create_app(self.call, lambda: self._leader_address(), lambda: self.is_leader,
                        self._require_dispatcher, self.confirm_leadership, token=rest_token(config, create=True),
                        max_body_bytes=config.get(RestOptions.MAX_BODY_BYTES), monitoring=monitoring),
-            config.get(RestOptions.ADDRESS), config.get(RestOptions.PORT))
+            config.get(RestOptions.ADDRESS), config.get(RestOptions.PORT), rest_tls(config))
         self.every(0.2, self._tick)
         self.every(config.get(JobStoreOptions.CLEANUP_INTERVAL) / 1000, self._clean_up)
 

@@ -42,8 +42,10 @@ from fastapi import Body, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from strom.config import Configuration, RestOptions
 from strom.credentials import bearer_matches
 from strom.errors import (
+    ConfigError,
     FencedError,
     InvalidArtifactError,
     JobStateError,
@@ -284,21 +286,39 @@ def _add_checkpoint_routes(app: FastAPI, call: Callable[[Callable[[], Any]], Any
 
 
 
-class RestServer:
-    """uvicorn in a daemon thread on a socket bound up front (port 0 = any free port)."""
+def rest_tls(config: Configuration) -> dict[str, Any]:
+    """uvicorn's ``ssl_*`` arguments from ``security.ssl.rest.*`` (Flink's REST SSL options);
+    empty when TLS is off. Raises :class:`~strom.errors.ConfigError` when TLS is on without a
+    readable certificate and key file, naming the setting."""
+    if not config.get(RestOptions.SSL_ENABLED):
+        return {}
+    tls: dict[str, Any] = {"ssl_certfile": config.get(RestOptions.SSL_CERT_FILE),
+                           "ssl_keyfile": config.get(RestOptions.SSL_KEY_FILE)}
+    for option, path in zip((RestOptions.SSL_CERT_FILE, RestOptions.SSL_KEY_FILE), tls.values(), strict=True):
+        if not path or not Path(path).is_file():
+            raise ConfigError(f"{RestOptions.SSL_ENABLED.key} is on but {option.key} "
+                              f"({option.env_var}) {'is not set' if not path else f'names no file: {path}'}")
+    if password := config.get(RestOptions.SSL_KEY_PASSWORD):
+        tls["ssl_keyfile_password"] = password
+    return tls
 
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+
+class RestServer:
+    """uvicorn in a daemon thread on a socket bound up front (port 0 = any free port); over TLS
+    when ``tls`` holds uvicorn's ``ssl_*`` arguments (:func:`rest_tls`)."""
+
+    def __init__(self, app: FastAPI, host: str, port: int, tls: dict[str, Any] | None = None) -> None:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind((host, port))
-        self.host, self.port = host, self.socket.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+        self.host, self.port, self.scheme = host, self.socket.getsockname()[1], "https" if tls else "http"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, **(tls or {})))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},
                                        name="rest", daemon=True)
 
     @property
     def address(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> None:
         self.thread.start()

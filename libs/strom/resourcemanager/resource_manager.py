@@ -59,7 +59,7 @@ class ResourceManager(ControlEndpoint):
     def on_heartbeat(self, message: ControlMessage) -> None:
         heartbeat = message.payload(Heartbeat)
         if not self.slots.report(heartbeat.tm_id, heartbeat.host, heartbeat.pid, heartbeat.slots,
-                                 time.monotonic()) and self.is_leader:
+                                 time.monotonic(), heartbeat.session) and self.is_leader:
             self.task_executors.disconnect_task_manager(
                 heartbeat.tm_id, "declared lost after missing heartbeats; register again")
 

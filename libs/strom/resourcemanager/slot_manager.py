@@ -49,8 +49,11 @@ class SlotManager:
         self.heartbeat_timeout_s = heartbeat_timeout_s
         self.task_managers: dict[str, TaskManagerRegistration] = {}
 
-    def report(self, tm_id: str, host: str, pid: int, slots: list[SlotStatus], now: float) -> bool:
-        """Record a registration or heartbeat. Returns False if ``tm_id`` was declared lost.
+    def report(self, tm_id: str, host: str, pid: int, slots: list[SlotStatus], now: float,
+               session: str = "") -> bool:
+        """Record a registration or heartbeat (``session``: the process's random id, kept from
+        the first report that had one, so :meth:`register` sees a restart). Returns False if
+        ``tm_id`` was declared lost.
 
         A lost TaskManager stays lost until it registers anew (a zombie's
         heartbeat must not resurrect slots that may have been given away).
@@ -63,8 +66,9 @@ class SlotManager:
         for report in reports:
             if report.allocation_id is not None:
                 pending.pop(report.slot_index, None)
+        kept = known.session if known is not None and known.session else session
         self.task_managers[tm_id] = TaskManagerRegistration(tm_id, host, pid, reports, now, pending=pending,
-                                                            session=known.session if known else "")
+                                                            session=kept)
         return True
 
     def register(self, tm_id: str, host: str, pid: int, slots: list[SlotStatus],
@@ -72,14 +76,16 @@ class SlotManager:
         """An explicit registration: clears a LOST mark. Returns the registration it replaces when
         that was another process (host, pid, random ``session``) still counted alive: a TaskManager
         restarted under the same id before its heartbeats timed out, whose tasks are gone with the
-        old process (Flink closes the old TaskExecutor connection likewise)."""
+        old process (Flink closes the old TaskExecutor connection likewise). A TaskManager known
+        only from heartbeats (a standby, or a leader started after it registered) has no session
+        yet: host and pid decide then, or a failover would count every TaskManager as restarted."""
         previous = self.task_managers.pop(tm_id, None)
         self.report(tm_id, host, pid, slots, now)
         self.task_managers[tm_id].session = session
-        if (previous is not None and previous.state == TaskManagerState.REGISTERED
-                and (previous.host, previous.pid, previous.session) != (host, pid, session)):
-            return previous
-        return None
+        if previous is None or previous.state != TaskManagerState.REGISTERED:
+            return None
+        other_session = bool(previous.session) and previous.session != session
+        return previous if (previous.host, previous.pid) != (host, pid) or other_session else None
 
     def expire(self, now: float) -> list[tuple[TaskManagerRegistration, float]]:
         """Mark TaskManagers silent longer than the timeout as LOST; returns (tm, silent s)."""

@@ -260,11 +260,11 @@ class Task(threading.Thread):
 
     def _source_reader(self, producer: Producer, consumer: Consumer, chain: OperatorChain,
                        checkpoints: SubtaskCheckpointCoordinator, restored: Offsets) -> SourceReader:
-        descriptor, source = self.descriptor, self.vertex.operators[0]
+        d, source = self.descriptor, self.vertex.operators[0]
         return SourceReader(
-            consumer, self._producers, source, chain.head.collect, descriptor.source_splits, restored, checkpoints,
+            consumer, self._producers, source, chain.head.collect, d.source_splits, restored, checkpoints,
             chain.watermarks, self.clock, self._canceled, self._dead_letters(producer),
-            self.settings.auto_watermark_interval_ms, self._on_error, self.backlog, chain.flusher)
+            self.settings.auto_watermark_interval_ms, self._on_error, self.backlog, chain.flusher, d.parallelism)
 
     def _input_gate(self, producer: Producer, consumer: Consumer, chain: OperatorChain,
                     checkpoints: SubtaskCheckpointCoordinator, restored: Offsets) -> CheckpointedInputGate:

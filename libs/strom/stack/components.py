@@ -16,6 +16,7 @@ import re
 import shutil
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,15 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
 
 from strom.cluster.supervisor import ProcessInfo
-from strom.config import ClusterOptions, Configuration, SchemaRegistryOptions, StackOptions
+from strom.config import ClusterOptions, Configuration, RedisOptions, SchemaRegistryOptions, StackOptions
+from strom.coordination.security import zookeeper_client_kwargs
+from strom.io.client_config import kafka_client_config, redis_connection_kwargs
+from strom.stack import secure
+from strom.stack.secure import SecureFiles
 
 ZK_JARS = ("/usr/share/java/zookeeper.jar", "/usr/share/java/slf4j-log4j12.jar",
            "/usr/share/java/log4j-1.2.jar")
@@ -101,12 +107,18 @@ class StackSettings:
     start_timeouts_s: dict[str, float]
     stop_timeout_s: float
     health_timeout_s: float
+    secure: bool = False
+    secure_data_topics: str = "*"
 
     @classmethod
-    def from_config(cls, config: Configuration) -> StackSettings:
-        """Raises :class:`strom.config.ConfigError` naming a variable that does not parse."""
+    def from_config(cls, config: Configuration, secure: bool = False) -> StackSettings:
+        """``secure``: the locked-down stack of ``ops/stack up --secure`` (:mod:`strom.stack.secure`).
+
+        Raises :class:`strom.config.ConfigError` naming a variable that does not parse.
+        """
         state = Path(config.get(ClusterOptions.STATE_DIR)).resolve()
         return cls(
+            secure=secure, secure_data_topics=config.get(StackOptions.SECURE_DATA_TOPICS),
             state=state, kafka_libs=Path(config.get(StackOptions.KAFKA_LIBS)),
             kafka_port=config.get(StackOptions.KAFKA_PORT),
             kafka_controller_port=config.get(StackOptions.KAFKA_CONTROLLER_PORT),
@@ -132,12 +144,32 @@ class StackSettings:
     def run(self) -> Path:
         return self.state / "run"
 
+    @property
+    def files(self) -> SecureFiles:
+        """Secrets and certificates of the secure stack (made by ``up --secure``)."""
+        return SecureFiles(self.state)
+
+    @property
+    def env_file(self) -> Path:
+        """Where ``up --secure`` writes :meth:`env_exports` for clients to source."""
+        return self.state / "secure.env"
+
     def env_exports(self) -> dict[str, str]:
-        """The clients' connection settings for this stack."""
-        return {"STROM_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.kafka_port}",
-                "STROM_ZOOKEEPER": f"127.0.0.1:{self.zk_port}",
-                "STROM_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
-                "STROM_SCHEMA_REGISTRY_URL": self.registry_url}
+        """The clients' connection settings for this stack (name -> value of STROM_* variables);
+        of the secure stack with its state dir and credentials (password files, the CA)."""
+        plain = {"STROM_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.kafka_port}",
+                 "STROM_ZOOKEEPER": f"127.0.0.1:{self.zk_port}",
+                 "STROM_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+                 "STROM_SCHEMA_REGISTRY_URL": self.registry_url}
+        if not self.secure:
+            return plain
+        return secure.client_env(self.files, {ClusterOptions.STATE_DIR.env_var: str(self.state), **plain},
+                                 self.redis_port)
+
+    def client_config(self) -> Configuration:
+        """The configuration of a Strom client of this stack (:meth:`env_exports` only, not the
+        caller's environment): what the health checks connect with."""
+        return Configuration(env=self.env_exports())
 
     @property
     def registry_url(self) -> str:
@@ -156,6 +188,11 @@ class Component(ABC):
     @property
     def dir(self) -> Path:
         return self.settings.state / self.name
+
+    @property
+    def data(self) -> Path:
+        """Its data: the secure stack's apart from the plain one's (each mode keeps its own)."""
+        return self.dir / ("secure-data" if self.settings.secure else "data")
 
     @property
     @abstractmethod
@@ -186,6 +223,11 @@ class Component(ABC):
         """What ``status`` adds to "healthy" (version, API), or ""."""
         return ""
 
+    def on_healthy(self) -> None:
+        """What ``up`` does once this component it started serves (the secure stack's ACLs).
+        Raises :class:`~strom.stack.secure.SecureSetupError`."""
+        return None
+
 
 def kafka_cluster_id() -> str:
     """A new KRaft cluster id, as ``kafka-storage random-uuid`` makes it (URL-safe base64 of 16
@@ -210,10 +252,13 @@ class Kafka(Component):
         return missing
 
     def write_config(self) -> None:
-        (self.dir / "data").mkdir(parents=True, exist_ok=True)
+        self.data.mkdir(parents=True, exist_ok=True)
         s = self.settings
-        (self.dir / "server.properties").write_text(KAFKA_SERVER_PROPERTIES.format(
-            port=s.kafka_port, controller_port=s.kafka_controller_port, data=self.dir / "data"))
+        listeners = (secure.kafka_listener_properties(s.files, s.kafka_port, s.kafka_controller_port) if s.secure
+                     else KAFKA_PLAIN_LISTENERS.format(port=s.kafka_port, controller_port=s.kafka_controller_port))
+        # 0600: the secure broker's holds its passwords
+        secure.write_private(self.dir / "server.properties", KAFKA_SERVER_PROPERTIES.format(
+            listeners=listeners, controller_port=s.kafka_controller_port, data=self.data))
         (self.dir / "log4j2.properties").write_text(KAFKA_LOG4J2)
         self.write_tools_log4j()
 
@@ -231,7 +276,7 @@ class Kafka(Component):
 
     @property
     def formatted(self) -> bool:
-        return (self.dir / "data" / "meta.properties").is_file()
+        return (self.data / "meta.properties").is_file()
 
     def cluster_id(self) -> str:
         """This stack's KRaft cluster id (made once, kept in ``kafka/cluster.id``)."""
@@ -243,8 +288,14 @@ class Kafka(Component):
         return cluster_id
 
     def format_command(self, cluster_id: str) -> list[str]:
-        return self.java("kafka.tools.StorageTool", "format", "-t", cluster_id,
-                         "-c", str(self.dir / "server.properties"), "--ignore-formatted")
+        """``kafka-storage format``; for the secure stack with its SCRAM users (``--add-scram``
+        in a Java argument file: passwords stay off the command line)."""
+        command = self.java("kafka.tools.StorageTool", "format", "-t", cluster_id,
+                            "-c", str(self.dir / "server.properties"), "--ignore-formatted")
+        if not self.settings.secure:
+            return command
+        main = command.index("kafka.tools.StorageTool")
+        return [*command[:main], f"@{self.settings.files.scram_format_argfile(command[main:])}"]
 
     def command(self, log: Path) -> list[str]:
         return ["java", *self.settings.kafka_heap_opts.split(), "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
@@ -262,17 +313,30 @@ class Kafka(Component):
         return jars[0].name[len("kafka_2.13-"):-len(".jar")] if jars else "?"
 
     def detail(self) -> str:
-        return f"Kafka {self.version()}, KRaft"
+        return f"Kafka {self.version()}, KRaft" + (", SASL_SSL" if self.settings.secure else "")
+
+    def _client_config(self, config: Configuration) -> dict[str, Any]:
+        timeout_ms = int(self.settings.health_timeout_s * 1000)
+        return kafka_client_config(f"127.0.0.1:{self.port}", {"logger": _QUIET, "socket.timeout.ms": timeout_ms},
+                                   config=config)
 
     def healthy(self) -> bool:
-        timeout_s = self.settings.health_timeout_s
-        config: dict[str, Any] = {"bootstrap.servers": f"127.0.0.1:{self.port}", "logger": _QUIET,
-                                  "socket.timeout.ms": int(timeout_s * 1000)}
-        admin = AdminClient(config)
+        admin = AdminClient(self._client_config(self.settings.client_config()))
         try:
-            return bool(admin.list_topics(timeout=timeout_s).brokers)
+            return bool(admin.list_topics(timeout=self.settings.health_timeout_s).brokers)
         except KafkaException:
             return False
+
+    def on_healthy(self) -> None:
+        """The secure broker: grant Strom's principal its ACLs, as the broker's (super) user."""
+        if not self.settings.secure:
+            return
+        files = self.settings.files
+        admin = self.settings.client_config().with_overrides({
+            "kafka.sasl.username": secure.BROKER_USER, "kafka.sasl.password-file": str(files.password_file(
+                "kafka-admin"))})
+        secure.grant_acls(self._client_config(admin), self.settings.secure_data_topics,
+                          self.settings.health_timeout_s)
 
 
 class ZooKeeper(Component):
@@ -290,8 +354,9 @@ class ZooKeeper(Component):
         return missing + [package for jar, package in packages.items() if not Path(jar).is_file()]
 
     def write_config(self) -> None:
-        (self.dir / "data").mkdir(parents=True, exist_ok=True)
-        (self.dir / "zoo.cfg").write_text(ZOO_CFG.format(data=self.dir / "data", port=self.port))
+        self.data.mkdir(parents=True, exist_ok=True)
+        (self.dir / "zoo.cfg").write_text(ZOO_CFG.format(data=self.data, port=self.port)
+                                          + (secure.ZOO_CFG_SECURE if self.settings.secure else ""))
         (self.dir / "log4j.properties").write_text(ZK_LOG4J)
 
     def command(self, log: Path) -> list[str]:
@@ -305,17 +370,31 @@ class ZooKeeper(Component):
         return ("org.apache.zookeeper.server.ZooKeeperServerMain" in process.argv
                 and str(self.dir / "zoo.cfg") in process.argv)
 
-    def healthy(self) -> bool:
-        client = KazooClient(hosts=f"127.0.0.1:{self.port}", logger=_QUIET,
-                             timeout=self.settings.health_timeout_s)
+    def _session(self, action: Callable[[KazooClient], object]) -> bool:
+        """Run ``action`` in a session with the stack's client credentials; False if none starts."""
+        config = self.settings.client_config()
+        client = KazooClient(hosts=f"127.0.0.1:{self.port}", logger=_QUIET, timeout=self.settings.health_timeout_s,
+                             **zookeeper_client_kwargs(config))
         try:
             client.start(timeout=self.settings.health_timeout_s)
+            # an authenticated request: with enforced authentication, a session alone proves little
+            client.exists("/")
+            action(client)
             return True
-        except KazooTimeoutError:
+        except (KazooTimeoutError, KazooException):
             return False
         finally:
             client.stop()
             client.close()
+
+    def healthy(self) -> bool:
+        return self._session(lambda client: None)
+
+    def on_healthy(self) -> None:
+        """The secure ZooKeeper: only Strom's user may create nodes (:func:`secure.lock_zookeeper`)."""
+        if self.settings.secure and not self._session(
+                lambda client: secure.lock_zookeeper(client, self.settings.client_config())):
+            raise secure.SecureSetupError("cannot set the ACLs of / and /strom in ZooKeeper")
 
 
 class Redis(Component):
@@ -329,25 +408,36 @@ class Redis(Component):
         return [package for command, package in (("redis-server", "redis-server"), ("redis-cli", "redis-tools"))
                 if not _installed(command)]
 
+    # appendfsync always: a crash loses no acknowledged write. With everysec the last second
+    # could go, leaving the latest checkpoint behind what sinks already committed to Kafka
+    # (the restore then fails with SinkMarkerError); bench/checkpoints.py measures the cost.
+    PERSISTENCE = ("--appendonly", "yes", "--appendfsync", "always", "--save", "")
+
     def write_config(self) -> None:
-        (self.dir / "data").mkdir(parents=True, exist_ok=True)
+        self.data.mkdir(parents=True, exist_ok=True)
 
     def command(self, log: Path) -> list[str]:
         # Not --daemonize: the supervisor detaches it and knows its pid, as for the JVMs.
-        # appendfsync always: a crash loses no acknowledged write. With everysec the last second
-        # could go, leaving the latest checkpoint behind what sinks already committed to Kafka
-        # (the restore then fails with SinkMarkerError); bench/checkpoints.py measures the cost.
-        return ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.dir / "data"),
-                "--logfile", str(log), "--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+        if self.settings.secure:  # its password in a file of mode 0600, not on the command line
+            conf = self.dir / "redis.conf"
+            secure.write_private(conf, secure.redis_conf(self.settings.files, self.port, self.data, log,
+                                                         self.PERSISTENCE))
+            return ["redis-server", str(conf)]
+        return ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.data),
+                "--logfile", str(log), *self.PERSISTENCE]
 
     def is_ours(self, process: ProcessInfo) -> bool:
-        # Redis rewrites its title ("redis-server 127.0.0.1:6379") and chdirs to --dir.
-        return process.command_line.startswith("redis-server") and process.cwd == str(self.dir / "data")
+        # Redis rewrites its title ("redis-server 127.0.0.1:6379") and chdirs to its dir (of
+        # either mode: a plain `up` must see a secure Redis that runs); until then, its arguments say.
+        ours = {str(self.dir / "data"), str(self.dir / "secure-data"), str(self.dir / "redis.conf")}
+        return process.command_line.startswith("redis-server") and (
+            process.cwd in ours or not ours.isdisjoint(process.argv))
 
     def healthy(self) -> bool:
         timeout_s = self.settings.health_timeout_s
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=timeout_s,
-                             socket_connect_timeout=timeout_s)
+        config = self.settings.client_config()
+        client = redis.Redis.from_url(config.get(RedisOptions.URL), socket_timeout=timeout_s,
+                                      socket_connect_timeout=timeout_s, **redis_connection_kwargs(config))
         try:
             return bool(client.ping())
         except redis.RedisError:
@@ -425,11 +515,7 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller_port}
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-log.dirs={data}
+{listeners}log.dirs={data}
 num.partitions=1
 default.replication.factor=1
 min.insync.replicas=1
@@ -457,6 +543,13 @@ log.segment.bytes=268435456
 # How often the broker deletes segments below a partition's log start offset: intermediate
 # topics are trimmed after every checkpoint (delete_records), their disk freed at this check.
 log.retention.check.interval.ms=60000
+"""
+
+KAFKA_PLAIN_LISTENERS = """\
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 """
 
 KAFKA_LOG4J2 = """\

@@ -98,7 +98,7 @@ class TaskExecutor(ControlEndpoint):
             return
         if self.registered_token != rm.token:
             self.register()  # not acknowledged by the current leader yet: ask again
-        self.resource_manager.heartbeat(self.id, self.host, self.pid, self.slot_table.slot_report())
+        self.resource_manager.heartbeat(self.id, self.host, self.pid, self.slot_table.slot_report(), self.session)
 
     def on_leader_change(self, role: Role, info: LeaderInfo | None) -> None:
         if role == Role.RESOURCEMANAGER and info is not None and info.token != self.registered_token:

@@ -1,7 +1,10 @@
 """Failover drills: run a bounded keyed job, inject one fault mid-job, judge the output.
 
 Each drill runs WordCount (parallelism 2, checkpoints every 500 ms,
-exactly-once sink) over known input on a local cluster with standby
+exactly-once sink) over known input, read as a stream over ``input_s`` s
+(5 s by default; read as one burst, the whole input would wait on the keyed
+edge and every checkpoint barrier behind it, so output would pause for
+reasons other than the fault), on a local cluster with standby
 JobManager and ResourceManager, injects the fault once the job has completed
 a checkpoint (restart-redis and restart-kafka stop the component and start it
 again ``outage_s`` later, 2 s by default), and reports: fault time, time until a new leader (leader
@@ -140,9 +143,10 @@ class Drill:
     """
 
     def __init__(self, config: Configuration, local: LocalCluster, lines: list[bytes],
-                 say: Callable[[str], None] = print, outage_s: float = 2.0) -> None:
+                 say: Callable[[str], None] = print, outage_s: float = 2.0, input_s: float = 5.0) -> None:
         self.config, self.local, self.lines, self.say = config, local, lines, say
         self.outage_s = outage_s  # how long restart-redis / restart-kafka keep it down
+        self.rate_limit = len(lines) / input_s  # lines/s the job reads
         self.bootstrap = config.get(KafkaOptions.BOOTSTRAP)
         self.root = source_root() or Path.cwd()
         self.stack = Stack(Configuration(), Console(say=lambda _line: None))
@@ -188,8 +192,8 @@ class Drill:
         out = subprocess.run(
             [sys.executable, "-m", "strom", "run", "-d", "-p", "2", str(self.root / WORDCOUNT), "--",
              "--input", source, "--output", sink, "--dead-letter-topic", f"drill-dlq-{run_id}",
-             "--checkpoint-interval", "500"], check=True, capture_output=True, text=True,
-            env=self.local.env).stdout
+             "--checkpoint-interval", "500", "--rate-limit", str(self.rate_limit)],
+            check=True, capture_output=True, text=True, env=self.local.env).stdout
         submitted = re.search(r"JobID (\w+)", out)
         if submitted is None:
             raise RuntimeError(f"strom run printed no JobID: {out!r}")

@@ -125,3 +125,55 @@ def test_usage_errors_exit_2(capsys, monkeypatch):
     assert main(["down", "--force"]) == 2 and "down: unknown argument '--force'" in capsys.readouterr().err
     monkeypatch.setenv("STROM_KAFKA_PORT", "99999")
     assert main(["env"]) == 2 and "STROM_KAFKA_PORT='99999'" in capsys.readouterr().err
+
+
+# -- up --secure ---------------------------------------------------------------------------------
+def test_the_secure_env_names_real_options_and_its_files(tmp_path):
+    from strom.config import ALL_OPTIONS
+    secure = StackSettings.from_config(Configuration(env={**ENV, "STROM_STATE_DIR": str(tmp_path)}), secure=True)
+    env = secure.env_exports()
+    known = {option.env_var for option in ALL_OPTIONS} | {"STROM_SCHEMA_REGISTRY_URL"}
+    assert set(env) <= known
+    config = secure.client_config()
+    assert config.get(RedisOptions.URL) == "rediss://127.0.0.1:16379/0"
+    assert config.get(KafkaOptions.SASL_PASSWORD_FILE) == str(tmp_path / "secure" / "kafka-strom.password")
+    assert config.get(ZooKeeperOptions.AUTH_USERNAME) == "strom"
+    plain = StackSettings.from_config(Configuration(env={**ENV, "STROM_STATE_DIR": str(tmp_path)}))
+    assert plain.client_config().get(KafkaOptions.SECURITY_PROTOCOL) == ""
+    assert Kafka(secure).data != Kafka(plain).data  # each mode keeps its own data
+
+
+def test_strom_acls_cover_its_topics_groups_and_the_data_prefixes():
+    from confluent_kafka.admin import ResourcePatternType, ResourceType
+
+    from strom.stack.secure import strom_acls
+    acls = {(a.restype, a.name, a.resource_pattern_type) for a in strom_acls("in-, out-")}
+    assert {(ResourceType.TOPIC, "strom.", ResourcePatternType.PREFIXED),
+            (ResourceType.GROUP, "strom-", ResourcePatternType.PREFIXED),
+            (ResourceType.TRANSACTIONAL_ID, "strom-", ResourcePatternType.PREFIXED),
+            (ResourceType.TOPIC, "in-", ResourcePatternType.PREFIXED),
+            (ResourceType.TOPIC, "out-", ResourcePatternType.PREFIXED)} <= acls
+    assert (ResourceType.TOPIC, "*", ResourcePatternType.LITERAL) in {
+        (a.restype, a.name, a.resource_pattern_type) for a in strom_acls("*")}
+    assert all(a.principal == "User:strom" for a in strom_acls("*"))
+
+
+def test_secret_files_are_0600_and_redis_gets_its_password_from_a_file(tmp_path):
+    from strom.stack.secure import PASSWORDS, SecureFiles, redis_conf, write_private
+    files = SecureFiles(tmp_path)
+    files.dir.mkdir()
+    for name in PASSWORDS:
+        write_private(files.password_file(name), f"pw-{name}\n")
+    assert {p.stat().st_mode & 0o777 for p in files.dir.iterdir()} == {0o600}
+    conf = redis_conf(files, 16379, tmp_path / "data", tmp_path / "redis.log", Redis.PERSISTENCE)
+    assert "requirepass pw-redis" in conf and "tls-port 16379" in conf and "port 0" in conf
+    assert 'save ""' in conf and "appendfsync always" in conf
+    secure = StackSettings.from_config(Configuration(env={**ENV, "STROM_STATE_DIR": str(tmp_path)}), secure=True)
+    Redis(secure).write_config()
+    command = Redis(secure).command(tmp_path / "redis.log")
+    assert command == ["redis-server", str(tmp_path / "redis" / "redis.conf")]  # no password on the command line
+
+
+def test_up_secure_is_a_flag_of_up_and_in_the_help():
+    text = usage(Configuration(env=ENV))
+    assert "up [--secure]" in text and "secure.env" in text and "STROM_STACK_SECURE_DATA_TOPICS" in text

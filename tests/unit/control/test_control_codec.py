@@ -18,7 +18,7 @@ BODIES = {
     "RegisterTaskManager": {"tm_id": "tm-1", "host": "h", "pid": 42, "slots": [FREE, SLOT], "session": "s-1"},
     "TaskManagerRegistered": {"tm_id": "tm-1"},
     "DisconnectTaskManager": {"tm_id": "tm-1", "reason": "lost"},
-    "Heartbeat": {"tm_id": "tm-1", "host": "h", "pid": 42, "slots": [FREE]},
+    "Heartbeat": {"tm_id": "tm-1", "host": "h", "pid": 42, "slots": [FREE], "session": "s-1"},
     "TaskManagerLost": {"tm_id": "tm-1", "reason": "no heartbeat", "silent_ms": 5001, "lost_slots": [SLOT]},
     "SlotRequest": {"job_id": "j-1", "allocation_id": "a-1"},
     "AllocateSlot": {"tm_id": "tm-1", "slot_index": 1, "job_id": "j-1", "allocation_id": "a-1"},

@@ -172,10 +172,7 @@ def test_connector_properties_are_not_in_their_repr():
 def test_every_kafka_client_in_libs_goes_through_kafka_client_config():
     """No ``{"bootstrap.servers": ...}`` literal outside strom.io.client_config: a client config
     built by hand would miss the security settings."""
-    allowed = {
-        "io/client_config.py",   # the one place
-        "stack/components.py",   # ops/stack's health checks of its own local stack (issue 14 item 5)
-    }
+    allowed = {"io/client_config.py"}  # the one place (ops/stack's health checks use it too)
     offenders = []
     for path in LIB.rglob("*.py"):
         relative = str(path.relative_to(LIB))

@@ -80,3 +80,20 @@ def test_a_new_process_registering_under_a_live_id_replaces_the_old_one_which_is
     sm.register("tm-b", "box", 1, free(1), now=7.0, session="first")
     assert sm.report("tm-b", "box", 1, free(1), now=7.5) and sm.task_managers["tm-b"].session == "first"
     assert sm.register("tm-b", "box", 1, free(1), now=8.0, session="second").session == "first"
+
+
+def test_a_leader_that_knew_a_taskmanager_only_from_heartbeats_takes_its_reregistration_as_the_same_process():
+    """A standby (or a leader started after the TaskManagers registered) learns them from
+    heartbeats; their registration with it after a failover is no restart (it once was: every
+    job on them restarted at the second ResourceManager failover)."""
+    standby = SlotManager(heartbeat_timeout_s=2.0)
+    assert standby.report("tm-a", "h", 1, [SlotStatus(0, "alloc-1", "job")], now=0.0, session="s1")
+    assert standby.register("tm-a", "h", 1, [SlotStatus(0, "alloc-1", "job")], now=0.5, session="s1") is None
+    old_heartbeat = SlotManager(heartbeat_timeout_s=2.0)  # heartbeats of a TaskManager sending no session
+    old_heartbeat.report("tm-a", "h", 1, free(1), now=0.0)
+    assert old_heartbeat.register("tm-a", "h", 1, free(1), now=0.5, session="s1") is None
+    # ... while a container restarted as PID 1 is still told apart by its heartbeats' session.
+    restarted = SlotManager(heartbeat_timeout_s=2.0)
+    restarted.report("tm-b", "box", 1, free(1), now=0.0, session="first")
+    restarted.report("tm-b", "box", 1, free(1), now=0.2, session="second")  # the new process's heartbeat
+    assert restarted.register("tm-b", "box", 1, free(1), now=0.5, session="second").session == "first"

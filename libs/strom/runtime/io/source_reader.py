@@ -48,6 +48,27 @@ class DeadLetterWriter:
         self.written += 1
 
 
+class RateLimiter:
+    """Paces a reader to ``per_second`` records/s: each record read pushes the time the next one
+    is free by 1/``per_second`` s; credit for time spent not reading lasts at most one second, so
+    a reader that waited (for input, or back-pressured) catches up by one second's records at most.
+
+    >>> limiter = RateLimiter(1000.0, now_s=0.0)
+    >>> limiter.delay_s(500, now_s=0.0)    # 500 records at t=0: the next is free at 0.5 s
+    0.5
+    >>> limiter.delay_s(0, now_s=10.0)     # long idle: back to no delay (the credit is not kept)
+    0.0
+    """
+
+    def __init__(self, per_second: float, now_s: float) -> None:
+        self.interval_s, self.next_free_s = 1.0 / per_second, now_s
+
+    def delay_s(self, records: int, now_s: float) -> float:
+        """Seconds to wait at ``now_s`` (monotonic s) after ``records`` more were read."""
+        self.next_free_s = max(self.next_free_s, now_s - 1.0) + records * self.interval_s
+        return max(0.0, self.next_free_s - now_s)
+
+
 class SourceReader:
     """Reads ``splits`` from ``restored`` offsets (else their start), bounded by their end offsets.
 
@@ -58,6 +79,7 @@ class SourceReader:
     the chain raised ``exc`` on ``record`` (deserialized: ``element``); raises to fail the task or
     returns after dead-lettering the record (the task's ErrorPolicy). ``flusher``: sends the
     output buffers that waited ``execution.buffer-timeout``, once per batch of input.
+    ``parallelism``: the source's, which shares out its ``rate_limit``.
     """
 
     def __init__(self, consumer: Consumer, producers: Sequence[Producer], source: Any, collect: Callable[[Any], None],
@@ -65,13 +87,15 @@ class SourceReader:
                  watermarks: WatermarkOutput, clock: RecordClock, canceled: threading.Event,
                  dead_letters: DeadLetterWriter, auto_watermark_interval_ms: int,
                  on_error: Callable[[Exception, Any, Any], None], backlog: EdgeBacklog | None = None,
-                 flusher: OutputFlusher | None = None) -> None:
+                 flusher: OutputFlusher | None = None, parallelism: int = 1) -> None:
         self.consumer, self.producers, self.collect, self.checkpoints = consumer, producers, collect, checkpoints
         self.output, self.clock, self.canceled, self.dead_letters = watermarks, clock, canceled, dead_letters
         self.on_error, self.watermark_interval_s = on_error, auto_watermark_interval_ms / 1000
         self.backlog = backlog  # flow control: no input while an output edge holds too much unread
         self.flusher = flusher or OutputFlusher(())  # network buffers that waited long enough go out
         self.deserialize = source.connector.value_deserializer.deserialize
+        rate_limit = getattr(source.connector, "rate_limit", None)
+        self.limiter = RateLimiter(rate_limit / parallelism, time.monotonic()) if rate_limit else None
         strategy = source.watermark_strategy
         self.assign_timestamp = strategy.timestamp_assigner if strategy else None
         self.next_watermark_at = 0.0
@@ -106,6 +130,13 @@ class SourceReader:
             self.idle_s += time.perf_counter() - waited
             for record in records:
                 self._read(record)
+            if self.limiter is not None:  # in short steps: checkpoints and a cancel are not held up
+                delay = self.limiter.delay_s(len(records), time.monotonic())
+                while delay > 0 and not self.canceled.is_set():
+                    time.sleep(min(delay, 0.05))
+                    delay -= 0.05
+                    checkpoints.handle_events(self.offsets)
+                    checkpoints.poll(self.offsets)
             self._emit_watermark()
             self.flusher.flush_due()
             for producer in self.producers:  # delivery reports (failures) and librdkafka's queue

@@ -1,0 +1,186 @@
+"""``ops/stack up --secure`` on ports and a state dir of its own (never the shared default stack):
+a job runs end to end with the credentials of ``secure.env``, and clients without them are refused
+by Kafka (SASL_SSL + SCRAM + ACLs), Redis (TLS + requirepass) and ZooKeeper (enforced auth +
+digest ACLs)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException, NoAuthError
+
+from strom.config import Configuration, KafkaOptions, RedisOptions, StackOptions, ZooKeeperOptions
+from strom.io.client_config import kafka_client_config
+
+from .conftest import TestCluster
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = str(ROOT / "ops" / "stack")
+WORDCOUNT = str(ROOT / "examples" / "wordcount.py")
+DATA_PREFIX = "secure-it-"  # the only job topics Strom's Kafka user may use here (besides strom.*)
+LINES = ["to be or not to be", "that is the question", "whether tis nobler in the mind to suffer"] * 50
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` TCP ports free on 127.0.0.1 now (the kernel's choice: no clash with the default stack)."""
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(closing(socket.socket())) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+@dataclass
+class SecureStack:
+    state: Path
+    env: dict[str, str]          # ops/stack's environment (state dir, ports)
+    client_env: dict[str, str]   # what `set -a; . secure.env; set +a` exports
+
+    def stack(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([STACK, *args], env=self.env, capture_output=True, text=True, timeout=180)
+
+    @property
+    def config(self) -> Configuration:
+        return Configuration(env=self.client_env)
+
+
+def sourced(env_file: Path) -> dict[str, str]:
+    """The STROM_* variables a shell has after the documented ``set -a; . FILE; set +a``."""
+    out = subprocess.run(["bash", "-c", 'set -a; . "$1"; set +a; env -0', "-", str(env_file)],
+                         capture_output=True, check=True, env={"PATH": os.environ["PATH"]}).stdout
+    pairs = (entry.decode().split("=", 1) for entry in out.split(b"\0") if entry.startswith(b"STROM_"))
+    return dict(pairs)
+
+
+@pytest.fixture(scope="module")
+def secure_stack(tmp_path_factory) -> Iterator[SecureStack]:
+    state = tmp_path_factory.mktemp("secure-stack")
+    kafka, controller, zookeeper, redis_port, registry = free_ports(5)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("STROM_")},
+           "STROM_STATE_DIR": str(state), "STROM_KAFKA_PORT": str(kafka),
+           "STROM_KAFKA_CONTROLLER_PORT": str(controller), "STROM_ZK_PORT": str(zookeeper),
+           "STROM_REDIS_PORT": str(redis_port), "STROM_SCHEMA_REGISTRY_PORT": str(registry),
+           # the jar cache of this checkout: read only, nothing downloaded again
+           "STROM_KAFKA_LIBS": Configuration(env={}).get(StackOptions.KAFKA_LIBS),
+           "STROM_STACK_SECURE_DATA_TOPICS": DATA_PREFIX}
+    secure = SecureStack(state, env, {})
+    try:
+        started = time.monotonic()
+        up = secure.stack("up", "--secure", "zookeeper", "redis", "kafka")
+        assert up.returncode == 0, up.stdout + up.stderr
+        print(f"secure stack up in {time.monotonic() - started:.1f} s")
+        secure.client_env = sourced(state / "secure.env")
+        yield secure
+    finally:
+        down = secure.stack("down", "--purge")
+        assert down.returncode == 0, down.stdout + down.stderr
+
+
+def test_secrets_are_private_files_never_printed(secure_stack: SecureStack):
+    secret_dir = secure_stack.state / "secure"
+    assert secret_dir.stat().st_mode & 0o777 == 0o700
+    passwords = [p.read_text().strip() for p in secret_dir.glob("*.password")]
+    assert len(passwords) == 5
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in secret_dir.iterdir())
+    status = secure_stack.stack("status")  # exits 1: the registry is not started here
+    assert [line.split()[3] for line in status.stdout.splitlines()[:3]] == ["healthy"] * 3, status.stdout
+    assert "SECURE" in status.stdout and str(secure_stack.state / "secure.env") in status.stdout
+    shown = status.stdout + secure_stack.stack("env").stdout + (secure_stack.state / "secure.env").read_text()
+    shown += "".join(log.read_text() for log in (secure_stack.state / "logs").glob("*.log"))
+    assert not [p for p in passwords if p in shown]
+
+
+def test_a_plain_up_on_the_running_secure_stack_is_refused(secure_stack: SecureStack):
+    plain = secure_stack.stack("up", "redis")
+    assert plain.returncode == 1
+    assert "runs secure" in plain.stderr and "down" in plain.stderr
+
+
+def test_a_job_runs_end_to_end_with_the_secure_env(secure_stack: SecureStack, tmp_path: Path):
+    client_env = {k: v for k, v in secure_stack.client_env.items() if k != "STROM_STATE_DIR"}
+    cluster = TestCluster(tmp_path, **client_env)
+    try:
+        cluster.start_standard(task_managers=1, slots=2)
+        run = uuid.uuid4().hex[:8]
+        source, sink, dlq = (f"{DATA_PREFIX}{name}-{run}" for name in ("in", "out", "dlq"))
+        (tmp_path / "lines.txt").write_text("\n".join(LINES) + "\n")
+        produced = cluster.strom("produce", source, str(tmp_path / "lines.txt"))
+        assert produced.returncode == 0, produced.stdout + produced.stderr
+        result = cluster.strom("run", "-p", "2", WORDCOUNT, "--", "--input", source, "--output", sink,
+                               "--dead-letter-topic", dlq)
+        assert result.returncode == 0 and "FINISHED" in result.stdout, result.stdout + result.stderr + cluster.logs()
+        consumed = cluster.strom("consume", sink)
+        assert consumed.returncode == 0, consumed.stderr
+        counts = dict(line.split("\t") for line in consumed.stdout.splitlines())
+        assert {word: int(count) for word, count in counts.items()} == Counter(" ".join(LINES).split())
+        # Kafka's ACLs: Strom's user may not touch a topic outside strom.* and the data prefix
+        refused = cluster.strom("produce", f"elsewhere-{run}", str(tmp_path / "lines.txt"), timeout_s=60)
+        assert refused.returncode != 0
+        assert "authoriz" in (refused.stdout + refused.stderr).lower()
+    finally:
+        cluster.close()
+
+
+def test_kafka_refuses_clients_without_sasl_or_with_a_wrong_password(secure_stack: SecureStack):
+    bootstrap = secure_stack.config.get(KafkaOptions.BOOTSTRAP)
+    quiet = {"log_level": 0, "socket.timeout.ms": 3000}
+    plaintext = AdminClient(kafka_client_config(bootstrap, quiet, security={}))
+    with pytest.raises(KafkaException):
+        plaintext.list_topics(timeout=3)
+    wrong = secure_stack.config.with_overrides({"kafka.sasl.password": "not-the-password"})
+    errors: list[KafkaError] = []
+    refused = AdminClient(kafka_client_config(bootstrap, {**quiet, "error_cb": errors.append}, config=wrong))
+    with pytest.raises(KafkaException):
+        refused.list_topics(timeout=5)
+    refused.poll(1)  # serves error_cb
+    assert KafkaError._AUTHENTICATION in [error.code() for error in errors], errors
+    assert AdminClient(kafka_client_config(bootstrap, quiet, config=secure_stack.config)).list_topics(
+        timeout=10).brokers  # the right credentials work
+
+
+def test_redis_refuses_plaintext_and_clients_without_the_password(secure_stack: SecureStack):
+    config = secure_stack.config
+    port = int(secure_stack.env["STROM_REDIS_PORT"])
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping()
+    no_password = redis.Redis(host="127.0.0.1", port=port, ssl=True, protocol=2, socket_timeout=3,
+                              ssl_ca_certs=config.get(RedisOptions.SSL_CA_LOCATION))
+    with pytest.raises(redis.AuthenticationError, match="Authentication required"):  # NOAUTH, as redis-py says it
+        no_password.ping()
+
+
+def test_zookeeper_refuses_clients_without_credentials(secure_stack: SecureStack):
+    hosts = secure_stack.config.get(ZooKeeperOptions.QUORUM)
+    anonymous = KazooClient(hosts=hosts, timeout=3, connection_retry={"max_tries": 0})
+    anonymous.start(timeout=10)
+    try:
+        with pytest.raises(KazooException):  # enforced authentication closes the session
+            anonymous.create("/strom/anonymous", b"")
+    finally:
+        anonymous.stop()
+        anonymous.close()
+    other = KazooClient(hosts=hosts, timeout=3, auth_data=[("digest", "mallory:guess")])
+    other.start(timeout=10)
+    try:
+        assert other.exists("/strom")  # anyone authenticated may read (leader discovery)
+        for write in (lambda: other.create("/strom/mallory", b""), lambda: other.set("/strom", b"x"),
+                      lambda: other.create("/mallory", b"")):
+            with pytest.raises(NoAuthError):
+                write()
+    finally:
+        other.stop()
+        other.close()
