@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,10 +25,12 @@ from strom.config import (
 )
 from strom.control.roles import Role
 from strom.errors import JobClientError, KafkaUnavailableError, StorageConfigError
-from strom.stack.commands import Stack
 from strom.stack.console import StackError
 from strom.testing.faults import arm_from_env
 from strom.testing.readiness import ClusterNotReadyError, cluster_ready, wait_until_ready
+
+if TYPE_CHECKING:
+    from strom.stack.commands import Stack
 
 ROLE_TITLES = {Role.JOBMANAGER: "JobManager", Role.RESOURCEMANAGER: "ResourceManager"}
 
@@ -362,6 +365,8 @@ def _local(config: Configuration) -> LocalCluster:
 
 
 def _stack(config: Configuration, action: Callable[[Stack], None], what: str) -> None:
+    from strom.stack.commands import Stack  # only here: its clients cost every other command ~0.13 s to import
+
     try:
         action(Stack(config))
     except StackError as exc:
