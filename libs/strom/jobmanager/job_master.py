@@ -93,8 +93,7 @@ class JobMaster:
         if self.state != JobStatus.RUNNING:
             return
         if not self.slot_pool.all_granted:
-            problem = self.slot_pool.check_requests()
-            if problem is not None:
+            if (problem := self.slot_pool.check_requests()) is not None:
                 self.handle_failure(problem)
             return
         self.checkpointing.tick(self.clock.wall_ms())
@@ -119,6 +118,7 @@ class JobMaster:
         if state == ExecutionState.END_OF_DATA:
             subtask.end_of_data = True
             self._persist()
+            self.tick()  # the last one: the final checkpoint starts now, not at the next tick
             return
         subtask.state, subtask.error = state, body["error"]
         if state == ExecutionState.FAILED and self.state == JobStatus.RUNNING:
