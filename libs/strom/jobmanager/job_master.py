@@ -118,7 +118,7 @@ class JobMaster:
         if state == ExecutionState.END_OF_DATA:
             subtask.end_of_data = True
             self._persist()
-            self.tick()  # the last one: the final checkpoint starts now, not at the next tick
+            self.tick()  # after the last one, the final checkpoint starts now, not at the next tick
             return
         subtask.state, subtask.error = state, body["error"]
         if state == ExecutionState.FAILED and self.state == JobStatus.RUNNING:
