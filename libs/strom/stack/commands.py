@@ -108,6 +108,19 @@ def start_log(log: Path, name: str) -> None:
                   f"ops/stack starting {name} ====\n")
 
 
+def started_process_runs(pid: int | None) -> bool:
+    """Whether the process just started as ``pid`` still runs (not exited, not a zombie). Right
+    after exec its command line can still be empty (seen with Redis), so the supervisor cannot
+    tell it is ours yet; its pid, seconds old, cannot have been reused."""
+    if pid is None:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def secure_marker(state: Path) -> Path:
     """Present while the state dir's stack was last started with ``up --secure``."""
     return state / "run" / "secure"
@@ -277,7 +290,7 @@ class Stack:
         def settled() -> bool:
             if component.healthy():
                 outcome.append("healthy")
-            elif self.supervisor.pid(name) is None:
+            elif self.supervisor.pid(name) is None and not started_process_runs(self.supervisor.pid_file(name).read()):
                 outcome.append("exited")
             return bool(outcome)
         wait_until(settled, max(0.0, started + timeout_s - time.monotonic()), HEALTH_POLL_S)

@@ -429,11 +429,9 @@ class Redis(Component):
     def is_ours(self, process: ProcessInfo) -> bool:
         # Redis rewrites its title ("redis-server 127.0.0.1:6379") and chdirs to its dir (of
         # either mode: a plain `up` must see a secure Redis that runs); until then, its arguments say.
-        # Between the two its title already names our port (the quick start once saw it there).
         ours = {str(self.dir / "data"), str(self.dir / "secure-data"), str(self.dir / "redis.conf")}
         return process.command_line.startswith("redis-server") and (
-            process.cwd in ours or not ours.isdisjoint(process.argv)
-            or process.command_line.startswith(f"redis-server 127.0.0.1:{self.port}"))
+            process.cwd in ours or not ours.isdisjoint(process.argv))
 
     def healthy(self) -> bool:
         timeout_s = self.settings.health_timeout_s
