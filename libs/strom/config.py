@@ -86,6 +86,14 @@ def _boolean(text: str) -> bool:
     return value in ("true", "1", "yes", "on")
 
 
+def _zookeeper_auth_mechanism(text: str) -> str:
+    """"digest" or "sasl", any case."""
+    value = text.strip().lower()
+    if value not in ("digest", "sasl"):
+        raise ValueError(f"must be digest or sasl, got {text!r}")
+    return value
+
+
 def _json_object(text: str) -> dict[str, str]:
     """A JSON object of strings (librdkafka properties), e.g. ``{"ssl.endpoint.identification.algorithm": "none"}``."""
     value = json.loads(text)
@@ -241,13 +249,18 @@ class ZooKeeperOptions:
         "(the leader steps down) after two thirds without an answer.", "ms")
     AUTH_USERNAME = ConfigOption(
         "zookeeper.auth.username", str, "",
-        "Digest user of every ZooKeeper session (kazoo auth_data). When set, Strom's znodes under "
-        "/strom/<cluster.id> get digest ACLs: this user may do anything, everyone else only read.")
+        "User of every ZooKeeper session. When set, Strom's znodes under /strom/<cluster.id> get "
+        "ACLs of this user (scheme zookeeper.auth.mechanism): it may do anything, everyone else only read.")
+    AUTH_MECHANISM = ConfigOption(
+        "zookeeper.auth.mechanism", _zookeeper_auth_mechanism, "digest",
+        "How sessions authenticate: 'digest' (kazoo auth_data, ACL scheme digest) or 'sasl' "
+        "(SASL DIGEST-MD5 against a ZooKeeper with a JAAS Server section, ACL scheme sasl).")
     AUTH_PASSWORD = ConfigOption(
         "zookeeper.auth.password", str, "",
-        "Digest password. Empty: the contents of zookeeper.auth.password-file, if set.", secret=True)
+        "Password of zookeeper.auth.username. Empty: the contents of zookeeper.auth.password-file, if set.",
+        secret=True)
     AUTH_PASSWORD_FILE = ConfigOption(
-        "zookeeper.auth.password-file", str, "", "File holding the ZooKeeper digest password.")
+        "zookeeper.auth.password-file", str, "", "File holding the ZooKeeper password.")
     SSL_ENABLED = ConfigOption(
         "zookeeper.ssl.enabled", _boolean, False, "Connect to ZooKeeper over TLS (its secureClientPort).")
     SSL_CA_LOCATION = ConfigOption("zookeeper.ssl.ca.location", str, "", "CA certificate(s) of ZooKeeper (PEM).")

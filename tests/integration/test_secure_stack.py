@@ -1,7 +1,7 @@
 """``ops/stack up --secure`` on ports and a state dir of its own (never the shared default stack):
 a job runs end to end with the credentials of ``secure.env``, and clients without them are refused
-by Kafka (SASL_SSL + SCRAM + ACLs), Redis (TLS + requirepass) and ZooKeeper (enforced auth +
-digest ACLs)."""
+by Kafka (SASL_SSL + SCRAM + ACLs), Redis (TLS + requirepass) and ZooKeeper (enforced SASL
+DIGEST-MD5 authentication + sasl ACLs)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,11 @@ import redis
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from kazoo.client import KazooClient
-from kazoo.exceptions import KazooException, NoAuthError
+from kazoo.exceptions import KazooException
+from kazoo.handlers.threading import KazooTimeoutError
 
 from strom.config import Configuration, KafkaOptions, RedisOptions, StackOptions, ZooKeeperOptions
+from strom.coordination.security import zookeeper_client_kwargs
 from strom.io.client_config import kafka_client_config
 
 from .conftest import TestCluster
@@ -163,24 +165,37 @@ def test_redis_refuses_plaintext_and_clients_without_the_password(secure_stack: 
         no_password.ping()
 
 
-def test_zookeeper_refuses_clients_without_credentials(secure_stack: SecureStack):
+# kazoo's connection thread ends with SessionClosedRequireSaslError for the wrong password: expected
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_zookeeper_refuses_clients_without_sasl_credentials(secure_stack: SecureStack):
     hosts = secure_stack.config.get(ZooKeeperOptions.QUORUM)
-    anonymous = KazooClient(hosts=hosts, timeout=3, connection_retry={"max_tries": 0})
-    anonymous.start(timeout=10)
+    # no credentials, and a digest user (not a SASL one): enforced authentication closes the session
+    for auth in ({}, {"auth_data": [("digest", "mallory:guess")]}):
+        client = KazooClient(hosts=hosts, timeout=3, connection_retry={"max_tries": 0}, **auth)
+        client.start(timeout=10)
+        try:
+            with pytest.raises(KazooException):
+                client.create("/strom/anonymous", b"")
+        finally:
+            client.stop()
+            client.close()
+    # Strom's SASL user with a wrong password gets no session at all
+    wrong = KazooClient(hosts=hosts, timeout=3, connection_retry={"max_tries": 0},
+                        sasl_options={"mechanism": "DIGEST-MD5", "username": "strom", "password": "guess"})
     try:
-        with pytest.raises(KazooException):  # enforced authentication closes the session
-            anonymous.create("/strom/anonymous", b"")
+        with pytest.raises((KazooException, KazooTimeoutError)):
+            wrong.start(timeout=5)
+            wrong.create("/strom/guessed", b"")
     finally:
-        anonymous.stop()
-        anonymous.close()
-    other = KazooClient(hosts=hosts, timeout=3, auth_data=[("digest", "mallory:guess")])
-    other.start(timeout=10)
+        wrong.stop()
+        wrong.close()
+    # with secure.env's credentials (SASL DIGEST-MD5) Strom's user writes under /strom, whose ACL names it
+    strom = KazooClient(hosts=hosts, timeout=3, **zookeeper_client_kwargs(secure_stack.config))
+    strom.start(timeout=10)
     try:
-        assert other.exists("/strom")  # anyone authenticated may read (leader discovery)
-        for write in (lambda: other.create("/strom/mallory", b""), lambda: other.set("/strom", b"x"),
-                      lambda: other.create("/mallory", b"")):
-            with pytest.raises(NoAuthError):
-                write()
+        strom.create("/strom/sasl-probe", b"", ephemeral=True)
+        acl, _ = strom.get_acls("/strom")
+        assert {(a.id.scheme, a.id.id) for a in acl} == {("sasl", "strom"), ("world", "anyone")}
     finally:
-        other.stop()
-        other.close()
+        strom.stop()
+        strom.close()

@@ -1,7 +1,9 @@
-"""ZooKeeper credentials, TLS and the digest ACLs of Strom's znodes.
+"""ZooKeeper credentials, TLS and the ACLs of Strom's znodes.
 
-With ``zookeeper.auth.username`` set, every session Strom opens authenticates with that digest
-user (kazoo ``auth_data``), and every znode it creates under ``/strom/<cluster.id>`` gets the ACL
+With ``zookeeper.auth.username`` set, every session Strom opens authenticates as that user, by
+``zookeeper.auth.mechanism``: ``digest`` (kazoo ``auth_data``) or ``sasl`` (SASL DIGEST-MD5,
+kazoo ``sasl_options`` through pure-sasl, against a ZooKeeper whose JAAS ``Server`` section
+knows the user). Every znode Strom creates under ``/strom/<cluster.id>`` gets the ACL
 of :func:`cluster_acl`: the user may do anything, everyone else may only read (the leader nodes
 name addresses and epochs, nothing secret; a client without credentials can still find the
 leader). ``/strom`` itself stays open so that clusters with other credentials can share the
@@ -40,27 +42,39 @@ def zookeeper_digest(config: Configuration) -> tuple[str, str] | None:
 
 
 def cluster_acl(config: Configuration) -> list[ACL] | None:
-    """The ACL of Strom's znodes: the digest user may do anything, the world only read; None
-    (kazoo's open ACL) without credentials.
+    """The ACL of Strom's znodes: the configured user may do anything (scheme ``digest``, or
+    ``sasl`` with ``zookeeper.auth.mechanism=sasl``), the world only read; None (kazoo's open
+    ACL) without credentials.
 
     >>> acl = cluster_acl(Configuration(env={"STROM_ZOOKEEPER_AUTH_USERNAME": "strom",
     ...                                      "STROM_ZOOKEEPER_AUTH_PASSWORD": "pw"}))
     >>> [(a.id.scheme, a.acl_list) for a in acl]
     [('digest', ['ALL']), ('world', ['READ'])]
+    >>> acl = cluster_acl(Configuration(env={"STROM_ZOOKEEPER_AUTH_USERNAME": "strom",
+    ...                                      "STROM_ZOOKEEPER_AUTH_PASSWORD": "pw",
+    ...                                      "STROM_ZOOKEEPER_AUTH_MECHANISM": "sasl"}))
+    >>> [(a.id.scheme, a.id.id, a.acl_list) for a in acl]
+    [('sasl', 'strom', ['ALL']), ('world', 'anyone', ['READ'])]
     """
     digest = zookeeper_digest(config)
     if digest is None:
         return None
-    return [make_digest_acl(*digest, all=True), make_acl("world", "anyone", read=True)]
+    user = (make_acl("sasl", digest[0], all=True) if config.get(ZooKeeperOptions.AUTH_MECHANISM) == "sasl"
+            else make_digest_acl(*digest, all=True))
+    return [user, make_acl("world", "anyone", read=True)]
 
 
 def zookeeper_client_kwargs(config: Configuration) -> dict[str, Any]:
-    """Keyword arguments of ``KazooClient`` beyond hosts and timeout: ``auth_data`` and
-    ``default_acl`` with credentials, the TLS settings with ``zookeeper.ssl.enabled``."""
+    """Keyword arguments of ``KazooClient`` beyond hosts and timeout: ``auth_data`` (digest) or
+    ``sasl_options`` (sasl) and ``default_acl`` with credentials, the TLS settings with
+    ``zookeeper.ssl.enabled``."""
     kwargs: dict[str, Any] = {}
     digest = zookeeper_digest(config)
     if digest is not None:
-        kwargs["auth_data"] = [("digest", ":".join(digest))]
+        if config.get(ZooKeeperOptions.AUTH_MECHANISM) == "sasl":
+            kwargs["sasl_options"] = {"mechanism": "DIGEST-MD5", "username": digest[0], "password": digest[1]}
+        else:
+            kwargs["auth_data"] = [("digest", ":".join(digest))]
         kwargs["default_acl"] = cluster_acl(config)
     if config.get(ZooKeeperOptions.SSL_ENABLED):
         kwargs["use_ssl"] = True

@@ -58,7 +58,7 @@ Secure stack (up --secure):
             'strom'), certificates from keytool; the KRaft StandardAuthorizer allows
             'strom' its topics strom.*, groups and transactional ids strom-*, and the
             jobs' topics of STROM_STACK_SECURE_DATA_TOPICS (default: all)
-  ZooKeeper authentication enforced (digest); / and /strom writable by 'strom' only
+  ZooKeeper SASL (DIGEST-MD5) enforced; / and /strom writable by 'sasl:strom' only
   Redis     TLS only, requirepass
   registry  unchanged (HTTP on 127.0.0.1, no authentication)
   Passwords, keys and certificates are made once under $STROM_STATE_DIR/secure (0600)

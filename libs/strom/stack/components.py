@@ -360,8 +360,10 @@ class ZooKeeper(Component):
         (self.dir / "log4j.properties").write_text(ZK_LOG4J)
 
     def command(self, log: Path) -> list[str]:
+        jaas = ([f"-Djava.security.auth.login.config={secure.zookeeper_jaas(self.settings.files)}"]
+                if self.settings.secure else [])
         return ["java", *self.settings.zk_heap_opts.split(), "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError",
-                "-Djava.awt.headless=true", "-cp", ":".join(ZK_JARS),
+                "-Djava.awt.headless=true", *jaas, "-cp", ":".join(ZK_JARS),
                 f"-Dlog4j.configuration=file:{self.dir / 'log4j.properties'}",
                 "-Dzookeeper.jmx.log4j.disable=true",
                 "org.apache.zookeeper.server.ZooKeeperServerMain", str(self.dir / "zoo.cfg")]

@@ -7,8 +7,9 @@
   :data:`CLIENT_USER` only what Strom needs (:func:`strom_acls`). The controller listener stays
   on 127.0.0.1 without TLS but with SASL/PLAIN (an anonymous one would have to be a super user).
 - Redis: TLS only (the same certificate) and ``requirepass``.
-- ZooKeeper: every session must authenticate (``enforce.auth.schemes=digest``, ZooKeeper 3.7+);
-  ``/`` and ``/strom`` get Strom's digest ACL (only :data:`CLIENT_USER` writes, anyone reads).
+- ZooKeeper: every session must authenticate by SASL (DIGEST-MD5 against the JAAS ``Server``
+  section of :func:`zookeeper_jaas`; ``enforce.auth.schemes=sasl``, ZooKeeper 3.7+); ``/`` and
+  ``/strom`` get Strom's ACL (only ``sasl:`` :data:`CLIENT_USER` writes, anyone reads).
 
 Secrets are made once per state dir under ``<state>/secure`` (a directory of mode 0700, every
 file 0600) and are never printed: they reach the servers through files (configs of mode 0600, a
@@ -203,11 +204,22 @@ def redis_conf(files: SecureFiles, port: int, data: Path, log: Path, persistence
 
 
 ZOO_CFG_SECURE = """\
-# Every session must authenticate before anything else (ZooKeeper 3.7+); Strom's znodes carry
-# digest ACLs, so only Strom's user writes them.
+# Every session must authenticate by SASL before anything else (ZooKeeper 3.7+); Strom's znodes
+# carry sasl ACLs, so only Strom's user writes them.
+authProvider.sasl=org.apache.zookeeper.server.auth.SASLAuthenticationProvider
 enforce.auth.enabled=true
-enforce.auth.schemes=digest
+enforce.auth.schemes=sasl
 """
+
+
+def zookeeper_jaas(files: SecureFiles) -> Path:
+    """The JAAS file (0600) of the secure ZooKeeper (``-Djava.security.auth.login.config``): its
+    ``Server`` section lets :data:`CLIENT_USER` in by SASL DIGEST-MD5 with its password."""
+    path = files.dir / "zookeeper-jaas.conf"
+    password = files.password("zookeeper").replace("\\", "\\\\").replace('"', '\\"')
+    write_private(path, "Server {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n"
+                        f'  user_{CLIENT_USER}="{password}";\n}};\n')
+    return path
 
 
 def client_env(files: SecureFiles, plain: Mapping[str, str], redis_port: int) -> dict[str, str]:
@@ -219,7 +231,7 @@ def client_env(files: SecureFiles, plain: Mapping[str, str], redis_port: int) ->
             KafkaOptions.SASL_USERNAME.env_var: CLIENT_USER,
             KafkaOptions.SASL_PASSWORD_FILE.env_var: str(files.password_file("kafka-strom")),
             KafkaOptions.SSL_CA_LOCATION.env_var: str(files.ca_pem),
-            "STROM_ZOOKEEPER_AUTH_USERNAME": CLIENT_USER,
+            "STROM_ZOOKEEPER_AUTH_USERNAME": CLIENT_USER, "STROM_ZOOKEEPER_AUTH_MECHANISM": "sasl",
             "STROM_ZOOKEEPER_AUTH_PASSWORD_FILE": str(files.password_file("zookeeper")),
             "STROM_REDIS_PASSWORD_FILE": str(files.password_file("redis")),
             "STROM_REDIS_SSL_CA_LOCATION": str(files.ca_pem)}
@@ -262,7 +274,7 @@ def grant_acls(admin_config: dict[str, Any], data_topics: str, timeout_s: float)
 
 
 def lock_zookeeper(client: KazooClient, config: Configuration) -> None:
-    """Give ``/`` and ``/strom`` Strom's digest ACL (its user does anything, others only read), so
+    """Give ``/`` and ``/strom`` Strom's ACL (its user does anything, others only read), so
     no other user of the ZooKeeper creates nodes, nor Strom's cluster paths before it does."""
     acl = cluster_acl(config)
     assert acl is not None, "the secure stack's client config has ZooKeeper credentials"

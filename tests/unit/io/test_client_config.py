@@ -12,7 +12,15 @@ import pytest
 from click.testing import CliRunner
 
 from strom.api.connectors import KafkaRecordSerializationSchema, KafkaSink, KafkaSource
-from strom.config import ALL_OPTIONS, Configuration, KafkaOptions, RedisOptions, redacted, redacted_url
+from strom.config import (
+    ALL_OPTIONS,
+    Configuration,
+    KafkaOptions,
+    RedisOptions,
+    ZooKeeperOptions,
+    redacted,
+    redacted_url,
+)
 from strom.coordination.security import cluster_acl, zookeeper_client_kwargs
 from strom.errors import ConfigError
 from strom.io.client_config import kafka_client_config, kafka_security, redis_connection_kwargs
@@ -199,6 +207,19 @@ def test_zookeeper_credentials_acls_and_tls(tmp_path):
     assert kwargs["use_ssl"] is True and kwargs["ca"] == "/ca.pem"
     with pytest.raises(ConfigError, match="STROM_ZOOKEEPER_AUTH_PASSWORD"):
         zookeeper_client_kwargs(Configuration(env={"STROM_ZOOKEEPER_AUTH_USERNAME": "strom"}))
+
+
+def test_zookeeper_sasl_authenticates_by_digest_md5_and_acls_name_the_sasl_user(tmp_path):
+    (tmp_path / "zk").write_text("zk-hunter2\n")
+    kwargs = zookeeper_client_kwargs(Configuration(env={
+        "STROM_ZOOKEEPER_AUTH_USERNAME": "strom", "STROM_ZOOKEEPER_AUTH_PASSWORD_FILE": str(tmp_path / "zk"),
+        "STROM_ZOOKEEPER_AUTH_MECHANISM": "SASL"}))
+    assert kwargs["sasl_options"] == {"mechanism": "DIGEST-MD5", "username": "strom", "password": "zk-hunter2"}
+    assert "auth_data" not in kwargs
+    assert [(a.id.scheme, a.id.id, a.perms) for a in kwargs["default_acl"]] == [("sasl", "strom", 31),
+                                                                               ("world", "anyone", 1)]
+    with pytest.raises(ConfigError, match="digest or sasl"):
+        Configuration(env={"STROM_ZOOKEEPER_AUTH_MECHANISM": "kerberos"}).get(ZooKeeperOptions.AUTH_MECHANISM)
 
 
 # -- Redis -------------------------------------------------------------------------------------
