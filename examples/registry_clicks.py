@@ -12,14 +12,14 @@ schema from the registry, counts clicks per user and writes ``{"user", "clicks"}
 whose schema id the registry does not know, or that does not decode, goes to the dead-letter
 topic (``--dead-letter-topic``) with the reason in its ``strom.error`` header.
 
-``--registry`` (default ``$STROM_SCHEMA_REGISTRY_URL``, else the stack's registry) is the
-registry's URL; credentials go in a ``SchemaRegistryClient`` configuration instead, e.g.
-``{"url": ..., "basic.auth.user.info": os.environ["SR_USER_INFO"]}``.
+The registry is the one of the cluster's settings (``schema_registry_config()``:
+``$STROM_SCHEMA_REGISTRY_URL``, else the stack's, with the user, password and CA of
+``STROM_SCHEMA_REGISTRY_*``, which ``ops/stack up --secure`` puts in ``secure.env``);
+``--registry URL`` replaces its URL.
 """
 
 import argparse
 import json
-import os
 import random
 import sys
 
@@ -31,9 +31,8 @@ from strom.api import (
     RegistryAvroDeserializationSchema,
     RegistryAvroSerializationSchema,
     StreamExecutionEnvironment,
+    schema_registry_config,
 )
-
-DEFAULT_REGISTRY = "http://127.0.0.1:8085/apis/ccompat/v7"
 
 CLICK_SCHEMA = json.dumps({
     "type": "record", "name": "Click", "namespace": "strom.examples",
@@ -50,10 +49,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--input", default="clicks", help="topic of Avro clicks (Confluent wire format)")
     parser.add_argument("--output", default="clicks-per-user", help="topic of Avro running counts per user")
     parser.add_argument("--dead-letter-topic", default="clicks-dlq", help="topic for values that do not decode")
-    parser.add_argument("--registry", default=os.environ.get("STROM_SCHEMA_REGISTRY_URL") or DEFAULT_REGISTRY,
-                        help="schema registry URL (Confluent API)")
+    parser.add_argument("--registry", help="schema registry URL (Confluent API; default: the cluster's settings)")
     args = parser.parse_args(argv)
-    registry = {"url": args.registry}
+    registry = registry_of(args.registry)
 
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_dead_letter_topic(args.dead_letter_topic)
@@ -76,7 +74,12 @@ def main(argv: list[str]) -> None:
     env.execute("RegistryClicks")
 
 
-def produce_clicks(bootstrap: str, registry: str, topic: str, count: int, bad: int, seed: int = 1) -> None:
+def registry_of(url: str | None) -> dict:
+    """The cluster's schema registry configuration (credentials included), with ``url`` if given."""
+    return {**schema_registry_config(), **({"url": url} if url else {})}
+
+
+def produce_clicks(bootstrap: str, registry: dict, topic: str, count: int, bad: int, seed: int = 1) -> None:
     """Write ``count`` random clicks to ``topic`` (2 partitions if new) as a Confluent producer
     does (confluent-kafka's ``AvroSerializer``, subject ``<topic>-value``), then ``bad`` values
     that the job dead-letters: an unregistered schema id, and bytes not in the wire format."""
@@ -89,7 +92,7 @@ def produce_clicks(bootstrap: str, registry: str, topic: str, count: int, bad: i
     from strom.io.kafka import TopicSpec, ensure_topics
 
     ensure_topics(bootstrap, [TopicSpec(topic, 2)])
-    serialize = AvroSerializer(SchemaRegistryClient({"url": registry}), CLICK_SCHEMA)
+    serialize = AvroSerializer(SchemaRegistryClient(registry), CLICK_SCHEMA)
     ctx = SerializationContext(topic, MessageField.VALUE)
     rng = random.Random(seed)
     producer = Producer(kafka_client_config(bootstrap, {"linger.ms": 20}))
@@ -114,13 +117,14 @@ def cli(argv: list[str]) -> None:
     load.add_argument("--topic", default="clicks")
     load.add_argument("--count", type=int, default=1000, help="clicks to write (default 1000)")
     load.add_argument("--bad", type=int, default=0, help="values to write that the job dead-letters (default 0)")
-    load.add_argument("--registry", default=os.environ.get("STROM_SCHEMA_REGISTRY_URL") or DEFAULT_REGISTRY)
+    load.add_argument("--registry", help="schema registry URL (default: the cluster's settings)")
     load.add_argument("--bootstrap", help="Kafka bootstrap servers (default: STROM_KAFKA_BOOTSTRAP / strom config)")
     args = parser.parse_args(argv)
     bootstrap = args.bootstrap or Configuration().get(KafkaOptions.BOOTSTRAP)
-    produce_clicks(bootstrap, args.registry, args.topic, args.count, args.bad)
+    registry = registry_of(args.registry)
+    produce_clicks(bootstrap, registry, args.topic, args.count, args.bad)
     print(f"produced {args.count} clicks and {args.bad} bad values to {args.topic} (schema subject "
-          f"{args.topic}-value at {args.registry})")
+          f"{args.topic}-value at {registry['url']})")
 
 
 if __name__ == "__main__":

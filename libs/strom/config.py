@@ -193,6 +193,20 @@ class SchemaRegistryOptions:
     START_TIMEOUT = ConfigOption(
         "stack.schema-registry.start-timeout", _positive_int, 90_000,
         "How long `ops/stack up` waits for the schema registry to serve.", "ms")
+    # A client's view (strom.api.schema_registry.schema_registry_config); ops/stack env prints them.
+    URL = ConfigOption(
+        "schema-registry.url", str,
+        lambda env: f"http://127.0.0.1:{_value_in(env, SchemaRegistryOptions.PORT)}/apis/ccompat/v7",
+        "Base URL of the schema registry's Confluent-compatible API, for jobs and tools.")
+    USERNAME = ConfigOption(
+        "schema-registry.username", str, "", "HTTP basic-auth user of the schema registry (empty: none).")
+    PASSWORD = ConfigOption(
+        "schema-registry.password", str, "",
+        "Its password. Empty: the contents of schema-registry.password-file, if set.", secret=True)
+    PASSWORD_FILE = ConfigOption(
+        "schema-registry.password-file", str, "", "File holding the schema registry password.")
+    SSL_CA_LOCATION = ConfigOption(
+        "schema-registry.ssl.ca.location", str, "", "CA certificate(s) of an https schema registry (PEM).")
 
 
 class KafkaOptions:

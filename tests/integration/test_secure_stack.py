@@ -1,7 +1,7 @@
 """``ops/stack up --secure`` on ports and a state dir of its own (never the shared default stack):
 a job runs end to end with the credentials of ``secure.env``, and clients without them are refused
-by Kafka (SASL_SSL + SCRAM + ACLs), Redis (TLS + requirepass) and ZooKeeper (enforced SASL
-DIGEST-MD5 authentication + sasl ACLs)."""
+by Kafka (SASL_SSL + SCRAM + ACLs), Redis (TLS + requirepass), ZooKeeper (enforced SASL
+DIGEST-MD5 authentication + sasl ACLs) and the schema registry (https + basic auth)."""
 
 from __future__ import annotations
 
@@ -16,17 +16,19 @@ from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 from kazoo.handlers.threading import KazooTimeoutError
 
 from strom.config import Configuration, KafkaOptions, RedisOptions, StackOptions, ZooKeeperOptions
 from strom.coordination.security import zookeeper_client_kwargs
-from strom.io.client_config import kafka_client_config
+from strom.io.client_config import kafka_client_config, schema_registry_config
 
 from .conftest import TestCluster
 
@@ -82,7 +84,7 @@ def secure_stack(tmp_path_factory) -> Iterator[SecureStack]:
     secure = SecureStack(state, env, {})
     try:
         started = time.monotonic()
-        up = secure.stack("up", "--secure", "zookeeper", "redis", "kafka")
+        up = secure.stack("up", "--secure")
         assert up.returncode == 0, up.stdout + up.stderr
         print(f"secure stack up in {time.monotonic() - started:.1f} s")
         secure.client_env = sourced(state / "secure.env")
@@ -96,10 +98,11 @@ def test_secrets_are_private_files_never_printed(secure_stack: SecureStack):
     secret_dir = secure_stack.state / "secure"
     assert secret_dir.stat().st_mode & 0o777 == 0o700
     passwords = [p.read_text().strip() for p in secret_dir.glob("*.password")]
-    assert len(passwords) == 5
+    assert len(passwords) == 6
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in secret_dir.iterdir())
-    status = secure_stack.stack("status")  # exits 1: the registry is not started here
-    assert [line.split()[3] for line in status.stdout.splitlines()[:3]] == ["healthy"] * 3, status.stdout
+    status = secure_stack.stack("status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert [line.split()[3] for line in status.stdout.splitlines()[:4]] == ["healthy"] * 4, status.stdout
     assert "SECURE" in status.stdout and str(secure_stack.state / "secure.env") in status.stdout
     shown = status.stdout + secure_stack.stack("env").stdout + (secure_stack.state / "secure.env").read_text()
     shown += "".join(log.read_text() for log in (secure_stack.state / "logs").glob("*.log"))
@@ -199,3 +202,19 @@ def test_zookeeper_refuses_clients_without_sasl_credentials(secure_stack: Secure
     finally:
         strom.stop()
         strom.close()
+
+
+def test_the_schema_registry_serves_only_authenticated_https(secure_stack: SecureStack):
+    conf = schema_registry_config(secure_stack.config)  # what jobs and tools get from secure.env
+    assert conf["url"].startswith("https://") and conf["basic.auth.user.info"].startswith("strom:")
+    with SchemaRegistryClient(conf) as client:
+        schema_id = client.register_schema("secure-it-value", Schema('{"type": "string"}', "AVRO"))
+        assert client.get_schema(schema_id).schema_str == '"string"'
+    anonymous = {k: v for k, v in conf.items() if k != "basic.auth.user.info"}
+    wrong = {**conf, "basic.auth.user.info": "strom:guess"}
+    for refused in (anonymous, wrong):
+        with SchemaRegistryClient({**refused, "max.retries": 0}) as client, \
+                pytest.raises(SchemaRegistryError, match="HTTP status code 401"):
+            client.get_subjects()
+    with pytest.raises(httpx.TransportError):  # plain HTTP to the TLS port: the registry hangs up
+        httpx.get(conf["url"].replace("https://", "http://") + "/subjects", timeout=5)

@@ -71,6 +71,7 @@ from strom.api.windowing import (
 )
 from strom.checkpoint.config import CheckpointingMode, RestartStrategies
 from strom.graph.stream_graph import ErrorPolicy
+from strom.io.client_config import schema_registry_config  # the cluster's registry, for the formats above
 from strom.state import (
     AggregateFunction,
     AggregatingStateDescriptor,
@@ -89,7 +90,7 @@ __all__ = [
     "KafkaRecordSerializationSchema", "KafkaSink", "KafkaSource", "SimpleStringSchema",
     "RegistryAvroDeserializationSchema", "RegistryAvroSerializationSchema", "RegistryDeserializationError",
     "RegistryJsonDeserializationSchema", "RegistryJsonSerializationSchema",
-    "RegistryProtobufDeserializationSchema", "RegistryProtobufSerializationSchema",
+    "RegistryProtobufDeserializationSchema", "RegistryProtobufSerializationSchema", "schema_registry_config",
     # streams
     "ConnectedStreams", "DataStream", "IntervalJoin", "JoinedStreams", "KeyedStream",
     "StreamExecutionEnvironment", "WindowedStream", "CheckpointingMode", "RestartStrategies", "ErrorPolicy",

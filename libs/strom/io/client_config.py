@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from strom.config import ConfigOption, Configuration, KafkaOptions, RedisOptions, RestOptions
+from strom.config import ConfigOption, Configuration, KafkaOptions, RedisOptions, RestOptions, SchemaRegistryOptions
 from strom.credentials import optional_secret
+from strom.errors import ConfigError
 
 #: Options whose value is the librdkafka property of the same name without ``kafka.``.
 KAFKA_PASSTHROUGH: tuple[ConfigOption[str], ...] = (
@@ -109,3 +110,28 @@ def rest_verify(config: Configuration) -> ssl.SSLContext | bool:
     system's CAs. Raises :class:`ssl.SSLError` or :class:`OSError` for an unreadable CA file."""
     ca_file = config.get(RestOptions.SSL_CA_FILE)
     return ssl.create_default_context(cafile=ca_file) if ca_file else True
+
+
+def schema_registry_config(config: Configuration | None = None) -> dict[str, Any]:
+    """The ``SchemaRegistryClient`` configuration of the cluster's settings
+    (:class:`~strom.config.SchemaRegistryOptions`: ``STROM_SCHEMA_REGISTRY_URL``, ``..._USERNAME``,
+    ``..._PASSWORD[_FILE]``, ``..._SSL_CA_LOCATION``; ``ops/stack up --secure`` writes them into
+    ``secure.env``): ``url``, and ``basic.auth.user.info`` / ``ssl.ca.location`` when set.
+
+    >>> schema_registry_config(Configuration(env={"STROM_SCHEMA_REGISTRY_PORT": "8095"}))
+    {'url': 'http://127.0.0.1:8095/apis/ccompat/v7'}
+
+    Raises :class:`~strom.errors.ConfigError` for a user without a password, or an unreadable
+    password file.
+    """
+    config = config or Configuration()
+    conf: dict[str, Any] = {"url": config.get(SchemaRegistryOptions.URL)}
+    if username := config.get(SchemaRegistryOptions.USERNAME):
+        password = optional_secret(config, SchemaRegistryOptions.PASSWORD, SchemaRegistryOptions.PASSWORD_FILE)
+        if not password:
+            raise ConfigError(f"{SchemaRegistryOptions.USERNAME.env_var} is set but no password: set "
+                              f"{SchemaRegistryOptions.PASSWORD_FILE.env_var}")
+        conf["basic.auth.user.info"] = f"{username}:{password}"
+    if ca := config.get(SchemaRegistryOptions.SSL_CA_LOCATION):
+        conf["ssl.ca.location"] = ca
+    return conf

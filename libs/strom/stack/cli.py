@@ -60,7 +60,7 @@ Secure stack (up --secure):
             jobs' topics of STROM_STACK_SECURE_DATA_TOPICS (default: all)
   ZooKeeper SASL (DIGEST-MD5) enforced; / and /strom writable by 'sasl:strom' only
   Redis     TLS only, requirepass
-  registry  unchanged (HTTP on 127.0.0.1, no authentication)
+  registry  https only, HTTP basic auth (user 'strom') on every API path
   Passwords, keys and certificates are made once under $STROM_STATE_DIR/secure (0600)
   and never printed. Clients need the settings in $STROM_STATE_DIR/secure.env:
       set -a; . $STROM_STATE_DIR/secure.env; set +a

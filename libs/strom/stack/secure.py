@@ -7,6 +7,9 @@
   :data:`CLIENT_USER` only what Strom needs (:func:`strom_acls`). The controller listener stays
   on 127.0.0.1 without TLS but with SASL/PLAIN (an anonymous one would have to be a super user).
 - Redis: TLS only (the same certificate) and ``requirepass``.
+- The schema registry (Apicurio, Quarkus): https only (the same certificate) and HTTP basic
+  authentication on every path of its API (:data:`CLIENT_USER`, a SHA-512 digest of its password
+  in the config); its management interface (health, metrics) stays plain HTTP on 127.0.0.1.
 - ZooKeeper: every session must authenticate by SASL (DIGEST-MD5 against the JAAS ``Server``
   section of :func:`zookeeper_jaas`; ``enforce.auth.schemes=sasl``, ZooKeeper 3.7+); ``/`` and
   ``/strom`` get Strom's ACL (only ``sasl:`` :data:`CLIENT_USER` writes, anyone reads).
@@ -18,6 +21,7 @@ Java argument file, ``keytool -storepass:file``), never through a command line.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import shlex
@@ -38,14 +42,14 @@ from confluent_kafka.admin import (
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, pkcs12
 from kazoo.client import KazooClient
 
-from strom.config import Configuration, KafkaOptions
+from strom.config import Configuration, KafkaOptions, SchemaRegistryOptions
 from strom.coordination.security import cluster_acl
 from strom.naming import ZOOKEEPER_ROOT
 
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 BROKER_USER = "admin"    # the broker's own principal (inter-broker, controller): a super user
 CLIENT_USER = "strom"    # Strom's principal in Kafka and its digest user in ZooKeeper
-PASSWORDS = ("kafka-admin", "kafka-strom", "redis", "zookeeper", "keystore")
+PASSWORDS = ("kafka-admin", "kafka-strom", "redis", "zookeeper", "registry", "keystore")
 SAN = "SAN=ip:127.0.0.1,dns:localhost"
 CERT_VALIDITY_DAYS = "3650"
 
@@ -63,10 +67,13 @@ def write_private(path: Path, text: str) -> None:
 
 
 class SecureFiles:
-    """The secrets and certificates of one state dir's secure stack, under ``<state>/secure``."""
+    """The secrets and certificates of one state dir's secure stack, under ``<state>/secure``.
+    ``hosts``: DNS names the server certificate names besides 127.0.0.1 and localhost (those of
+    the compose network: ``kafka``, ``redis``, ``zookeeper``)."""
 
-    def __init__(self, state: Path) -> None:
+    def __init__(self, state: Path, hosts: Sequence[str] = ()) -> None:
         self.dir = state / "secure"
+        self.san = SAN + "".join(f",dns:{host}" for host in hosts)
 
     def password_file(self, name: str) -> Path:
         """The file of one of :data:`PASSWORDS` (it holds the password and a newline)."""
@@ -123,8 +130,8 @@ class SecureFiles:
             raise SecureSetupError(f"keytool {args[0]} failed: {(done.stderr or done.stdout).strip()[-500:]}")
 
     def _certificates(self) -> None:
-        """A CA, the server's key signed by it (for 127.0.0.1 and localhost), its keystore and a
-        truststore of the CA; then the same key and chain as PEM for Redis."""
+        """A CA, the server's key signed by it (for 127.0.0.1, localhost and :attr:`san`'s other
+        hosts), its keystore and a truststore of the CA; then the same key and chain as PEM for Redis."""
         for stale in self.dir.glob("*.p12"):
             stale.unlink()  # a half-made set from an interrupted run: start over
         ca, csr, cert = self.dir / "ca.p12", self.dir / "server.csr", self.dir / "server.pem"
@@ -132,11 +139,11 @@ class SecureFiles:
         self._keytool("-genkeypair", "-alias", "ca", "-dname", "CN=Strom local CA", "-ext", "bc:c",
                       "-keystore", str(ca), *common)
         self._keytool("-exportcert", "-rfc", "-alias", "ca", "-keystore", str(ca), "-file", str(self.ca_pem))
-        self._keytool("-genkeypair", "-alias", "server", "-dname", "CN=127.0.0.1", "-ext", SAN,
+        self._keytool("-genkeypair", "-alias", "server", "-dname", "CN=127.0.0.1", "-ext", self.san,
                       "-keystore", str(self.keystore), *common)
         self._keytool("-certreq", "-alias", "server", "-keystore", str(self.keystore), "-file", str(csr))
         self._keytool("-gencert", "-alias", "ca", "-keystore", str(ca), "-infile", str(csr), "-outfile", str(cert),
-                      "-rfc", "-validity", CERT_VALIDITY_DAYS, "-ext", SAN, "-ext", "eku=serverAuth")
+                      "-rfc", "-validity", CERT_VALIDITY_DAYS, "-ext", self.san, "-ext", "eku=serverAuth")
         self._keytool("-importcert", "-alias", "ca", "-keystore", str(self.keystore), "-file", str(self.ca_pem),
                       "-noprompt")
         self._keytool("-importcert", "-alias", "server", "-keystore", str(self.keystore), "-file", str(cert))
@@ -222,6 +229,22 @@ def zookeeper_jaas(files: SecureFiles) -> Path:
     return path
 
 
+def registry_listener_properties(files: SecureFiles, port: int) -> str:
+    """application.properties lines of the secure registry: https only on ``port``, and every
+    request authenticated by HTTP basic auth as :data:`CLIENT_USER`. Quarkus' embedded users
+    (built into Apicurio's app) hold ``hex(sha512(user:realm:password))``, realm ``Quarkus``."""
+    digest = hashlib.sha512(f"{CLIENT_USER}:Quarkus:{files.password('registry')}".encode()).hexdigest()
+    return "\n".join([
+        "quarkus.http.insecure-requests=disabled", f"quarkus.http.ssl-port={port}",
+        f"quarkus.http.ssl.certificate.files={files.server_chain_pem}",
+        f"quarkus.http.ssl.certificate.key-files={files.server_key_pem}",
+        "quarkus.http.auth.basic=true", "quarkus.security.users.embedded.algorithm=digest-sha-512",
+        f"quarkus.security.users.embedded.users.{CLIENT_USER}={digest}",
+        f"quarkus.security.users.embedded.roles.{CLIENT_USER}=sr-admin",
+        "quarkus.http.auth.permission.authenticated.paths=/*",
+        "quarkus.http.auth.permission.authenticated.policy=authenticated"])
+
+
 def client_env(files: SecureFiles, plain: Mapping[str, str], redis_port: int) -> dict[str, str]:
     """The STROM_* settings of every Strom process and CLI of the secure stack: ``plain`` (the
     addresses) with a ``rediss://`` Redis URL and the credentials (password files, the CA)."""
@@ -234,7 +257,10 @@ def client_env(files: SecureFiles, plain: Mapping[str, str], redis_port: int) ->
             "STROM_ZOOKEEPER_AUTH_USERNAME": CLIENT_USER, "STROM_ZOOKEEPER_AUTH_MECHANISM": "sasl",
             "STROM_ZOOKEEPER_AUTH_PASSWORD_FILE": str(files.password_file("zookeeper")),
             "STROM_REDIS_PASSWORD_FILE": str(files.password_file("redis")),
-            "STROM_REDIS_SSL_CA_LOCATION": str(files.ca_pem)}
+            "STROM_REDIS_SSL_CA_LOCATION": str(files.ca_pem),
+            SchemaRegistryOptions.USERNAME.env_var: CLIENT_USER,
+            SchemaRegistryOptions.PASSWORD_FILE.env_var: str(files.password_file("registry")),
+            SchemaRegistryOptions.SSL_CA_LOCATION.env_var: str(files.ca_pem)}
 
 
 def write_env_file(path: Path, env: Mapping[str, str]) -> None:
