@@ -29,13 +29,16 @@ from kazoo.handlers.threading import KazooTimeoutError
 from strom.config import Configuration, KafkaOptions, RedisOptions, StackOptions, ZooKeeperOptions
 from strom.coordination.security import zookeeper_client_kwargs
 from strom.io.client_config import kafka_client_config, schema_registry_config
+from strom.testing.drill import Drill
 
 from .conftest import TestCluster
+from .test_checkpoints import corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = str(ROOT / "ops" / "stack")
 WORDCOUNT = str(ROOT / "examples" / "wordcount.py")
-DATA_PREFIX = "secure-it-"  # the only job topics Strom's Kafka user may use here (besides strom.*)
+DATA_PREFIX = "secure-it-"  # job topics Strom's Kafka user may use here (besides strom.* and the drills')
+DRILL_PREFIX = "drill-"     # strom.testing.drill's topics
 LINES = ["to be or not to be", "that is the question", "whether tis nobler in the mind to suffer"] * 50
 
 
@@ -80,7 +83,7 @@ def secure_stack(tmp_path_factory) -> Iterator[SecureStack]:
            "STROM_REDIS_PORT": str(redis_port), "STROM_SCHEMA_REGISTRY_PORT": str(registry),
            # the jar cache of this checkout: read only, nothing downloaded again
            "STROM_KAFKA_LIBS": Configuration(env={}).get(StackOptions.KAFKA_LIBS),
-           "STROM_STACK_SECURE_DATA_TOPICS": DATA_PREFIX}
+           "STROM_STACK_SECURE_DATA_TOPICS": f"{DATA_PREFIX},{DRILL_PREFIX}"}
     secure = SecureStack(state, env, {})
     try:
         started = time.monotonic()
@@ -218,3 +221,22 @@ def test_the_schema_registry_serves_only_authenticated_https(secure_stack: Secur
             client.get_subjects()
     with pytest.raises(httpx.TransportError):  # plain HTTP to the TLS port: the registry hangs up
         httpx.get(conf["url"].replace("https://", "http://") + "/subjects", timeout=5)
+
+
+@pytest.mark.parametrize("fault", ["kill-jobmanager", "kill-taskmanager"])
+def test_a_failover_drill_keeps_output_exactly_once_on_the_secure_stack(
+        secure_stack: SecureStack, tmp_path: Path, monkeypatch, fault: str):
+    """ZooKeeper SASL and ACLs under a new JobManager leader; Redis TLS and Kafka transactions
+    under ACLs through a restore from a checkpoint."""
+    client_env = {k: v for k, v in secure_stack.client_env.items() if k != "STROM_STATE_DIR"}
+    for name, value in client_env.items():
+        monkeypatch.setenv(name, value)  # the drill's own Kafka clients read the environment's settings
+    cluster = TestCluster(tmp_path, **client_env)
+    try:
+        drill = Drill(cluster.config, cluster.local, corpus(50_000), say=lambda _line: None, input_s=3.0)
+        result = drill.run(fault)
+        assert result.ok, result.line(None) + cluster.logs()
+        assert result.new_leader_s is not None or fault != "kill-jobmanager"
+        assert (result.restarts == 0) == (fault == "kill-jobmanager"), result.line(None)
+    finally:
+        cluster.close()
