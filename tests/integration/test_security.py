@@ -23,6 +23,7 @@ from strom.credentials import cluster_secret
 from strom.errors import TamperedDataError
 from strom.io.redis import redis_client
 from strom.jobmanager.job_store import JobRecord, RedisJobStore
+from strom.metrics.reporter import MetricEndpoints
 from strom.naming import artifact_key
 from strom.runtime.io.events import encode_buffer
 from strom.states import JobStatus
@@ -175,6 +176,12 @@ def test_a_forged_buffer_on_an_edge_is_refused_before_it_is_unpickled(cluster: T
     assert details["state"] == "FAILED", details
     assert f"buffer {edge}/0/" in str(details) and "fails its HMAC" in str(details)
     assert not marker.exists()
+    # counted where it was refused: the TaskManager's /metrics
+    endpoints = MetricEndpoints(redis_client(cluster.config), cluster.cluster_id).live()
+    (task_manager,) = [e["address"] for e in endpoints if e["service"] == "taskmanager"]
+    scraped = httpx.get(f"http://{task_manager}/metrics", timeout=5).text
+    failures = re.search(r'^strom_seal_failures_total\{kind="buffer"\} (\S+)$', scraped, re.MULTILINE)
+    assert failures is not None and float(failures.group(1)) >= 1, scraped[-2000:]
 
 
 def test_rest_over_tls_serves_only_clients_that_verify_its_certificate(stack, tmp_path):

@@ -54,7 +54,7 @@ from strom.clock import wall_ms
 from strom.errors import CheckpointCorruptedError, StaleAttemptError, StaleLeaderError
 from strom.io.kafka import KafkaPartition
 from strom.io.redis import LeaderFence, atomic_write, members, text
-from strom.io.sealed import fields_mac
+from strom.io.sealed import SEAL_FAILURES, fields_mac
 from strom.naming import job_prefix, savepoint_prefix
 
 MAC_FIELD = "mac"  # a snapshot hash's seal over its other fields
@@ -370,6 +370,7 @@ class RedisCheckpointStore:
                     f"or incomplete in Redis ({key})")
             sealed = data.pop(MAC_FIELD.encode(), b"")
             if not hmac.compare_digest(sealed, fields_mac(self._secret(), data)):
+                SEAL_FAILURES.labels("snapshot").inc()
                 raise CheckpointCorruptedError(
                     f"checkpoint {checkpoint_id}: snapshot of task {vertex_id}[{subtask}] fails its HMAC ({key}): "
                     f"changed outside Strom, or sealed with another cluster secret")

@@ -45,6 +45,7 @@ from strom.credentials import cluster_secret
 from strom.errors import ControlMessageError, NotLeaderError
 from strom.io.client_config import kafka_client_config
 from strom.io.kafka import TopicSpec, end_offset, ensure_topics, log_kafka_errors
+from strom.io.sealed import SEAL_FAILURES
 from strom.logs import get_logger
 
 log = get_logger(__name__)
@@ -153,6 +154,7 @@ class ControlChannel:
                 continue
             if not self._authentic(record):
                 self.refused += 1
+                SEAL_FAILURES.labels("control").inc()
                 log.error("control record refused: no valid MAC (not sent by a member of this cluster, or "
                           "cluster.secret differs)", topic=record.topic(), partition=record.partition(),
                           offset=record.offset())

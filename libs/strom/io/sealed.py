@@ -21,9 +21,17 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
+from prometheus_client import Counter
+
 from strom.errors import TamperedDataError
 
 MAC_BYTES = 32
+
+#: Seals that did not match, per process, by what the bytes were (``artifact``, ``buffer``,
+#: ``snapshot``, ``control``): tampering, or a process with another cluster secret. Served by
+#: every service's /metrics (:class:`~strom.metrics.reporter.MetricsReporter`).
+SEAL_FAILURES = Counter("strom_seal_failures", "Bytes refused because their HMAC-SHA256 did not match, by kind",
+                        ["kind"], registry=None)
 
 
 def mac(secret: bytes, data: bytes | memoryview) -> bytes:
@@ -35,16 +43,17 @@ def seal(secret: bytes, data: bytes) -> bytes:
     return mac(secret, data) + data
 
 
-def unseal(secret: bytes, sealed: bytes, where: str) -> bytes:
+def unseal(secret: bytes, sealed: bytes, where: str, kind: str = "artifact") -> bytes:
     """The data of a :func:`seal`; raises :class:`TamperedDataError` naming ``where`` if the MAC
-    does not match."""
-    return bytes(verified(secret, sealed, where))
+    does not match (and counts it in :data:`SEAL_FAILURES` under ``kind``)."""
+    return bytes(verified(secret, sealed, where, kind))
 
 
-def verified(secret: bytes, sealed: bytes, where: str) -> memoryview:
+def verified(secret: bytes, sealed: bytes, where: str, kind: str = "buffer") -> memoryview:
     """:func:`unseal` without copying the data (a view of ``sealed``), for the record path."""
     view = memoryview(sealed)
     if len(view) < MAC_BYTES or not hmac.compare_digest(view[:MAC_BYTES], mac(secret, view[MAC_BYTES:])):
+        SEAL_FAILURES.labels(kind).inc()
         raise TamperedDataError(f"{where} fails its HMAC: changed outside Strom, or sealed with another "
                                 f"cluster secret")
     return view[MAC_BYTES:]

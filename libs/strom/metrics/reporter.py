@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from strom import naming
 from strom.config import ClusterOptions, Configuration, MetricsOptions
+from strom.io.sealed import SEAL_FAILURES
 from strom.logs import get_logger
 
 log = get_logger(__name__)
@@ -69,7 +70,7 @@ class MetricsReporter:
                  client: redis.Redis) -> None:
         self.service, self.service_id = service, service_id
         self.registry = CollectorRegistry(auto_describe=False)
-        for collector in collectors:
+        for collector in (SEAL_FAILURES, *collectors):
             self.registry.register(collector)
         host = config.get(MetricsOptions.HOST)
         self.server, self.port = self._bind(host, config.get(MetricsOptions.PORT))
