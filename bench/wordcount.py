@@ -7,16 +7,21 @@ parallelism 1 and 2, and at 2 with checkpoints every second and an exactly-once
 sink (submission to FINISHED, via ``strom run``), the
 records/s of a plain consume -> produce loop over the same input records
 (one consumer, one producer, no Strom), the same loop producing one record
-per word, and the ratios of the durations.
+per word, Bytewax's WordCount (bench/bytewax_wordcount.py, one worker, with and
+without recovery snapshots every second; skipped without the ``bench`` extra), and
+the ratios of the durations.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -76,6 +81,34 @@ def wordcount(source: str, parallelism: int, *options: str) -> float:
     return time.monotonic() - started
 
 
+def bytewax(bootstrap: str, source: str, recovery: bool, words: int) -> float | None:
+    """Seconds of ``python -m bytewax.run`` of bench/bytewax_wordcount.py, one worker, over
+    ``source``; ``recovery``: snapshots every second into a fresh recovery directory (Bytewax's
+    own state store; its Kafka output is at-least-once). None without bytewax installed.
+    Raises RuntimeError unless it wrote one record per word (``words``)."""
+    if importlib.util.find_spec("bytewax") is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="bench-bytewax-") as recovery_dir:
+        options: list[str] = []
+        if recovery:
+            subprocess.run([sys.executable, "-m", "bytewax.recovery", recovery_dir, "1"], check=True,
+                           stdout=subprocess.DEVNULL)
+            options = ["-r", recovery_dir, "-s", "1", "-b", "0"]
+        env = {**os.environ, "BENCH_BROKERS": bootstrap, "BENCH_INPUT": source,
+               "BENCH_OUTPUT": f"bench-bytewax-out-{uuid.uuid4().hex[:8]}", "PYTHONPATH": str(ROOT)}
+        ensure_topics(bootstrap, [TopicSpec(env["BENCH_OUTPUT"], 2)])
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "bytewax.run", "bench.bytewax_wordcount:flow", "-w", "1", *options],
+                       check=True, env=env, stdout=subprocess.DEVNULL)
+        seconds = time.monotonic() - started
+    probe = Consumer(kafka_client_config(bootstrap, {"group.id": "bench-probe"}))
+    written = sum(end_offset(probe, env["BENCH_OUTPUT"], p) for p in (0, 1))
+    probe.close()
+    if written != words:
+        raise RuntimeError(f"Bytewax wrote {written:,} records for {words:,} words")
+    return seconds
+
+
 def input_file(file: str | None) -> Path:
     """``file``, or the King James Bible written by Debian's ``bible`` to /tmp (the benches' default)."""
     if file:
@@ -109,6 +142,15 @@ def main() -> None:
         passthrough(bootstrap, source, f"bench-split-{uuid.uuid4().hex[:8]}", len(lines), split=True)
         for _ in range(args.runs))
     print(f"raw line -> words passthrough:   {split:6.2f} s  {words / split:>10,.0f} words/s")
+    for recovery in (False, True):
+        runs = [bytewax(bootstrap, source, recovery, words) for _ in range(args.runs)]
+        label = f"Bytewax WordCount 1 worker{', recovery 1 s' if recovery else ''}:"
+        if None in runs:
+            print(f"{label} skipped (pip install -e '.[bench]')")
+            continue
+        seconds = statistics.median(r for r in runs if r is not None)
+        print(f"{label:<40} {seconds:6.2f} s  {words / seconds:>10,.0f} words/s"
+              f"  ({seconds / raw:.1f}x the line passthrough's time, {seconds / split:.1f}x the word passthrough's)")
     for name, parallelism, options in (("p=1", 1, ()), ("p=2", 2, ()),
                                        ("p=2 exactly-once, 1 s checkpoints", 2, ("--checkpoint-interval", "1000"))):
         seconds = statistics.median(wordcount(source, parallelism, *options) for _ in range(args.runs))
