@@ -6,6 +6,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from strom.config import Configuration, KafkaOptions
+from strom.errors import KafkaUnavailableError
 from strom.io.kafka import TopicSpec, ensure_topics
 
 
@@ -18,6 +19,17 @@ def test_ensure_topics_takes_a_topic_named_twice_once(stack):
     assert len(topics[name].partitions) == 3
     with pytest.raises(ValueError, match="wanted with 3 and 4 partitions"):
         ensure_topics(bootstrap, [TopicSpec(name, 3), TopicSpec(name, 4)])
+
+
+def test_ensure_topics_leaves_existing_topics_alone_and_names_an_unreachable_broker(stack):
+    bootstrap = Configuration().get(KafkaOptions.BOOTSTRAP)
+    old, new = (f"ensure-{kind}-{uuid.uuid4().hex[:8]}" for kind in ("old", "new"))
+    ensure_topics(bootstrap, [TopicSpec(old, 2)])
+    ensure_topics(bootstrap, [TopicSpec(old, 5), TopicSpec(new, 4)])  # "already exists" is no error
+    topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
+    assert (len(topics[old].partitions), len(topics[new].partitions)) == (2, 4)
+    with pytest.raises(KafkaUnavailableError, match=r"Kafka at 127\.0\.0\.1:1 did not answer in 2 s"):
+        ensure_topics("127.0.0.1:1", [TopicSpec(new, 4)], timeout_s=2)
 
 
 def test_the_stack_keeps_records_with_historical_timestamps(stack):
