@@ -9,7 +9,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /opt/strom
-COPY . .
+# Only what `pip install .` needs: never the build context's secrets (.env, .compose/ of
+# ops/compose-secrets, a local stack's .strom/) nor its .venv.
+COPY pyproject.toml README.md ./
+COPY libs libs
+COPY services services
+COPY schemas schemas
 # confluent-kafka ships manylinux wheels with librdkafka inside: no compiler needed.
 RUN pip install . \
     && useradd --system --uid 10001 --home-dir /opt/strom --shell /usr/sbin/nologin strom \
