@@ -8,6 +8,7 @@ import ssl
 import subprocess
 import sys
 import time
+import uuid
 
 import httpx
 import pytest
@@ -127,6 +128,55 @@ def test_forged_control_messages_are_refused_and_the_leaders_still_served(cluste
     assert "SlotRequest is not accepted from a CLIENT" in log
     assert "is not a leader epoch ZooKeeper knows" in log
     assert "control record refused: no valid MAC" in log
+
+
+def test_forged_cancel_tasks_are_refused_and_the_leaders_next_deploy_is_accepted(cluster: TestCluster):
+    """CancelTask for a running subtask, sent as a CLIENT, with fencing token 2^63-1, and without
+    the cluster's HMAC: each refused (logged by the TaskManager) and the job runs on, unrestarted;
+    the JobManager leader's next DeployTask (a second job's) is accepted."""
+    cluster.start_standard(task_managers=1, slots=2)
+    bootstrap = cluster.config.get(KafkaOptions.BOOTSTRAP)
+    source, sink, dlq = names(cluster, "cancel")
+    produce(bootstrap, source, [b"in the beginning"])
+
+    def submit() -> str:
+        submitted = cluster.strom("run", "-d", "-p", "1", WORDCOUNT, "--", "--unbounded", "--input", source,
+                                  "--output", f"{sink}-{uuid.uuid4().hex[:4]}", "--dead-letter-topic", dlq)
+        assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+        return re.search(r"JobID (\w+)", submitted.stdout).group(1)
+
+    def running(job_id: str) -> list[dict]:
+        subtasks = [s for v in client.details(job_id)["vertices"] for s in v["subtasks"]]
+        return [s for s in subtasks if s["status"] == "RUNNING" and s["attempt"] == 0]
+
+    client = JobClient(cluster.config)
+    job_id = submit()
+    cluster.wait_for(lambda _status: len(running(job_id)) == 2, 60.0, "the job's 2 subtasks running")
+    tm_id = running(job_id)[0]["taskmanager-id"]
+    leader = cluster.client.leaders()["JOBMANAGER"]
+    body = {"tm_id": tm_id, "job_id": job_id, "execution_id": "v1[0]#0"}
+    for role, token in (("CLIENT", None), ("JOBMANAGER", 2**63 - 1)):
+        channel = ControlChannel(cluster.config, f"forger-{role}", role, token_source=lambda token=token: token)
+        channel.start()
+        channel.send("TASKMANAGER", "CancelTask", body, target_id=tm_id, fenced=token is not None)
+        channel.close()
+    unsigned = codec.encode(ControlMessage(type="CancelTask", sender_id=leader.id, sender_role="JOBMANAGER",
+                                           seq=1, body=body, fencing_token=leader.token, target_id=tm_id))
+    producer = Producer({"bootstrap.servers": bootstrap})
+    producer.produce(control_topic(cluster.cluster_id, "TASKMANAGER"), unsigned)
+    assert producer.flush(10) == 0
+    log = cluster.local.log_dir / "taskmanager-1.log"
+    refusals = ("CancelTask is not accepted from a CLIENT", "is not a leader epoch ZooKeeper knows",
+                "control record refused: no valid MAC")
+    cluster.wait_for(lambda _status: all(r in log.read_text() for r in refusals), 20.0,
+                     "the TaskManager logging all three refusals")
+    assert '"execution_id": "v1[0]#0"' in log.read_text()  # the forged cancels named a real subtask
+    assert len(running(job_id)) == 2 and client.details(job_id)["state"] == "RUNNING"
+    second = submit()  # deployed by the leader to the same TaskManager's other slot
+    cluster.wait_for(lambda _status: len(running(second)) == 2, 60.0, "the second job's subtasks running")
+    assert {s["taskmanager-id"] for s in running(second)} == {tm_id}
+    for job in (job_id, second):
+        client.cancel(job)
 
 
 def test_an_artifact_changed_in_redis_is_refused_before_it_is_unpickled(stack, tmp_path):
