@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from strom.errors import ServiceUnavailableError
-from strom.io.kafka import KafkaPartition, produce
+from strom.io.kafka import KafkaPartition, consume_ready, produce
 from strom.runtime.deployment import SourceSplit
 from strom.runtime.io.flow_control import EdgeBacklog
 from strom.runtime.io.record_writer import OutputFlusher
@@ -126,7 +126,7 @@ class SourceReader:
                 self._emit_watermark()
                 continue
             waited = time.perf_counter()
-            records = self.consumer.consume(500, timeout=self.flusher.input_wait_s(0.1))
+            records = consume_ready(self.consumer, 500, self.flusher.input_wait_s(0.1))
             self.idle_s += time.perf_counter() - waited
             for record in records:
                 self._read(record)
