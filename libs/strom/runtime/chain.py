@@ -35,8 +35,7 @@ class OperatorChain:
                  bootstrap: str, make_producer: Callable[[str, dict[str, Any]], Producer], clock: RecordClock,
                  settings: TaskSettings) -> None:
         self.vertex, self.clock = vertex, clock
-        buffer_timeout_ms = (settings.buffer_timeout_ms if descriptor.buffer_timeout_ms is None
-                             else descriptor.buffer_timeout_ms)
+        buffer_timeout_ms = settings.buffer_timeout_of(descriptor.buffer_timeout_ms)
         self.backend = HeapKeyedStateBackend() if descriptor.key_groups is not None else None
         self.timers = InternalTimerService(self.backend) if self.backend is not None else None
         self.timed_operator: Any = None  # the keyed head operator with timers (window, process)

@@ -68,13 +68,21 @@ class TaskSettings:
         TaskManager's security settings; ``properties``: a user connector's (they win)."""
         return kafka_client_config(bootstrap, settings, properties=properties, security=self.kafka_security)
 
-    def producer_config(self, bootstrap: str, execution_id: str, deliveries: DeliveryReports) -> dict[str, Any]:
+    def buffer_timeout_of(self, job_buffer_timeout_ms: int | None) -> int:
+        """The network buffer timeout of a task (ms): its job's (``env.set_buffer_timeout``), else
+        ``execution.buffer-timeout``."""
+        return self.buffer_timeout_ms if job_buffer_timeout_ms is None else job_buffer_timeout_ms
+
+    def producer_config(self, bootstrap: str, execution_id: str, deliveries: DeliveryReports,
+                        job_buffer_timeout_ms: int | None = None) -> dict[str, Any]:
         """librdkafka config of a task's edge (and non-transactional sink) producer; failed
-        deliveries go to ``deliveries``."""
+        deliveries go to ``deliveries``. linger.ms never exceeds the task's buffer timeout
+        (:meth:`buffer_timeout_of` ``job_buffer_timeout_ms``): at 0 each buffer is sent at once."""
+        linger_ms = min(self.producer_linger_ms, self.buffer_timeout_of(job_buffer_timeout_ms))
         return self.kafka_config(bootstrap, {
             **deliveries.producer_config(),
             "partitioner": "murmur2_random",  # a sink's keyed records, as Java producers place them
-            "linger.ms": self.producer_linger_ms,
+            "linger.ms": linger_ms,
             "batch.num.messages": self.producer_batch_records,
             "queue.buffering.max.messages": self.producer_queue_records,
             "enable.idempotence": True,

@@ -230,8 +230,8 @@ class Task(threading.Thread):
 
     # -- setup ----------------------------------------------------------------------------
     def _producer(self, bootstrap: str | None = None, overrides: dict[str, Any] | None = None) -> Producer:
-        producer = Producer({**self.settings.producer_config(bootstrap or self.bootstrap,
-                                                             self.descriptor.execution_id, self.deliveries),
+        producer = Producer({**self.settings.producer_config(bootstrap or self.bootstrap, self.descriptor.execution_id,
+                                                             self.deliveries, self.descriptor.buffer_timeout_ms),
                              "statistics.interval.ms": self.settings.kafka_statistics_interval_ms,
                              "stats_cb": self.metrics.on_producer_statistics, **(overrides or {})})
         self._producers.append(producer)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from strom.io.kafka import KafkaPartition
+from strom.io.kafka import KafkaPartition, consume_ready
 from strom.runtime.deployment import InputPartition
 from strom.runtime.errors import ReplacedAttemptError
 from strom.runtime.io.barriers import CheckpointBarrierTracker, SingleCheckpointBarrierHandler
@@ -131,7 +131,7 @@ class CheckpointedInputGate:
                 self.backlog.wait(self.producers)
                 continue
             waited = time.perf_counter()
-            records = self.consumer.consume(INPUT_BATCH_RECORDS, timeout=self.flusher.input_wait_s(0.1))
+            records = consume_ready(self.consumer, INPUT_BATCH_RECORDS, self.flusher.input_wait_s(0.1))
             self.idle_s += time.perf_counter() - waited
             for record in records:
                 self.input_positions.maybe_commit(time.monotonic())
