@@ -24,7 +24,11 @@ from tests.integration.test_wordcount import final_counts, oracle, text_lines  #
 
 
 def example(name: str):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    """examples/<name>.py, with its directory on sys.path as `strom run` puts it (for its helpers)."""
+    path = EXAMPLES / f"{name}.py"
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(f"example_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -153,9 +157,11 @@ def hot_items(records) -> dict[int, tuple[list[int], int]]:
 
 
 def run_hot_items(events, **options):
-    return run_main_locally(example("nexmark_hot_items").main, ["--output", "hot", "--out-of-orderness-ms",
-                                                                 str(BOUND)],
-                            parallelism=2, sources={"bids": [json.dumps(b) for b in events]}, **options)
+    """Nexmark q5 over ``events`` as Nexmark bid events (``ts`` as their ``dateTime``)."""
+    bid_events = [{"event_type": 2, "person": None, "auction": None, "bid": {**bid, "dateTime": bid["ts"]}}
+                  for bid in events]
+    return run_main_locally(example("nexmark/q5").main, ["--output", "hot", "--out-of-orderness-ms", str(BOUND)],
+                            parallelism=2, sources={"nexmark": [json.dumps(e) for e in bid_events]}, **options)
 
 
 def test_nexmark_hot_items_equal_the_oracle():

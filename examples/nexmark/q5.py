@@ -1,39 +1,32 @@
-"""Nexmark Query 5, "hot items": the auctions with the most bids in each sliding window.
+"""Nexmark q5, hot items: the auctions with the most bids in each sliding window.
 
-    strom run -p 2 examples/nexmark_hot_items.py -- --input bids --output hot-items
+    strom run -p 2 examples/nexmark/q5.py -- --input nexmark --output nexmark-q5
 
-Input: JSON bids ``{"auction": 1007, "bidder": 42, "price": 310, "ts": 1700000000123}`` (ms),
-out of order by at most ``--out-of-orderness-ms``. Every ``--slide-ms`` a window of the last
-``--window-ms`` (default: 10 s every 2 s) closes; the output gets one record per window that
-had bids: key = the window's end (decimal ms), value = JSON ``{"window_end": ms, "auctions":
-[ids, ascending], "bids": n}``: the auctions with the most bids in the window (ties: all of
-them) and their number of bids; Kafka timestamp = the window's last ms (``end - 1``).
+nexmark-flink's q5: bids counted per auction in ``HOP(bid, dateTime, INTERVAL '2' SECOND,
+INTERVAL '10' SECOND)`` windows, and per window the auctions whose count is the window's
+largest. Every ``--slide-ms`` a window of the last ``--window-ms`` (default: 10 s every 2 s)
+closes; the output gets one record per window that had bids: key = the window's end (decimal
+ms), value = JSON ``{"window_end": ms, "auctions": [ids, ascending], "bids": n}``: the auctions
+with the most bids in the window (ties: all of them) and their number of bids; Kafka timestamp =
+the window's last ms (``end - 1``).
 
 The job: bids keyed by auction are counted per sliding event-time window
 (``aggregate(CountBids(), window_function=WithWindow())``), then keyed by window end a
 ``KeyedProcessFunction`` keeps the best count in ValueState and emits it when the watermark
 passes the window (an event-time timer at ``end - 1``: by then every count of that window
-arrived, as each window fires before its subtask forwards the watermark). Tested without a
+arrived, as each window fires before its subtask forwards the watermark). Also tested without a
 cluster in tests/unit/testing/test_examples_locally.py.
 """
 
-import argparse
-import json
+import nexmark_model as nexmark
 
 from strom.api import (
     AggregateFunction,
     Duration,
-    JsonSchema,
-    KafkaOffsetsInitializer,
-    KafkaRecordSerializationSchema,
-    KafkaSink,
-    KafkaSource,
     KeyedProcessFunction,
     ProcessWindowFunction,
     SlidingEventTimeWindows,
-    StreamExecutionEnvironment,
     ValueStateDescriptor,
-    WatermarkStrategy,
 )
 
 
@@ -82,35 +75,18 @@ class HottestPerWindow(KeyedProcessFunction):
         yield {"window_end": ctx.get_current_key(), "auctions": auctions, "bids": bids}
 
 
-def main(argv):
-    parser = argparse.ArgumentParser(prog="nexmark_hot_items")
-    parser.add_argument("--input", default="bids", help="topic of JSON bids")
-    parser.add_argument("--output", default="hot-items", help="topic of the hottest auctions per window")
+def main(argv: list[str]) -> None:
+    """Build the query's job from ``argv`` (the options after ``--``, ``--help`` lists them) and run it."""
+    parser = nexmark.parser("q5", __doc__.splitlines()[0])
     parser.add_argument("--window-ms", type=int, default=Duration.of_seconds(10))
     parser.add_argument("--slide-ms", type=int, default=Duration.of_seconds(2))
-    parser.add_argument("--out-of-orderness-ms", type=int, default=Duration.of_seconds(1))
-    parser.add_argument("--checkpoint-interval", type=int, default=0, metavar="MS", help="0 = no checkpoints")
     args = parser.parse_args(argv)
-
-    env = StreamExecutionEnvironment.get_execution_environment()
-    if args.checkpoint_interval:
-        env.enable_checkpointing(args.checkpoint_interval)
-    source = (KafkaSource.builder().set_topics(args.input)
-              .set_starting_offsets(KafkaOffsetsInitializer.earliest())
-              .set_bounded(KafkaOffsetsInitializer.latest())
-              .set_value_only_deserializer(JsonSchema()).build())
-    watermarks = (WatermarkStrategy.for_bounded_out_of_orderness(args.out_of_orderness_ms)
-                  .with_timestamp_assigner(lambda bid, kafka_ts: bid["ts"]))
-    sink = KafkaSink.builder().set_record_serializer(
-        KafkaRecordSerializationSchema.builder().set_topic(args.output)
-        .set_key_serialization_schema(lambda hot: str(hot["window_end"]).encode())
-        .set_value_serialization_schema(lambda hot: json.dumps(hot).encode()).build()).build()
-
-    (env.from_source(source, watermarks, "bids").uid("bids")
+    env, events = nexmark.events(args)
+    (nexmark.bids(events)
         .key_by(lambda bid: bid["auction"])
         .window(SlidingEventTimeWindows.of(args.window_ms, args.slide_ms))
         .aggregate(CountBids(), window_function=WithWindow()).name("bids per auction").uid("bids-per-auction")
         .key_by(lambda count: count[0])
         .process(HottestPerWindow()).name("hottest").uid("hottest")
-        .sink_to(sink).name("hot items").uid("hot-items"))
-    env.execute("Nexmark Q5 hot items")
+        .sink_to(nexmark.json_sink(args.output, key=lambda hot: hot["window_end"])).name("q5").uid("q5"))
+    env.execute("Nexmark q5")
