@@ -29,12 +29,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from wordcount import passthrough  # bench/wordcount.py, beside this script
 
 from strom.client.jobs import JobClient
 from strom.config import Configuration, KafkaOptions
-from strom.io.client_config import kafka_client_config
-from strom.io.kafka import TopicSpec, admin_client, ensure_topics, iter_to_end, produce
+from strom.io.kafka import TopicSpec, admin_client, ensure_topics, iter_to_end
 
 NEXMARK = Path(__file__).resolve().parents[1] / "examples" / "nexmark"
 QUERIES = ("q0", "q1", "q2", "q3", "q4", "q5", "q7", "q8")
@@ -46,30 +45,6 @@ def load_generator() -> Any:
     module = sys.modules["nexmark_generator"] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def passthrough(config: Configuration, source: str, target: str, records: int) -> float:
-    """Seconds to consume ``records`` from ``source`` (2 partitions) and produce each to ``target``
-    with one confluent-kafka consumer and producer (bench/wordcount.py's loop, waiting for room in
-    the producer's queue when Kafka lags rather than failing)."""
-    bootstrap = config.get(KafkaOptions.BOOTSTRAP)
-    ensure_topics(bootstrap, [TopicSpec(target, 2)], config=config)
-    consumer = Consumer(kafka_client_config(bootstrap, {
-        "group.id": f"bench-{uuid.uuid4().hex}", "enable.auto.commit": False,
-        "max.partition.fetch.bytes": 10 * 1024 * 1024}, config=config))
-    producer = Producer(kafka_client_config(bootstrap, {"linger.ms": 20, "batch.num.messages": 10000}, config=config))
-    consumer.assign([TopicPartition(source, p, 0) for p in (0, 1)])
-    started, seen = time.monotonic(), 0
-    while seen < records:
-        for message in consumer.consume(1000, timeout=0.1):
-            if message.error() is None:
-                seen += 1
-                produce(producer, target, message.value(), key=message.key())
-        producer.poll(0)
-    producer.flush(60)
-    elapsed = time.monotonic() - started
-    consumer.close()
-    return elapsed
 
 
 def output_span(bootstrap: str, topic: str) -> tuple[int, float]:
@@ -127,7 +102,7 @@ def main() -> None:
     topics, raws, walls, outputs = [source], [], {}, {"raw": count}
     for run in range(1, args.runs + 1):
         topics.append(f"{source}-raw-{run}")
-        raws.append(raw := passthrough(config, source, topics[-1], count))
+        raws.append(raw := passthrough(config.get(KafkaOptions.BOOTSTRAP), source, topics[-1], count))
         print(row(str(run), "raw", count, raw, count, raw), flush=True)
         for query in args.queries.split(","):
             topics.append(f"{source}-{query}-{run}")

@@ -31,7 +31,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from strom.client.produce import produce_lines
 from strom.config import Configuration, KafkaOptions
 from strom.io.client_config import kafka_client_config
-from strom.io.kafka import TopicSpec, end_offset, ensure_topics
+from strom.io.kafka import TopicSpec, end_offset, ensure_topics, produce
 
 ROOT = Path(__file__).resolve().parents[1]
 WORD = re.compile(r"[^\W\d_]+")
@@ -56,14 +56,10 @@ def passthrough(bootstrap: str, source: str, target: str, records: int, split: b
                 continue
             seen += 1
             if not split:
-                producer.produce(target, message.value(), key=message.key())
+                produce(producer, target, message.value(), key=message.key())  # waits for room when Kafka lags
                 continue
             for word in WORD.findall(message.value().decode("utf-8", "replace").lower()):
-                try:
-                    producer.produce(target, word.encode(), key=word.encode())
-                except BufferError:
-                    producer.poll(0.05)
-                    producer.produce(target, word.encode(), key=word.encode())
+                produce(producer, target, word.encode(), key=word.encode())
         producer.poll(0)
     producer.flush(60)
     elapsed = time.monotonic() - started
