@@ -29,11 +29,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from wordcount import passthrough  # bench/wordcount.py, beside this script
+from wordcount import output_span, passthrough  # bench/wordcount.py, beside this script
 
 from strom.client.jobs import JobClient
 from strom.config import Configuration, KafkaOptions
-from strom.io.kafka import TopicSpec, admin_client, ensure_topics, iter_to_end
+from strom.io.kafka import TopicSpec, admin_client, ensure_topics
 
 NEXMARK = Path(__file__).resolve().parents[1] / "examples" / "nexmark"
 QUERIES = ("q0", "q1", "q2", "q3", "q4", "q5", "q7", "q8")
@@ -45,17 +45,6 @@ def load_generator() -> Any:
     module = sys.modules["nexmark_generator"] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def output_span(bootstrap: str, topic: str) -> tuple[int, float]:
-    """(records, seconds from the first to the last one's LogAppendTime) of ``topic``."""
-    count, first, last = 0, None, None
-    for record in iter_to_end(bootstrap, topic, timeout_s=600):
-        appended = record.timestamp()[1]
-        first = appended if first is None else min(first, appended)
-        last = appended if last is None else max(last, appended)
-        count += 1
-    return count, ((last - first) / 1000 if count else 0.0)
 
 
 def run_query(config: Configuration, query: str, source: str, output: str, parallelism: int) -> tuple[float, float]:

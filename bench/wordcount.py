@@ -8,8 +8,11 @@ sink (submission to FINISHED, via ``strom run``), the
 records/s of a plain consume -> produce loop over the same input records
 (one consumer, one producer, no Strom), the same loop producing one record
 per word, Bytewax's WordCount (bench/bytewax_wordcount.py, one worker, with and
-without recovery snapshots every second; skipped without the ``bench`` extra), and
-the ratios of the durations.
+without recovery snapshots every second; skipped without the ``bench`` extra). For each
+job: seconds from start to end (``strom run`` to FINISHED) and its output's span (the
+output topics keep LogAppendTime, so first to last record appended is the processing time),
+words/s of each, and the span's rate as a fraction of the word passthrough's ("x raw").
+Every job's output is counted: one record per word.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from strom.client.produce import produce_lines
 from strom.config import Configuration, KafkaOptions
 from strom.io.client_config import kafka_client_config
-from strom.io.kafka import TopicSpec, end_offset, ensure_topics, produce
+from strom.io.kafka import TopicSpec, end_offset, ensure_topics, iter_to_end, produce
 
 ROOT = Path(__file__).resolve().parents[1]
 WORD = re.compile(r"[^\W\d_]+")
@@ -67,17 +70,41 @@ def passthrough(bootstrap: str, source: str, target: str, records: int, split: b
     return elapsed
 
 
-def wordcount(source: str, parallelism: int, *options: str) -> float:
-    """Seconds from `strom run` to FINISHED; ``options``: examples/wordcount.py's."""
-    output = f"bench-wc-out-{uuid.uuid4().hex[:8]}"
+def output_topic(bootstrap: str, prefix: str) -> str:
+    """A new 2-partition topic whose records carry LogAppendTime: the span of their timestamps is
+    the processing time of whatever writes it, without start-up and shutdown."""
+    topic = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    ensure_topics(bootstrap, [TopicSpec(topic, 2, {"message.timestamp.type": "LogAppendTime"})])
+    return topic
+
+
+def output_span(bootstrap: str, topic: str) -> tuple[int, float]:
+    """(records, seconds from the first to the last one's LogAppendTime) of ``topic``."""
+    count, first, last = 0, None, None
+    for record in iter_to_end(bootstrap, topic, timeout_s=600):
+        appended = record.timestamp()[1]
+        first = appended if first is None else min(first, appended)
+        last = appended if last is None else max(last, appended)
+        count += 1
+    return count, ((last - first) / 1000 if count else 0.0)
+
+
+def wordcount(bootstrap: str, source: str, words: int, parallelism: int, *options: str) -> tuple[float, float]:
+    """(seconds from `strom run` to FINISHED, seconds of output span); ``options``:
+    examples/wordcount.py's. Raises RuntimeError unless it wrote one record per word."""
+    output = output_topic(bootstrap, "bench-wc-out")
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "strom", "run", "-p", str(parallelism),
                     str(ROOT / "examples" / "wordcount.py"), "--", "--input", source, "--output", output,
                     "--dead-letter-topic", "bench-wc-dlq", *options], check=True, stdout=subprocess.DEVNULL)
-    return time.monotonic() - started
+    seconds = time.monotonic() - started
+    written, span = output_span(bootstrap, output)
+    if written != words:
+        raise RuntimeError(f"Strom wrote {written:,} records for {words:,} words")
+    return seconds, span
 
 
-def bytewax(bootstrap: str, source: str, recovery: bool, words: int) -> float | None:
+def bytewax(bootstrap: str, source: str, recovery: bool, words: int) -> tuple[float, float] | None:
     """Seconds of ``python -m bytewax.run`` of bench/bytewax_wordcount.py, one worker, over
     ``source``; ``recovery``: snapshots every second into a fresh recovery directory (Bytewax's
     own state store; its Kafka output is at-least-once). None without bytewax installed.
@@ -91,18 +118,15 @@ def bytewax(bootstrap: str, source: str, recovery: bool, words: int) -> float | 
                            stdout=subprocess.DEVNULL)
             options = ["-r", recovery_dir, "-s", "1", "-b", "0"]
         env = {**os.environ, "BENCH_BROKERS": bootstrap, "BENCH_INPUT": source,
-               "BENCH_OUTPUT": f"bench-bytewax-out-{uuid.uuid4().hex[:8]}", "PYTHONPATH": str(ROOT)}
-        ensure_topics(bootstrap, [TopicSpec(env["BENCH_OUTPUT"], 2)])
+               "BENCH_OUTPUT": output_topic(bootstrap, "bench-bytewax-out"), "PYTHONPATH": str(ROOT)}
         started = time.monotonic()
         subprocess.run([sys.executable, "-m", "bytewax.run", "bench.bytewax_wordcount:flow", "-w", "1", *options],
                        check=True, env=env, stdout=subprocess.DEVNULL)
         seconds = time.monotonic() - started
-    probe = Consumer(kafka_client_config(bootstrap, {"group.id": "bench-probe"}))
-    written = sum(end_offset(probe, env["BENCH_OUTPUT"], p) for p in (0, 1))
-    probe.close()
+    written, span = output_span(bootstrap, env["BENCH_OUTPUT"])
     if written != words:
         raise RuntimeError(f"Bytewax wrote {written:,} records for {words:,} words")
-    return seconds
+    return seconds, span
 
 
 def input_file(file: str | None) -> Path:
@@ -138,21 +162,23 @@ def main() -> None:
         passthrough(bootstrap, source, f"bench-split-{uuid.uuid4().hex[:8]}", len(lines), split=True)
         for _ in range(args.runs))
     print(f"raw line -> words passthrough:   {split:6.2f} s  {words / split:>10,.0f} words/s")
+    print(f"{'':<44} {'total s':>8} {'words/s':>10} {'span s':>7} {'words/s':>10} {'x raw':>6}")
+
+    def row(label: str, runs: list[tuple[float, float]]) -> None:
+        seconds, span = (statistics.median(r[i] for r in runs) for i in (0, 1))
+        print(f"{label:<44} {seconds:8.2f} {words / seconds:>10,.0f} {span:7.2f} {words / span:>10,.0f} "
+              f"{split / span:6.2f}")
     for recovery in (False, True):
+        label = f"Bytewax 0.21 WordCount, 1 worker{', recovery 1 s' if recovery else ''}"
         runs = [bytewax(bootstrap, source, recovery, words) for _ in range(args.runs)]
-        label = f"Bytewax WordCount 1 worker{', recovery 1 s' if recovery else ''}:"
         if None in runs:
-            print(f"{label} skipped (pip install -e '.[bench]')")
-            continue
-        seconds = statistics.median(r for r in runs if r is not None)
-        print(f"{label:<40} {seconds:6.2f} s  {words / seconds:>10,.0f} words/s"
-              f"  ({seconds / raw:.1f}x the line passthrough's time, {seconds / split:.1f}x the word passthrough's)")
+            print(f"{label}: skipped (pip install -e '.[bench]')")
+        else:
+            row(label, [r for r in runs if r is not None])
     for name, parallelism, options in (("p=1", 1, ()), ("p=2", 2, ()),
                                        ("p=2 exactly-once, 1 s checkpoints", 2, ("--checkpoint-interval", "1000"))):
-        seconds = statistics.median(wordcount(source, parallelism, *options) for _ in range(args.runs))
-        print(f"Strom WordCount {name}: {seconds:6.2f} s  {words / seconds:>10,.0f} words/s"
-              f"  ({seconds / raw:.1f}x the line passthrough's time, "
-              f"{seconds / split:.1f}x the word passthrough's)")
+        row(f"Strom WordCount {name}", [wordcount(bootstrap, source, words, parallelism, *options)
+                                        for _ in range(args.runs)])
 
 
 if __name__ == "__main__":
