@@ -50,6 +50,7 @@ from strom.fault_points import inject
 from strom.io.client_config import kafka_client_config
 from strom.io.kafka import PRODUCER_MAX_MESSAGE_BYTES, SINK_TRANSACTION_TIMEOUT_MS, log_kafka_errors, produce
 from strom.logs import get_logger
+from strom.runtime.epochs import Epoch, chunk_bytes, records
 
 log = get_logger(__name__)
 
@@ -151,11 +152,11 @@ class ExactlyOnceSinkWriter:
         }), "transactional.id": transactional_id})
         self.producer.init_transactions(60)  # fences older attempts, aborts their open transaction
         self._group = self._marker_reader(marker_group)
-        self.epoch: list[tuple[bytes | None, bytes, int]] = []  # key, value, timestamp (0 = now)
-        # Shared with the committer thread, under _lock: epochs snapshotted and not yet committed, and
-        # the newest epoch this writer committed or found committed.
+        self.epoch = Epoch()
+        # Shared with the committer thread, under _lock: epochs snapshotted and not yet committed (as
+        # chunks, serialized once), and the newest epoch this writer committed or found committed.
         self._lock = threading.Lock()
-        self.pending: dict[int, list[tuple[bytes | None, bytes, int]]] = {}
+        self.pending: dict[int, Any] = {}
         self.committed = -1
         # Output held = collected - committed bytes: each counter has one writer thread.
         self.collected_bytes, self.committed_bytes = 0, 0
@@ -176,7 +177,7 @@ class ExactlyOnceSinkWriter:
                 f"bytes of output not yet "
                 f"committed (task.sink.max-buffered-bytes {self.max_buffered_bytes}): checkpoints complete too "
                 f"rarely for this rate; checkpoint more often or raise the limit")
-        self.epoch.append((key, value, self.clock.timestamp or 0))
+        self.epoch.append(key, value, self.clock.timestamp or 0)
         self.records_out += 1
 
     def committed_marker(self, group: str | None = None) -> int:
@@ -196,10 +197,11 @@ class ExactlyOnceSinkWriter:
     def snapshot(self, checkpoint_id: int) -> bytes:
         """The epochs not yet committed, this one included, and the newest committed epoch."""
         self._check()
+        chunk = self.epoch.chunk()
         with self._lock:
-            self.pending[checkpoint_id] = self.epoch
+            self.pending[checkpoint_id] = chunk
             data = pickle.dumps({"committed": self.committed, "epochs": self.pending}, protocol=5)
-        self.epoch = []
+        self.epoch = Epoch()
         return data
 
     def restore(self, data: bytes | None, checkpoint_id: int, origin_group: str | None = None) -> None:
@@ -276,20 +278,20 @@ class ExactlyOnceSinkWriter:
         while (epoch := self._to_commit.get()) is not None:
             try:
                 with self._lock:
-                    records = self.pending[epoch]
-                self._commit(epoch, records)
+                    chunk = self.pending[epoch]
+                self._commit(epoch, chunk)
             except BaseException as exc:  # the task thread raises it at its next call
                 self._failure = exc
                 return
             with self._lock:
                 del self.pending[epoch]
                 self.committed = epoch
-            self.committed_bytes += sum(len(value) + (len(key) if key else 0) for key, value, _ts in records)
+            self.committed_bytes += chunk_bytes(chunk)
 
-    def _commit(self, epoch: int, records: list[tuple[bytes | None, bytes, int]]) -> None:
+    def _commit(self, epoch: int, chunk: Any) -> None:
         inject("sink-before-commit")
         self.producer.begin_transaction()
-        for key, value, timestamp in records:
+        for key, value, timestamp in records(chunk):
             produce(self.producer, self.topic, value, key=key, timestamp=timestamp)
         self.producer.send_offsets_to_transaction([TopicPartition(self.marker_topic, 0, epoch)],
                                                   self._group.consumer_group_metadata(), 60)
