@@ -32,6 +32,7 @@ from typing import Any
 from wordcount import output_span, passthrough  # bench/wordcount.py, beside this script
 
 from strom.client.jobs import JobClient
+from strom.client.produce import produce_records
 from strom.config import Configuration, KafkaOptions
 from strom.io.kafka import TopicSpec, admin_client, ensure_topics
 
@@ -83,7 +84,7 @@ def main() -> None:
     bootstrap = config.get(KafkaOptions.BOOTSTRAP)
     source = f"bench-nexmark-{uuid.uuid4().hex[:8]}"
     events = generator.encoded(generator.GeneratorConfig(base_time=int(time.time() * 1000)), args.events)
-    count, seconds = generator.produce_events(bootstrap, source, events, partitions=2, kafka_config=config)
+    count, seconds = produce_records(bootstrap, source, events, partitions=2, config=config)
     print(f"{count:,} Nexmark events (10,000/s of event time) written to {source} (2 partitions) in {seconds:.1f} s;"
           f" {os.cpu_count()} cores")
     print(f"{'run':<4} {'query':<6} {'output':>10} {'run s':>7} {'job s':>7} {'span s':>7} {'events/s':>10} "

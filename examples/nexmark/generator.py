@@ -50,15 +50,12 @@ import json
 import string
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from random import Random
 
-from confluent_kafka import Producer
-
+from strom.client.produce import produce_records
 from strom.config import Configuration, KafkaOptions
-from strom.io.client_config import kafka_client_config
-from strom.io.kafka import TopicSpec, await_partitions, ensure_topics, produce
 
 FIRST_PERSON_ID = 1000
 FIRST_AUCTION_ID = 1000
@@ -274,32 +271,6 @@ def encode(event: dict) -> bytes:
     return json.dumps(event, separators=(",", ":")).encode()
 
 
-def produce_events(bootstrap: str, topic: str, records: Iterable[tuple[int, bytes]], partitions: int = 2,
-                   kafka_config: Configuration | None = None) -> tuple[int, float]:
-    """Write ``records`` (event time in ms, record value) to ``topic`` (made with ``partitions``
-    partitions if missing), the n-th to partition n mod the topic's partition count, timestamped
-    with its event time.
-
-    ``kafka_config``: whose Kafka client security settings to use (None: the environment's).
-    Returns (records, seconds). Raises RuntimeError if records remain undelivered.
-    """
-    ensure_topics(bootstrap, [TopicSpec(topic, partitions)], config=kafka_config)
-    producer = Producer(kafka_client_config(bootstrap, {
-        "linger.ms": 50, "batch.num.messages": 10_000, "batch.size": 1 << 20,
-        "queue.buffering.max.kbytes": 1 << 20, "enable.idempotence": True}, config=kafka_config))
-    await_partitions(producer, topic, partitions)
-    spread = len(producer.list_topics(topic, timeout=10).topics[topic].partitions)
-    started, count = time.monotonic(), 0
-    for count, (timestamp, value) in enumerate(records, 1):
-        produce(producer, topic, value, partition=(count - 1) % spread, timestamp=timestamp)
-        if count % 10_000 == 0:
-            producer.poll(0)
-    remaining = producer.flush(120)
-    if remaining:
-        raise RuntimeError(f"{remaining} of {count} events not delivered to {topic}")
-    return count, time.monotonic() - started
-
-
 def encoded(config: GeneratorConfig, count: int) -> Iterator[tuple[int, bytes]]:
     """(event time in ms, record value) of the first ``count`` events of ``config``."""
     return ((timestamp, encode(event)) for timestamp, event in NexmarkGenerator(config).events(count))
@@ -323,7 +294,7 @@ def cli(argv: list[str]) -> None:
     bootstrap = args.bootstrap or config.get(KafkaOptions.BOOTSTRAP)
     base_time = args.base_time if args.base_time is not None else int(time.time() * 1000)
     generator = GeneratorConfig(base_time=base_time, rate=args.rate, seed=args.seed)
-    count, seconds = produce_events(bootstrap, args.topic, encoded(generator, args.events), args.partitions, config)
+    count, seconds = produce_records(bootstrap, args.topic, encoded(generator, args.events), args.partitions, config)
     print(f"produced {count:,} events to {args.topic} in {seconds:.1f} s ({count / seconds:,.0f} events/s), "
           f"event time {base_time} to {generator.timestamp(count - 1)} ms")
 

@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from strom.client.produce import produce_records
 from strom.config import KafkaOptions
 from strom.io.kafka import read_to_end
 
@@ -132,8 +133,8 @@ def nexmark(stack, tmp_path_factory) -> tuple[TestCluster, str, duckdb.DuckDBPyC
         config = generator.GeneratorConfig(base_time=BASE_TIME, rate=RATE, seed=12)
         records = list(generator.encoded(config, EVENTS))
         topic = f"nexmark-{uuid.uuid4().hex[:8]}"
-        generator.produce_events(cluster.config.get(KafkaOptions.BOOTSTRAP), topic, records, partitions=2,
-                                 kafka_config=cluster.config)
+        produce_records(cluster.config.get(KafkaOptions.BOOTSTRAP), topic, records, partitions=2,
+                                 config=cluster.config)
         yield cluster, topic, duckdb_events([value for _, value in records], tmp_path_factory.mktemp("duckdb"))
     finally:
         cluster.close()

@@ -27,13 +27,14 @@ import re
 import secrets
 import shutil
 import sys
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
+from dotenv import dotenv_values
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from strom.config import (
     ClusterOptions,
@@ -201,15 +202,10 @@ def strom_env() -> dict[str, str]:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """``NAME=value`` lines of a compose ``.env`` file (comments and blank lines skipped)."""
+    """The variables of a compose ``.env`` file (python-dotenv's reading of it); {} if none."""
     if not path.is_file():
         return {}
-    found = {}
-    for line in path.read_text().splitlines():
-        name, sep, value = line.strip().partition("=")
-        if sep and not name.startswith("#"):
-            found[name.strip()] = value.strip()
-    return found
+    return {name: value or "" for name, value in dotenv_values(path).items()}
 
 
 def ensure_env_file(path: Path, names: tuple[str, ...] = ENV_SECRETS) -> list[str]:
@@ -301,22 +297,13 @@ def secure_init(config: Configuration, admin_password_file: str, timeout_s: floa
     admin = config.with_overrides({KafkaOptions.SASL_USERNAME.key: secure.BROKER_USER,
                                    KafkaOptions.SASL_PASSWORD_FILE.key: admin_password_file})
     admin_config = kafka_client_config(config.get(KafkaOptions.BOOTSTRAP), {}, config=admin)
-    _retry(lock, timeout_s)
-    _retry(lambda: secure.grant_acls(admin_config, config.get(StackOptions.SECURE_DATA_TOPICS), 10.0), timeout_s)
-
-
-def _retry(action: Callable[[], None], timeout_s: float) -> None:
-    """Run ``action`` until it raises no SecureSetupError, every 2 s for up to ``timeout_s`` seconds."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            action()
-            return
-        except secure.SecureSetupError as exc:
-            if time.monotonic() >= deadline:
-                raise
-            print(f"secure-init: {exc}; retrying", file=sys.stderr)
-            time.sleep(2.0)
+    # the servers may still be starting: every 2 s for up to timeout_s, then the last error
+    retrying = Retrying(retry=retry_if_exception_type(secure.SecureSetupError), wait=wait_fixed(2.0),
+                        stop=stop_after_delay(timeout_s), reraise=True,
+                        before_sleep=lambda state: print(f"secure-init: {state.outcome and state.outcome.exception()}; "
+                                                         "retrying", file=sys.stderr))
+    retrying(lock)
+    retrying(secure.grant_acls, admin_config, config.get(StackOptions.SECURE_DATA_TOPICS), 10.0)
 
 
 # --- the offline check of docker-compose.yml (ops/validate-compose) ------------------------------
