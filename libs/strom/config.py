@@ -338,10 +338,10 @@ class ExecutionOptions:
 
     BUFFER_TIMEOUT = ConfigOption(
         "execution.buffer-timeout", _non_negative_int, 100,
-        "A network buffer that is not full goes out at the latest this long after its first "
-        "element (Flink's default); a full one, and every buffer before a barrier, watermark or "
-        "end of partition, goes at once. 0: one buffer per element (lowest latency, lowest "
-        "throughput).", "ms")
+        "How often a subtask sends the network buffers that are not full (Flink's default and its "
+        "OutputFlusher: once a period, so an element waits half of it on average and all of it at "
+        "most); a full one, and every buffer before a barrier, watermark or end of partition, goes "
+        "at once. 0: one buffer per element (lowest latency, lowest throughput).", "ms")
 
 
 class PipelineOptions:

@@ -34,7 +34,7 @@ class TaskSettings:
     sink_max_buffered_bytes: int = 256 << 20
     kafka_statistics_interval_ms: int = 2000  # librdkafka statistics: bytes and source lag metrics
     edge_max_backlog_buffers: int = 50_000  # flow control on intermediate edges; 0: none
-    buffer_timeout_ms: int = 100  # a network buffer goes out at the latest this long after its first element
+    buffer_timeout_ms: int = 100  # open network buffers go out once per this period
     segment_size_bytes: int = 32 * 1024  # ... and when it holds about this
     cluster_secret: bytes = field(default=b"", repr=False)  # seals snapshots (strom.io.sealed)
     # Every Kafka client's security settings (strom.io.client_config.kafka_security): may hold passwords.

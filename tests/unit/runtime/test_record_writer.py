@@ -87,7 +87,20 @@ def test_a_buffer_that_is_not_full_goes_out_after_the_buffer_timeout():
     time.sleep(0.06)
     assert flusher.input_wait_s(0.1) == 0
     flusher.flush_due()
-    assert producer.buffers() == [(0, (3, 0, None, ["a"]))] and out.oldest_at is None
+    assert producer.buffers() == [(0, (3, 0, None, ["a"]))] and out.due_at is None
+
+
+def test_buffers_go_out_at_the_ticks_of_the_timeout_period_as_flinks_output_flusher():
+    out, producer = writer(FORWARD, partitions=1, timeout_ms=100)
+    flusher = OutputFlusher([out])
+    time.sleep(0.07)
+    out.collect("late in the first period")
+    assert 0 < flusher.input_wait_s(1.0) <= 0.031  # the first tick, not 100 ms after the element
+    time.sleep(flusher.input_wait_s(1.0))
+    flusher.flush_due()
+    out.collect("early in the second")
+    assert 0.05 < flusher.input_wait_s(1.0) <= 0.1  # the next tick
+    assert [b[3] for _, b in producer.buffers()] == [["late in the first period"]]
 
 
 def test_buffer_timeout_zero_sends_a_buffer_per_element():
@@ -95,3 +108,4 @@ def test_buffer_timeout_zero_sends_a_buffer_per_element():
     for word in ("a", "b", "c"):
         out.collect(word)
     assert [b[3] for _, b in producer.buffers()] == [["a"], ["b"], ["c"]]
+

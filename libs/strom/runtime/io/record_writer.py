@@ -34,9 +34,11 @@ class RecordWriter:
 
     A buffer goes out as one Kafka record when it holds about ``segment_size`` bytes (the
     element count that fills it is re-estimated from each buffer sent: elements are pickled once,
-    with their buffer), when :meth:`flush_due` finds it older than ``buffer_timeout_ms``, and
-    before any event (barrier, watermark, end of partition), which goes to every partition after
-    the buffers, so in-band order holds. ``buffer_timeout_ms=0``: a buffer per element.
+    with their buffer), at the next tick of a ``buffer_timeout_ms`` period (:meth:`flush_due`; as
+    Flink's OutputFlusher flushes every buffer once a period, an element waits half the timeout
+    on average and the whole at most), and before any event (barrier, watermark, end of
+    partition), which goes to every partition after the buffers, so in-band order holds.
+    ``buffer_timeout_ms=0``: a buffer per element.
     ``secret``: the cluster secret buffers are sealed with.
 
     ``records_out`` (elements sent) and ``back_pressured_s`` (blocked on a full producer queue)
@@ -71,7 +73,8 @@ class RecordWriter:
         self._timestamps: list[list[int | None]] = [[] for _ in range(edge.partitions)]
         self.capacity = 1 if buffer_timeout_ms == 0 else 64  # elements that fill a buffer; re-estimated
         self._adaptive = buffer_timeout_ms > 0
-        self.oldest_at: float | None = None  # monotonic s of the oldest element not sent (all partitions)
+        self._ticks_from = time.monotonic()  # the flush period's phase
+        self.due_at: float | None = None  # monotonic s at which the open buffers go out (None: none open)
 
     def collect(self, element: Any) -> None:
         if self.partitioner == HASH:
@@ -80,13 +83,17 @@ class RecordWriter:
             partition = self.subtask_index
         else:
             partition = next(self._round_robin) % self.partitions
-        if self.oldest_at is None:
-            self.oldest_at = time.monotonic()
+        if self.due_at is None:
+            self.due_at = self._next_tick()
         elements = self._elements[partition]
         elements.append(element)
         self._timestamps[partition].append(self.clock.timestamp)
         if len(elements) >= self.capacity:
             self._send(partition)
+
+    def _next_tick(self) -> float:
+        now = time.monotonic()
+        return now + self.timeout_s - (now - self._ticks_from) % self.timeout_s if self.timeout_s else now
 
     def _send(self, partition: int) -> None:
         elements, timestamps = self._elements[partition], self._timestamps[partition]
@@ -107,12 +114,11 @@ class RecordWriter:
         for partition, elements in enumerate(self._elements):
             if elements:
                 self._send(partition)
-        self.oldest_at = None
+        self.due_at = None
 
     def flush_due(self, now_s: float) -> None:
-        """Send every open buffer if the oldest element waits ``buffer_timeout_ms`` by ``now_s``
-        (monotonic s)."""
-        if self.oldest_at is not None and now_s - self.oldest_at >= self.timeout_s:
+        """Send every open buffer if their period's tick is past by ``now_s`` (monotonic s)."""
+        if self.due_at is not None and now_s >= self.due_at:
             self.flush()
 
     def broadcast_event(self, event: Event) -> None:
@@ -140,6 +146,5 @@ class OutputFlusher:
     def input_wait_s(self, limit_s: float) -> float:
         """How long the input loop may wait for input: ``limit_s``, or less when a buffer falls
         due sooner (0 when one is due)."""
-        waits = [writer.oldest_at + writer.timeout_s - time.monotonic()
-                 for writer in self.writers if writer.oldest_at is not None]
+        waits = [writer.due_at - time.monotonic() for writer in self.writers if writer.due_at is not None]
         return max(0.0, min([limit_s, *waits]))
