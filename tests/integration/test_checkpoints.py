@@ -106,6 +106,24 @@ def test_taskmanager_kill_mid_job_keeps_output_exactly_once(cluster: TestCluster
     assert_exactly_once(read_all(job.bootstrap, job.sink), lines)
 
 
+@pytest.mark.parametrize("buffer_timeout_ms, words", [(60_000, 100_000), (0, 60_000)],
+                         ids=["buffers-leave-only-full-or-before-a-barrier", "a-record-per-element"])
+def test_taskmanager_kill_keeps_output_exactly_once_whatever_the_buffer_timeout(cluster: TestCluster, lines,
+                                                                               buffer_timeout_ms, words):
+    """60 s: no buffer goes out for its age, so every barrier finds open buffers in (nearly) every
+    one of the 128 partitions, sends them first and the checkpoint's offsets fall between them.
+    0: a Kafka record per element, a barrier between any two."""
+    cluster.start_standard(task_managers=2, slots=2)
+    # A steady 20,000 lines/s, so the kill falls mid-job.
+    job = Job(cluster, lines[:words], "--buffer-timeout", str(buffer_timeout_ms), "--rate-limit", "20000")
+    job.wait_checkpoints(2)
+    cluster.local.signal("taskmanager-2", signal.SIGKILL)
+    cluster.start("taskmanager-3", "--slots", "2")
+    details = job.wait()
+    assert details["restarts"] >= 1 and details["restored-checkpoint"] is not None
+    assert_exactly_once(read_all(job.bootstrap, job.sink), lines[:words])
+
+
 @pytest.mark.parametrize("step", ["after-barrier", "after-snapshot", "after-ack",
                                   "sink-before-commit", "sink-during-commit"])
 def test_crash_at_each_step_of_the_checkpoint_protocol(cluster: TestCluster, lines, step):

@@ -98,9 +98,12 @@ def flight_id(flight: dict) -> tuple:
         flight["sched_dep_time"]
 
 
-@pytest.fixture
-def running(cluster: TestCluster) -> TestCluster:
-    cluster.start_standard(task_managers=2, slots=2)
+@pytest.fixture(params=["100", "0"], ids=["buffered", "a-record-per-element"])
+def running(cluster: TestCluster, request) -> TestCluster:
+    """Watermarks, windows and timers give the oracle's output whether elements travel in network
+    buffers (the default 100 ms timeout) or one per Kafka record."""
+    env = {"STROM_EXECUTION_BUFFER_TIMEOUT": request.param}
+    cluster.start_standard(task_managers=2, slots=2, tm_env={1: env, 2: env})
     return cluster
 
 

@@ -82,7 +82,20 @@ def running(cluster: TestCluster) -> TestCluster:
     return cluster
 
 
-def test_tumbling_windows_and_running_totals_equal_the_oracle(running: TestCluster):
+# Watermarks and windows give the same output whether elements travel in network buffers
+# (the default 100 ms timeout) or one per Kafka record.
+BUFFERING = pytest.mark.parametrize("buffer_timeout_ms", ["100", "0"], ids=["buffered", "a-record-per-element"])
+
+
+def start_buffering(cluster: TestCluster, buffer_timeout_ms: str) -> TestCluster:
+    env = {"STROM_EXECUTION_BUFFER_TIMEOUT": buffer_timeout_ms}
+    cluster.start_standard(task_managers=2, slots=2, tm_env={1: env, 2: env})
+    return cluster
+
+
+@BUFFERING
+def test_tumbling_windows_and_running_totals_equal_the_oracle(cluster: TestCluster, buffer_timeout_ms):
+    running = start_buffering(cluster, buffer_timeout_ms)
     events = click_events()
     bootstrap, topics, _job = run_clicks(running, events)
     assert window_results(read_all(bootstrap, topics["out"])) == oracle(events, 5000)
@@ -93,7 +106,9 @@ def test_tumbling_windows_and_running_totals_equal_the_oracle(running: TestClust
     assert final == dict(Counter(e["user"] for e in events))
 
 
-def test_sliding_windows_equal_the_oracle(running: TestCluster):
+@BUFFERING
+def test_sliding_windows_equal_the_oracle(cluster: TestCluster, buffer_timeout_ms):
+    running = start_buffering(cluster, buffer_timeout_ms)
     events = click_events(8000, seed=11)
     bootstrap, topics, _job = run_clicks(running, events, "--window-ms", "10000", "--slide-ms", "2000")
     assert window_results(read_all(bootstrap, topics["out"])) == oracle(events, 10000, 2000)
