@@ -48,7 +48,13 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from strom.errors import SinkBufferFullError, SinkMarkerError, SinkRecordError
 from strom.fault_points import inject
 from strom.io.client_config import kafka_client_config
-from strom.io.kafka import PRODUCER_MAX_MESSAGE_BYTES, SINK_TRANSACTION_TIMEOUT_MS, log_kafka_errors, produce
+from strom.io.kafka import (
+    PRODUCER_MAX_MESSAGE_BYTES,
+    SINK_TRANSACTION_TIMEOUT_MS,
+    log_kafka_errors,
+    produce,
+    produce_all,
+)
 from strom.logs import get_logger
 from strom.runtime.epochs import Epoch, chunk_bytes, records
 
@@ -291,8 +297,7 @@ class ExactlyOnceSinkWriter:
     def _commit(self, epoch: int, chunk: Any) -> None:
         inject("sink-before-commit")
         self.producer.begin_transaction()
-        for key, value, timestamp in records(chunk):
-            produce(self.producer, self.topic, value, key=key, timestamp=timestamp)
+        produce_all(self.producer, self.topic, records(chunk))
         self.producer.send_offsets_to_transaction([TopicPartition(self.marker_topic, 0, epoch)],
                                                   self._group.consumer_group_metadata(), 60)
         inject("sink-during-commit")
