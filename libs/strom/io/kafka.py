@@ -189,7 +189,7 @@ PRODUCE_BATCH_RECORDS = 10_000
 
 
 def produce_all(producer: Producer, topic: str, records: Iterable[tuple[bytes | None, bytes, int]],
-                queue_records: int = 100_000) -> None:
+                queue_records: int = 100_000) -> float:
     """Produce ``records`` ((key, value, timestamp ms; 0: the producer's clock)) to ``topic`` in
     their order, the producer's partitioner placing them.
 
@@ -198,14 +198,19 @@ def produce_all(producer: Producer, topic: str, records: Iterable[tuple[bytes | 
     ``produce`` with its arguments, measured on 300,000 WordCount records); the others one
     ``produce`` each. Before a batch it polls until librdkafka's queue (``queue_records``: the
     producer's queue.buffering.max.messages) has room for all of it, so no record of a batch is
-    refused and none overtakes another. Raises :class:`KafkaException` for a record librdkafka
-    refused anyway.
+    refused and none overtakes another. Returns the seconds it waited for room (back-pressure).
+    Raises :class:`KafkaException` for a record librdkafka refused anyway.
     """
     batch: list[dict[str, bytes]] = []
+    blocked = 0.0
 
     def send() -> None:
-        while len(producer) + len(batch) > queue_records:
-            producer.poll(0.05)
+        nonlocal blocked
+        if len(producer) + len(batch) > queue_records:
+            started = time.monotonic()
+            while len(producer) + len(batch) > queue_records:
+                producer.poll(0.05)
+            blocked += time.monotonic() - started
         producer.produce_batch(topic, batch)
         failed = [message["_error"] for message in batch if "_error" in message]
         if failed:
@@ -216,13 +221,14 @@ def produce_all(producer: Producer, topic: str, records: Iterable[tuple[bytes | 
         if timestamp:
             if batch:
                 send()
-            produce(producer, topic, value, key=key, timestamp=timestamp)
+            blocked += produce(producer, topic, value, key=key, timestamp=timestamp)
             continue
         batch.append({"value": value} if key is None else {"key": key, "value": value})
         if len(batch) >= PRODUCE_BATCH_RECORDS:
             send()
     if batch:
         send()
+    return blocked
 
 
 def consume_ready(consumer: Consumer, max_records: int, timeout_s: float) -> list[Message]:

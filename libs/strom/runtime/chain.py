@@ -11,11 +11,12 @@ from strom.graph.job_graph import JobVertex
 from strom.graph.stream_graph import CO_PROCESS, PROCESS, SINK, WINDOW
 from strom.io.kafka import await_partitions
 from strom.runtime.deployment import TaskDeploymentDescriptor
+from strom.runtime.io.events import END_OF_PARTITION
 from strom.runtime.io.record_writer import OutputFlusher, RecordWriter
 from strom.runtime.operators import Broadcast, Output, chain_operator
 from strom.runtime.settings import TaskSettings
 from strom.runtime.sinks import ExactlyOnceSinkWriter, KafkaSinkWriter, batch_size_config
-from strom.runtime.timers import PROCESSING_TIME, InternalTimerService
+from strom.runtime.timers import MAX_TIME, PROCESSING_TIME, InternalTimerService
 from strom.runtime.watermarks import WatermarkOutput
 from strom.runtime.windows import RecordClock
 from strom.state.api import RuntimeContext
@@ -46,7 +47,6 @@ class OperatorChain:
                                for out, edge in zip(descriptor.outputs, vertex.outputs, strict=True)]
         for edge_out in descriptor.outputs:  # buffers go to explicit partitions: the producer must know them
             await_partitions(producer, edge_out.topic, edge_out.partitions)
-        self.flusher = OutputFlusher(self.record_writers)
         operators = vertex.operators[1:] if vertex.is_source else vertex.operators
         if operators and operators[-1].kind == SINK:
             self.sink_writer = self._sink_writer(operators[-1].connector, descriptor, producer, bootstrap,
@@ -58,6 +58,8 @@ class OperatorChain:
             out = main[0] if len(main) == 1 else Broadcast(main)
         self.head = self._chain(operators, out, descriptor)
         self.watermarks = WatermarkOutput(self.record_writers, self.timed_operator)
+        self.flusher = OutputFlusher(self.record_writers, self.sink_writer.flush
+                                     if isinstance(self.sink_writer, KafkaSinkWriter) else None)
 
     def _sink_writer(self, sink: Any, descriptor: TaskDeploymentDescriptor, producer: Producer, bootstrap: str,
                      make_producer: Callable[[str, dict[str, Any]], Producer],
@@ -115,6 +117,17 @@ class OperatorChain:
         """Fire processing-time timers due at ``now`` (ms since the epoch)."""
         if self.timed_operator is not None and self.timers is not None and self.timers.has_timers(PROCESSING_TIME):
             self.timed_operator.on_processing_time(now)
+
+    def end_input(self) -> None:
+        """The input ended: every event-time timer fires, and (as batch would) every
+        processing-time one; then an end of partition into every output edge, and an at-least-once
+        sink's last records into its producer."""
+        self.watermarks.emit_watermark(MAX_TIME)
+        self.advance_processing_time(MAX_TIME)
+        for writer in self.record_writers:
+            writer.broadcast_event(END_OF_PARTITION)
+        if isinstance(self.sink_writer, KafkaSinkWriter):
+            self.sink_writer.flush()
 
     def close(self) -> None:
         if isinstance(self.sink_writer, ExactlyOnceSinkWriter):

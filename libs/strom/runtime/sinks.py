@@ -49,10 +49,10 @@ from strom.errors import SinkBufferFullError, SinkMarkerError, SinkRecordError
 from strom.fault_points import inject
 from strom.io.client_config import kafka_client_config
 from strom.io.kafka import (
+    PRODUCE_BATCH_RECORDS,
     PRODUCER_MAX_MESSAGE_BYTES,
     SINK_TRANSACTION_TIMEOUT_MS,
     log_kafka_errors,
-    produce,
     produce_all,
 )
 from strom.logs import get_logger
@@ -110,23 +110,36 @@ def _no_key(element: Any) -> None:
 
 
 class KafkaSinkWriter:
-    """AT_LEAST_ONCE or NONE: each element produced at once (the task flushes at barriers)."""
+    """AT_LEAST_ONCE or NONE: each element is serialized as it comes and produced in batches
+    (:func:`~strom.io.kafka.produce_all`: one librdkafka call per batch, not per record) by
+    :meth:`flush`, which runs after each batch of the task's input (the chain's
+    :class:`~strom.runtime.io.record_writer.OutputFlusher`, so no element waits for later input),
+    in :meth:`snapshot` (before the task flushes its producers and acks), at the end of input and
+    every :data:`~strom.io.kafka.PRODUCE_BATCH_RECORDS` elements."""
 
     def __init__(self, producer: Producer, sink: Any, clock: Any, max_record_bytes: int) -> None:
         self.clock = clock
         self.producer, self.topic = producer, sink.record_serializer.topic
         self.serialize = SinkSerializer(sink.record_serializer, max_record_bytes).serialize
         self.records_out, self.back_pressured_s = 0, 0.0  # metrics: elements written, s blocked
+        self._collected: list[tuple[bytes | None, bytes, int]] = []  # (key, value, timestamp ms or 0)
 
     def collect(self, element: Any) -> None:
         key, value = self.serialize(element)
         self.records_out += 1
-        blocked = produce(self.producer, self.topic, value, key=key, timestamp=self.clock.timestamp or 0)
-        if blocked:
-            self.back_pressured_s += blocked
+        self._collected.append((key, value, self.clock.timestamp or 0))
+        if len(self._collected) >= PRODUCE_BATCH_RECORDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand what was collected to the producer (the task flushes the producer itself)."""
+        if self._collected:
+            collected, self._collected = self._collected, []
+            self.back_pressured_s += produce_all(self.producer, self.topic, collected)
 
     def snapshot(self, checkpoint_id: int) -> bytes | None:
-        """No state: what was collected is in the producer, which the task flushes before its ack."""
+        """No state: what was collected goes into the producer, which the task flushes before its ack."""
+        self.flush()
         return None
 
     def notify_complete(self, checkpoint_id: int) -> None:

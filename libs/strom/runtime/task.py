@@ -62,13 +62,12 @@ from strom.runtime.chain import OperatorChain
 from strom.runtime.checkpointing import CheckpointEvents, Offsets, SubtaskCheckpointCoordinator, TaskCallbacks
 from strom.runtime.deployment import TaskDeploymentDescriptor
 from strom.runtime.errors import ReplacedAttemptError, TaskFailure
-from strom.runtime.io.events import END_OF_PARTITION
 from strom.runtime.io.flow_control import EdgeBacklog
 from strom.runtime.io.input_gate import CheckpointedInputGate
 from strom.runtime.io.source_reader import DeadLetterWriter, SourceReader
 from strom.runtime.settings import TaskSettings
 from strom.runtime.sinks import KafkaSinkWriter
-from strom.runtime.timers import MAX_TIME, MIN_TIME
+from strom.runtime.timers import MIN_TIME
 from strom.runtime.windows import RecordClock
 
 log = get_logger(__name__)
@@ -217,11 +216,7 @@ class Task(threading.Thread):
             await_final_checkpoint = lambda: gate.run(await_final_checkpoint=True)
         if not finished:
             return False
-        # End of input: every event-time timer fires, and (as batch would) every processing-time one.
-        chain.watermarks.emit_watermark(MAX_TIME)
-        chain.advance_processing_time(MAX_TIME)
-        for writer in chain.record_writers:
-            writer.broadcast_event(END_OF_PARTITION)
+        chain.end_input()
         self._flush()
         if not self.descriptor.checkpoints.enabled:
             return True

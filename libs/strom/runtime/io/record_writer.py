@@ -132,16 +132,20 @@ class RecordWriter:
 class OutputFlusher:
     """Sends the buffers of a subtask's writers that waited ``execution.buffer-timeout`` (Flink's
     OutputFlusher, which is a thread; here the task's input loop calls it once per batch of
-    input, and waits for input at most until the next buffer is due)."""
+    input, and waits for input at most until the next buffer is due). ``flush_sink``: hands what
+    an at-least-once sink collected to its producer, at every call."""
 
-    def __init__(self, writers: Sequence[RecordWriter]) -> None:
+    def __init__(self, writers: Sequence[RecordWriter], flush_sink: Callable[[], None] | None = None) -> None:
         self.writers = list(writers)
+        self.flush_sink = flush_sink
 
     def flush_due(self) -> None:
         """Send what is due now."""
         now = time.monotonic()
         for writer in self.writers:
             writer.flush_due(now)
+        if self.flush_sink is not None:
+            self.flush_sink()
 
     def input_wait_s(self, limit_s: float) -> float:
         """How long the input loop may wait for input: ``limit_s``, or less when a buffer falls
