@@ -45,9 +45,15 @@ def assert_exactly_once(records, lines: list[bytes]) -> None:
     got: dict[str, list[int]] = defaultdict(list)
     for record in records:
         got[record.key().decode()].append(int(record.value()))
-    wrong = {w: (expected[w], len(got.get(w, [])))
-             for w in set(expected) | set(got) if sorted(got.get(w, [])) != list(range(1, expected[w] + 1))}
-    assert not wrong, f"{len(wrong)} words lost or duplicated (expected, got): {list(wrong.items())[:10]}"
+    wrong = {}
+    for word in set(expected) | set(got):
+        counts = Counter(got.get(word, []))
+        missing = [n for n in range(1, expected[word] + 1) if n not in counts]
+        duplicated = sorted(n for n, times in counts.items() if times > 1 or not 1 <= n <= expected[word])
+        if missing or duplicated:
+            wrong[word] = (f"expected 1..{expected[word]}, {len(missing)} missing {missing[:8]}, "
+                           f"{len(duplicated)} duplicated {duplicated[:8]}")
+    assert not wrong, f"{len(wrong)} words lost or duplicated: {list(wrong.items())[:10]}"
     assert len(records) == len(lines)
 
 

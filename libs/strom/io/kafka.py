@@ -260,7 +260,8 @@ def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.
     Raises :class:`KafkaUnavailableError` when the broker does not answer
     within ``timeout_s``, :class:`TopicNotReadyError` when a created topic
     has no leaders after 30 s, :class:`ValueError` for one name wanted with
-    two partition counts and :class:`KafkaException` for any other failure.
+    two partition counts and :class:`KafkaException` when a partition is not served after 30 s
+    (:func:`await_served`) or for any other failure.
     """
     wanted: dict[str, TopicSpec] = {}
     for spec in specs:  # two sinks may write one topic; librdkafka crashes on a name given twice
@@ -290,6 +291,7 @@ def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.
             raise KafkaUnavailableError(f"Kafka at {bootstrap} did not answer in {timeout_s:.0f} s") from exc
     for spec in created:
         await_partitions(admin, spec.name, spec.partitions)
+        await_served(admin, spec.name, spec.partitions)
 
 
 @retry(retry=retry_if_exception(lambda exc: isinstance(exc, TopicNotReadyError)), stop=stop_after_delay(30),
@@ -318,6 +320,22 @@ def _is_retriable(exc: BaseException) -> bool:
                                                  KafkaError.UNKNOWN_TOPIC_OR_PART,
                                                  KafkaError.LEADER_NOT_AVAILABLE,
                                                  KafkaError._UNKNOWN_PARTITION)
+
+
+@retry(retry=retry_if_exception(_is_retriable), stop=stop_after_delay(30),
+       wait=wait_exponential(multiplier=0.02, max=0.2), reraise=True)
+def await_served(admin: AdminClient, topic: str, partitions: int) -> None:
+    """Return once the broker leading each of ``topic``'s ``partitions`` serves it: a ListOffsets
+    for all of them answers (retried up to 30 s, then the last :class:`KafkaException`).
+
+    The metadata names a new partition's leader before that broker has created its log (half a
+    second for 128 partitions on a loaded 2-core host). A produce request sent in between fails
+    with NOT_LEADER_OR_FOLLOWER and is retried, and one sent after it can be appended first: the
+    broker takes any first sequence from an idempotent producer it has no state for, then refuses
+    the retry as out of order and the producer gives it up, so its records are lost without an
+    error (KAFKA-15591, fixed in Kafka 4.5). Strom lost the first network buffers of new
+    intermediate partitions that way."""
+    latest_offsets(admin, [(topic, p) for p in range(partitions)])
 
 
 @retry(retry=retry_if_exception(_is_retriable), stop=stop_after_delay(30),
