@@ -148,6 +148,13 @@ class CheckpointError(StromError):
             self.reason = reason
 
 
+class LostRecordsError(StromError):
+    """A task read a record of an intermediate partition whose sequence number is not the next of
+    its upstream subtask's: records (buffers or events) before it never reached Kafka, or were
+    reordered. Raised instead of going on without them (Flink's BufferReorderingException); the
+    task fails and the job restarts from its last checkpoint, whose upstream tasks write them again."""
+
+
 class TamperedDataError(StromError):
     """Bytes Strom sealed (a job artifact, a snapshot) fail their HMAC: they were changed outside
     Strom or sealed with another cluster secret. They are never unpickled."""

@@ -37,7 +37,7 @@ def test_each_key_lands_in_the_partition_of_its_key_group(stack):
             if message.headers():
                 ended += 1
                 continue
-            _attempt, _subtask, _timestamps, elements = decode_buffer(message.value(), b"", "edge")
+            _attempt, _subtask, _sequence, _timestamps, elements = decode_buffer(message.value(), b"", "edge")
             placed.update({repr(key): message.partition() for key, _ in elements})
     consumer.close()
     assert placed == {repr(k): key_group_for(k, 128) for k in keys}

@@ -217,7 +217,7 @@ def test_a_forged_buffer_on_an_edge_is_refused_before_it_is_unpickled(cluster: T
         assert time.monotonic() < deadline, "no output"
         time.sleep(0.3)
     marker = tmp_path / "pwned"
-    forged = encode_buffer((0, 0, None, [CreatesAFile(str(marker))]), b"a guess at the secret")
+    forged = encode_buffer((0, 0, 0, None, [CreatesAFile(str(marker))]), b"a guess at the secret")
     edge = f"strom.{cluster.cluster_id}.job.{job_id}.v1-v2-1"
     producer = Producer({"bootstrap.servers": bootstrap})
     producer.produce(edge, forged, partition=0)

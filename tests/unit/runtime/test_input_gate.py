@@ -6,11 +6,12 @@ gate are stand-ins (this is the logic between them, without Kafka).
 
 import pickle
 import threading
+from collections import defaultdict
 
 import pytest
 from confluent_kafka import Message as KafkaMessage
 
-from strom.errors import TamperedDataError
+from strom.errors import LostRecordsError, TamperedDataError
 from strom.io.kafka import KafkaPartition
 from strom.runtime.deployment import InputPartition
 from strom.runtime.errors import ReplacedAttemptError
@@ -29,25 +30,33 @@ def message(partition, offset, value=None, headers=None):
 
 
 class Input:
-    """Messages of one partition, offsets counted."""
+    """Messages of one partition, offsets counted, and sequence numbers per writer (upstream, attempt)
+    as a RecordWriter gives them."""
 
     def __init__(self, partition):
         self.partition, self.offset = partition, 0
+        self.sequences = defaultdict(int)
 
     def _next(self, **kwargs):
         record = message(self.partition, self.offset, **kwargs)
         self.offset += 1
         return record
 
+    def _sequence(self, upstream, attempt):
+        sequence = self.sequences[upstream, attempt]
+        self.sequences[upstream, attempt] += 1
+        return sequence
+
     def record(self, element, upstream=0, attempt=1, timestamp=None):
         """A buffer of one element."""
         return self.buffer([element], upstream, attempt, None if timestamp is None else [timestamp])
 
     def buffer(self, elements, upstream=0, attempt=1, timestamps=None):
-        return self._next(value=encode_buffer((attempt, upstream, timestamps, elements), SECRET))
+        sequence = self._sequence(upstream, attempt)
+        return self._next(value=encode_buffer((attempt, upstream, sequence, timestamps, elements), SECRET))
 
     def event(self, event, upstream=0, attempt=1):
-        return self._next(headers=encode_event(event, upstream, attempt))
+        return self._next(headers=encode_event(event, upstream, attempt, self._sequence(upstream, attempt)))
 
 
 class Task:
@@ -93,6 +102,24 @@ def test_records_of_an_older_attempt_are_dropped_and_a_newer_attempt_means_repla
     assert task.elements == ["current"] and task.events == []
     with pytest.raises(ReplacedAttemptError, match="v\\[0\\]#1 read records of attempt 2"):
         input_gate.handle(p0.record("newer", attempt=2))
+
+
+def test_a_record_missing_from_a_channel_fails_the_task_instead_of_being_skipped():
+    """Kafka lost a buffer (KAFKA-15591 lost the first ones of new partitions): the next record's
+    sequence number shows the gap; held and replayed records are not checked twice."""
+    input_gate, task = gate([InputPartition(TOPIC, 0, 2)])
+    p0 = Input(0)
+    input_gate.handle(p0.record("old", attempt=0))  # an older attempt's: dropped, sequence unchecked
+    input_gate.handle(p0.event(CheckpointBarrier(1), upstream=0))
+    input_gate.handle(p0.record("held", upstream=0))
+    input_gate.handle(p0.record("first of upstream 1", upstream=1))
+    input_gate.handle(p0.event(CheckpointBarrier(1), upstream=1))  # aligned: "held" replayed
+    assert task.elements == ["first of upstream 1", "held"]
+    p0.record("lost", upstream=1)  # its sequence number is taken, Kafka never delivers it
+    with pytest.raises(LostRecordsError, match=r"record edge/0/6 of upstream subtask 1 \(attempt 1\) has "
+                                               r"sequence number 3, expected 2: records before it are missing"):
+        input_gate.handle(p0.record("after the lost one", upstream=1))
+    assert "after the lost one" not in task.elements
 
 
 def test_aligned_snapshot_has_the_offsets_past_the_barriers_and_held_records_follow_it():
@@ -174,10 +201,10 @@ def test_a_buffer_not_sealed_with_the_cluster_secret_is_refused_unread():
     input_gate, task = gate([InputPartition(TOPIC, 0, 1)])
     p0 = Input(0)
     input_gate.handle(p0.buffer(["sealed"]))
-    forged = encode_buffer((1, 0, None, ["forged"]), b"not the cluster secret")
+    forged = encode_buffer((1, 0, 0, None, ["forged"]), b"not the cluster secret")
     with pytest.raises(TamperedDataError, match=r"buffer edge/0/1 fails its HMAC"):
         input_gate.handle(p0._next(value=forged))
-    flipped = bytearray(encode_buffer((1, 0, None, ["x"]), SECRET))
+    flipped = bytearray(encode_buffer((1, 0, 0, None, ["x"]), SECRET))
     flipped[-3] ^= 1
     with pytest.raises(TamperedDataError, match=r"buffer edge/0/2 fails its HMAC"):
         input_gate.handle(p0._next(value=bytes(flipped)))

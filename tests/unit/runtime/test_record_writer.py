@@ -14,10 +14,12 @@ class Producer:
     """Kafka records as produced: (partition, decoded buffer or None, event or None)."""
 
     def __init__(self):
-        self.sent = []
+        self.sent, self.sequences = [], []
 
     def produce(self, topic, value=None, partition=-1, headers=None):
-        self.sent.append((partition, value and decode_buffer(value, b"", "edge"), headers and decode_event(headers)[0]))
+        buffer, event = value and decode_buffer(value, b"", "edge"), headers and decode_event(headers)
+        self.sent.append((partition, buffer, event and event[0]))
+        self.sequences.append((partition, buffer[2] if buffer else event[3]))
 
     def buffers(self):
         return [(partition, buffer) for partition, buffer, _ in self.sent if buffer is not None]
@@ -38,7 +40,7 @@ def test_hash_puts_each_key_in_the_partition_of_its_key_group_with_its_timestamp
         out.collect(word)
     out.flush()
     seen = {}
-    for partition, (attempt, subtask, timestamps, elements) in producer.buffers():
+    for partition, (attempt, subtask, _sequence, timestamps, elements) in producer.buffers():
         assert (attempt, subtask) == (3, 0)
         for timestamp, word in zip(timestamps, elements, strict=True):
             assert partition == key_group_for(word, 8) and timestamp == int(word[1:])
@@ -55,14 +57,14 @@ def test_forward_and_rebalance_partitions():
     forward.flush()
     rebalance.flush()
     assert [p for p, _ in fp.buffers()] == [2]
-    assert {p: b[3] for p, b in rp.buffers()} == {2: [0, 4], 3: [1, 5], 0: [2, 6], 1: [3, 7]}
+    assert {p: b[4] for p, b in rp.buffers()} == {2: [0, 4], 3: [1, 5], 0: [2, 6], 1: [3, 7]}
 
 
 def test_a_buffer_goes_out_when_it_holds_about_a_segment_and_the_size_adapts():
     out, producer = writer(FORWARD, partitions=1, segment_size=4096)
     for i in range(5000):
         out.collect(f"{i:0100d}")  # ~105 bytes pickled: ~39 per 4 KiB buffer once estimated
-    sizes = [len(b[3]) for _, b in producer.buffers()]
+    sizes = [len(b[4]) for _, b in producer.buffers()]
     assert sizes[0] == 64  # the first guess, before anything was measured
     assert all(30 <= n <= 45 for n in sizes[1:]), sizes
     assert sum(sizes) + len(out._elements[0]) == 5000
@@ -73,8 +75,12 @@ def test_open_buffers_go_out_before_an_event_which_goes_to_every_partition():
     out.collect("a")
     out.collect("b")
     out.broadcast_event(CheckpointBarrier(9))
-    assert producer.sent == [(0, (3, 0, None, ["a"]), None), (1, (3, 0, None, ["b"]), None),
+    assert producer.sent == [(0, (3, 0, 0, None, ["a"]), None), (1, (3, 0, 0, None, ["b"]), None),
                              (0, None, CheckpointBarrier(9)), (1, None, CheckpointBarrier(9))]
+    out.collect("c")
+    out.broadcast_event(CheckpointBarrier(10))
+    # Every Kafka record to a partition takes its next sequence number, buffers and events alike.
+    assert producer.sequences == [(0, 0), (1, 0), (0, 1), (1, 1), (0, 2), (0, 3), (1, 2)]
 
 
 def test_a_buffer_that_is_not_full_goes_out_after_the_buffer_timeout():
@@ -87,7 +93,7 @@ def test_a_buffer_that_is_not_full_goes_out_after_the_buffer_timeout():
     time.sleep(0.06)
     assert flusher.input_wait_s(0.1) == 0
     flusher.flush_due()
-    assert producer.buffers() == [(0, (3, 0, None, ["a"]))] and out.due_at is None
+    assert producer.buffers() == [(0, (3, 0, 0, None, ["a"]))] and out.due_at is None
 
 
 def test_buffers_go_out_at_the_ticks_of_the_timeout_period_as_flinks_output_flusher():
@@ -100,12 +106,12 @@ def test_buffers_go_out_at_the_ticks_of_the_timeout_period_as_flinks_output_flus
     flusher.flush_due()
     out.collect("early in the second")
     assert 0.05 < flusher.input_wait_s(1.0) <= 0.1  # the next tick
-    assert [b[3] for _, b in producer.buffers()] == [["late in the first period"]]
+    assert [b[4] for _, b in producer.buffers()] == [["late in the first period"]]
 
 
 def test_buffer_timeout_zero_sends_a_buffer_per_element():
     out, producer = writer(FORWARD, partitions=1, timeout_ms=0)
     for word in ("a", "b", "c"):
         out.collect(word)
-    assert [b[3] for _, b in producer.buffers()] == [["a"], ["b"], ["c"]]
+    assert [b[4] for _, b in producer.buffers()] == [["a"], ["b"], ["c"]]
 

@@ -2,7 +2,7 @@
 
 A **buffer** (Flink's network buffer) carries consecutive stream records of one
 upstream subtask for one partition. It has no headers; its value is the pickle of
-``(attempt, upstream subtask, timestamps, elements)``: ``elements`` a list,
+``(attempt, upstream subtask, sequence, timestamps, elements)``: ``elements`` a list,
 ``timestamps`` the list of their timestamps (ms), or None when every one is None
 (no event time), sealed (:mod:`strom.io.sealed`: 32 bytes of HMAC-SHA256 under the
 cluster secret first), so whoever can write to an edge topic but lacks the secret
@@ -11,18 +11,23 @@ writes it, :func:`decode_buffer` checks and reads it: one pickle call and one MA
 per buffer.
 
 An **event** (Flink's names: :class:`CheckpointBarrier`, :class:`Watermark`,
-:class:`WatermarkStatus`, :class:`EndOfPartition`) has no value and three
+:class:`WatermarkStatus`, :class:`EndOfPartition`) has no value and four
 headers: ``strom.event`` (the event), ``strom.subtask`` (the upstream subtask
-that wrote it) and ``strom.attempt`` (its attempt). Events go to every
-partition of an edge, after the buffers written before them, so a reader tells
+that wrote it), ``strom.attempt`` (its attempt) and ``strom.sequence``. Events go to
+every partition of an edge, after the buffers written before them, so a reader tells
 a buffer from an event by "has headers".
 
->>> headers = encode_event(CheckpointBarrier(7), subtask=1, attempt=2)
+The **sequence** numbers the Kafka records (buffers and events) one upstream subtask of
+one attempt wrote to one partition, from 0, as Flink numbers the buffers of a channel: a
+reader that finds one missing raises :class:`~strom.errors.LostRecordsError` (Flink's
+BufferReorderingException) instead of going on without it.
+
+>>> headers = encode_event(CheckpointBarrier(7), subtask=1, attempt=2, sequence=5)
 >>> decode_event(headers)
-(CheckpointBarrier(checkpoint_id=7), 1, 2)
->>> decode_buffer(encode_buffer((2, 1, [1000, 1001], ["x", "y"]), b"secret"), b"secret", "t/0/7")
-(2, 1, [1000, 1001], ['x', 'y'])
->>> decode_buffer(encode_buffer((2, 1, None, ["x"]), b"other"), b"secret", "buffer t/0/8")  # doctest: +ELLIPSIS
+(CheckpointBarrier(checkpoint_id=7), 1, 2, 5)
+>>> decode_buffer(encode_buffer((2, 1, 4, [1000, 1001], ["x", "y"]), b"secret"), b"secret", "t/0/7")
+(2, 1, 4, [1000, 1001], ['x', 'y'])
+>>> decode_buffer(encode_buffer((2, 1, 0, None, ["x"]), b"other"), b"secret", "buffer t/0/8")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
 strom.errors.TamperedDataError: buffer t/0/8 fails its HMAC: changed outside Strom, or sealed with...
@@ -40,14 +45,18 @@ from strom.io.sealed import seal, verified
 EVENT: Final = "strom.event"
 SUBTASK: Final = "strom.subtask"
 ATTEMPT: Final = "strom.attempt"
+SEQUENCE: Final = "strom.sequence"
 
-def encode_buffer(buffer: tuple[int, int, list[int | None] | None, list[Any]], secret: bytes) -> bytes:
-    """A buffer's value: ``(attempt, subtask, timestamps | None, elements)`` pickled, sealed with ``secret``."""
+Buffer = tuple[int, int, int, list[int | None] | None, list[Any]]  # attempt, subtask, sequence, timestamps, elements
+
+def encode_buffer(buffer: Buffer, secret: bytes) -> bytes:
+    """A buffer's value: ``(attempt, subtask, sequence, timestamps | None, elements)`` pickled, sealed
+    with ``secret``."""
     return seal(secret, pickle.dumps(buffer, protocol=5))
 
 
-def decode_buffer(value: bytes, secret: bytes, where: str) -> tuple[int, int, list[int | None] | None, list[Any]]:
-    """``(attempt, subtask, timestamps | None, elements)`` of a buffer's value. Raises
+def decode_buffer(value: bytes, secret: bytes, where: str) -> Buffer:
+    """``(attempt, subtask, sequence, timestamps | None, elements)`` of a buffer's value. Raises
     :class:`~strom.errors.TamperedDataError` naming ``where`` (topic/partition/offset) before
     anything is unpickled if the seal does not match ``secret``, else what pickle raises."""
     return pickle.loads(verified(secret, value, where))
@@ -91,8 +100,9 @@ Event = CheckpointBarrier | Watermark | WatermarkStatus | EndOfPartition
 _BARRIER, _WATERMARK, _END_OF_PARTITION = b"barrier:", b"watermark:", b"end-of-partition"
 
 
-def encode_event(event: Event, subtask: int, attempt: int) -> list[tuple[str, bytes]]:
-    """The headers of ``event`` written by ``subtask`` of attempt ``attempt``."""
+def encode_event(event: Event, subtask: int, attempt: int, sequence: int) -> list[tuple[str, bytes]]:
+    """The headers of ``event`` written by ``subtask`` of attempt ``attempt`` as its record
+    ``sequence`` of the partition."""
     if isinstance(event, CheckpointBarrier):
         kind = b"%s%d" % (_BARRIER, event.checkpoint_id)
     elif isinstance(event, Watermark):
@@ -103,11 +113,11 @@ def encode_event(event: Event, subtask: int, attempt: int) -> list[tuple[str, by
         kind = _END_OF_PARTITION
     else:
         raise TypeError(f"not an event: {event!r}")
-    return [(EVENT, kind), (SUBTASK, b"%d" % subtask), (ATTEMPT, b"%d" % attempt)]
+    return [(EVENT, kind), (SUBTASK, b"%d" % subtask), (ATTEMPT, b"%d" % attempt), (SEQUENCE, b"%d" % sequence)]
 
 
-def decode_event(headers: list[tuple[str, bytes]]) -> tuple[Event, int, int]:
-    """(event, upstream subtask, attempt) of an event's headers; ValueError/KeyError if malformed."""
+def decode_event(headers: list[tuple[str, bytes]]) -> tuple[Event, int, int, int]:
+    """(event, upstream subtask, attempt, sequence) of an event's headers; ValueError/KeyError if malformed."""
     values = dict(headers)
     kind = values[EVENT]
     event: Event
@@ -119,4 +129,4 @@ def decode_event(headers: list[tuple[str, bytes]]) -> tuple[Event, int, int]:
         event = END_OF_PARTITION
     else:
         event = WatermarkStatus(kind)
-    return event, int(values[SUBTASK]), int(values[ATTEMPT])
+    return event, int(values[SUBTASK]), int(values[ATTEMPT]), int(values[SEQUENCE])

@@ -8,6 +8,8 @@ output of a failed run, or of a zombie); one of a newer attempt means this
 task was replaced (:class:`~strom.runtime.errors.ReplacedAttemptError`).
 Barriers go to the barrier handler, watermarks and idleness through the
 watermark valve to the task's :class:`~strom.runtime.watermarks.WatermarkOutput`.
+Each channel's records of this attempt must come with sequence numbers 0, 1, 2, ...; a gap
+raises :class:`~strom.errors.LostRecordsError`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
+from strom.errors import LostRecordsError
 from strom.io.kafka import KafkaPartition, consume_ready
 from strom.runtime.deployment import InputPartition
 from strom.runtime.errors import ReplacedAttemptError
@@ -96,8 +99,9 @@ class CheckpointedInputGate:
         self.backend, self.watermarks, self.flusher = chain.backend, chain.watermarks, chain.flusher
         channels = [(p.key, upstream) for p in partitions for upstream in range(p.upstream_parallelism)]
         handler = SingleCheckpointBarrierHandler if aligned else CheckpointBarrierTracker
-        self.barriers = handler(channels, self._trigger, self.handle,
+        self.barriers = handler(channels, self._trigger, functools.partial(self.handle, replayed=True),
                                 functools.partial(SpillingBuffer, alignment_buffer_bytes))
+        self._sequences: dict[Any, int] = {}  # channel -> the sequence number its next record must have
         self._blocking = self.barriers.blocking  # keeps its identity: checked per record
         # One upstream subtask per (input topic, subtask index), over every partition read here.
         self.valve = StatusWatermarkValve(channels, upstream_of=lambda channel: (channel[0][0], channel[1]))
@@ -148,18 +152,21 @@ class CheckpointedInputGate:
                 producer.poll(0)
         return True
 
-    def handle(self, record: Any) -> None:
-        """One Kafka record: a buffer's elements into the chain, or an event (also a held one, replayed)."""
+    def handle(self, record: Any, replayed: bool = False) -> None:
+        """One Kafka record: a buffer's elements into the chain, or an event; ``replayed``: one held
+        back during alignment (its sequence number was checked when it was read)."""
         headers = record.headers()
         if headers:
-            self._handle_event(record, headers)
+            self._handle_event(record, headers, replayed)
             return
-        attempt, upstream, timestamps, elements = decode_buffer(
+        attempt, upstream, sequence, timestamps, elements = decode_buffer(
             record.value(), self.secret, f"buffer {record.topic()}/{record.partition()}/{record.offset()}")
         if attempt != self.attempt:
             self._other_attempt(attempt)
             return
         tp = (record.topic(), record.partition())
+        if not replayed:
+            self._check_sequence((tp, upstream), sequence, record)
         if self._blocking and (tp, upstream) in self._blocking:
             self.barriers.hold(record)
             return
@@ -174,13 +181,15 @@ class CheckpointedInputGate:
             except Exception as exc:
                 self.on_error(exc, BufferedElement(record, element), element)
 
-    def _handle_event(self, record: Any, headers: list[tuple[str, bytes]]) -> None:
-        event, upstream, attempt = decode_event(headers)
+    def _handle_event(self, record: Any, headers: list[tuple[str, bytes]], replayed: bool) -> None:
+        event, upstream, attempt, sequence = decode_event(headers)
         if attempt != self.attempt:
             self._other_attempt(attempt)
             return
         tp = KafkaPartition(record.topic(), record.partition())
         channel = (tp, upstream)
+        if not replayed:
+            self._check_sequence(channel, sequence, record)
         if self._blocking and channel in self._blocking:
             # Past this channel's barrier: a watermark or end of partition must not overtake
             # the records held back with it (they would fire windows without those records).
@@ -196,6 +205,18 @@ class CheckpointedInputGate:
         elif self.barriers.on_barrier(channel, event.checkpoint_id):
             self.position[tp] = record.offset() + 1
             self.barriers.maybe_trigger()
+
+    def _check_sequence(self, channel: Any, sequence: int, record: Any) -> None:
+        """Raise LostRecordsError unless ``sequence`` is the next of ``channel`` (from 0: every record
+        of this attempt lies past where this task started reading)."""
+        expected = self._sequences.get(channel, 0)
+        if sequence != expected:
+            raise LostRecordsError(
+                f"{self.execution_id}: record {record.topic()}/{record.partition()}/{record.offset()} of upstream "
+                f"subtask {channel[1]} (attempt {self.attempt}) has sequence number {sequence}, expected {expected}: "
+                f"{'records before it are missing' if sequence > expected else 'records came out of order'} "
+                f"in Kafka; restarting from the last checkpoint writes them again")
+        self._sequences[channel] = sequence + 1
 
     def _other_attempt(self, attempt: int) -> None:
         """Records of an older attempt are dropped; one of a newer attempt means this task was

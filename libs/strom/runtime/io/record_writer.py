@@ -39,7 +39,8 @@ class RecordWriter:
     on average and the whole at most), and before any event (barrier, watermark, end of
     partition), which goes to every partition after the buffers, so in-band order holds.
     ``buffer_timeout_ms=0``: a buffer per element.
-    ``secret``: the cluster secret buffers are sealed with.
+    ``secret``: the cluster secret buffers are sealed with. Each Kafka record to a partition gets
+    that partition's next sequence number (:mod:`~strom.runtime.io.events`).
 
     ``records_out`` (elements sent) and ``back_pressured_s`` (blocked on a full producer queue)
     are the task's metrics.
@@ -54,7 +55,7 @@ class RecordWriter:
     >>> writer.collect("a"); writer.collect("b"); sent
     []
     >>> writer.broadcast_event(Watermark(5)); sent
-    [(1, (0, 1, None, ['a', 'b']), None), (0, None, b'watermark:5'), (1, None, b'watermark:5')]
+    [(1, (0, 1, 0, None, ['a', 'b']), None), (0, None, b'watermark:5'), (1, None, b'watermark:5')]
     """
 
     def __init__(self, producer: Producer, edge: OutputEdge, subtask_index: int, attempt: int,
@@ -71,6 +72,7 @@ class RecordWriter:
         # Per partition: the open buffer's elements and their timestamps (ms or None).
         self._elements: list[list[Any]] = [[] for _ in range(edge.partitions)]
         self._timestamps: list[list[int | None]] = [[] for _ in range(edge.partitions)]
+        self._sequences = [0] * edge.partitions  # per partition: the next Kafka record's sequence number
         self.capacity = 1 if buffer_timeout_ms == 0 else 64  # elements that fill a buffer; re-estimated
         self._adaptive = buffer_timeout_ms > 0
         self._ticks_from = time.monotonic()  # the flush period's phase
@@ -98,7 +100,7 @@ class RecordWriter:
     def _send(self, partition: int) -> None:
         elements, timestamps = self._elements[partition], self._timestamps[partition]
         # No event time: one None for the buffer, not one per element.
-        value = encode_buffer((self.attempt, self.subtask_index,
+        value = encode_buffer((self.attempt, self.subtask_index, self._sequence(partition),
                                None if timestamps.count(None) == len(timestamps) else timestamps, elements),
                               self.secret)
         self._elements[partition], self._timestamps[partition] = [], []
@@ -124,9 +126,14 @@ class RecordWriter:
     def broadcast_event(self, event: Event) -> None:
         """Open buffers, then ``event`` into every partition of the edge."""
         self.flush()
-        headers = encode_event(event, self.subtask_index, self.attempt)
         for partition in range(self.partitions):
+            headers = encode_event(event, self.subtask_index, self.attempt, self._sequence(partition))
             produce(self.producer, self.topic, None, partition=partition, headers=headers)
+
+    def _sequence(self, partition: int) -> int:
+        sequence = self._sequences[partition]
+        self._sequences[partition] = sequence + 1
+        return sequence
 
 
 class OutputFlusher:
