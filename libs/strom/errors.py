@@ -148,6 +148,12 @@ class CheckpointError(StromError):
             self.reason = reason
 
 
+class EdgeRecordTooLargeError(StromError, ValueError):
+    """One element pickled is larger than a Kafka record on an intermediate topic may be (the
+    producer's message.max.bytes): it cannot cross the edge. Fails the task whatever its error
+    policy (the element is not the input record the dead-letter topic would name)."""
+
+
 class LostRecordsError(StromError):
     """A task read a record of an intermediate partition whose sequence number is not the next of
     its upstream subtask's: records (buffers or events) before it never reached Kafka, or were

@@ -50,7 +50,7 @@ from confluent_kafka import Consumer, Producer
 
 from strom.checkpoint.scheduler import CheckpointScheduler
 from strom.checkpoint.store import RedisCheckpointStore
-from strom.errors import DeliveryFailedError, SinkBufferFullError, TaskFailureCause
+from strom.errors import DeliveryFailedError, EdgeRecordTooLargeError, SinkBufferFullError, TaskFailureCause
 from strom.graph.execution_graph import CANCELED, END_OF_DATA, FAILED, FINISHED, RUNNING
 from strom.graph.job_graph import JobVertex
 from strom.graph.stream_graph import ErrorPolicy
@@ -284,7 +284,8 @@ class Task(threading.Thread):
         """The chain raised ``exc`` on Kafka message ``record`` (decoded: ``element``): under
         DEAD_LETTER write it to the dead-letter topic and go on, else raise TaskFailure naming it."""
         if (self.descriptor.error_policy != ErrorPolicy.DEAD_LETTER or self.dead_letters is None
-                or isinstance(exc, SinkBufferFullError)):  # not the record's fault: dead-lettering would not help
+                or isinstance(exc, SinkBufferFullError | EdgeRecordTooLargeError | DeliveryFailedError)):
+            # not the input record's fault, or not its element: dead-lettering it would not help
             raise TaskFailure.of(exc, self.vertex.name, self.descriptor.execution_id, record) from exc
         self.dead_letters.write(record, f"{type(exc).__name__}: {exc}", element)
         if self.dead_letters.written % DEAD_LETTER_LOG_EVERY == 1:

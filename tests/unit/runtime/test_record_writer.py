@@ -2,10 +2,14 @@
 
 import time
 
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+
+from strom.errors import DeliveryFailedError, EdgeRecordTooLargeError
 from strom.graph.stream_graph import FORWARD, HASH, REBALANCE
 from strom.runtime.deployment import OutputEdge
-from strom.runtime.io.events import CheckpointBarrier, decode_buffer, decode_event
-from strom.runtime.io.record_writer import OutputFlusher, RecordWriter
+from strom.runtime.io.events import CheckpointBarrier, decode_buffer, decode_event, encode_buffer
+from strom.runtime.io.record_writer import MAX_BUFFER_BYTES, OutputFlusher, RecordWriter
 from strom.runtime.windows import RecordClock
 from strom.state.keygroups import key_group_for
 
@@ -115,3 +119,33 @@ def test_buffer_timeout_zero_sends_a_buffer_per_element():
         out.collect(word)
     assert [b[4] for _, b in producer.buffers()] == [["a"], ["b"], ["c"]]
 
+
+
+def test_a_buffer_over_the_record_limit_goes_out_in_halves_in_order_and_numbered():
+    """The first buffers are sized by a guess (64 elements): 64 elements of 20 KB are over the
+    1 MB a Kafka record may hold, so the buffer is split, each half numbered in turn."""
+    out, producer = writer(FORWARD, partitions=1)
+    elements = [f"{i:05d}" + "x" * 20_000 for i in range(64)]
+    for element in elements:
+        out.collect(element)
+    sent = producer.buffers()
+    assert len(sent) > 1 and [e for _, b in sent for e in b[4]] == elements
+    assert [b[2] for _, b in sent] == list(range(len(sent)))
+    assert all(len(encode_buffer(b, b"")) <= MAX_BUFFER_BYTES for _, b in sent)
+
+
+def test_one_element_over_the_record_limit_fails_clearly_and_takes_no_sequence_number():
+    out, producer = writer(FORWARD, partitions=1, timeout_ms=0)
+    with pytest.raises(EdgeRecordTooLargeError, match=r"an element of \d+ bytes pickled is over the 999000 bytes"):
+        out.collect("x" * 1_000_000)
+    out.collect("fits")
+    assert producer.buffers() == [(0, (3, 0, 0, None, ["fits"]))]
+
+
+def test_a_buffer_librdkafka_refuses_fails_the_task_and_leaves_no_gap():
+    out, producer = writer(FORWARD, partitions=1, timeout_ms=0)
+    refused = KafkaException(KafkaError(KafkaError._UNKNOWN_PARTITION))
+    producer.produce = lambda *args, **kwargs: (_ for _ in ()).throw(refused)
+    with pytest.raises(DeliveryFailedError, match=r"edge edge\[0\]: librdkafka refused a buffer of 1 elements"):
+        out.collect("a")
+    assert out._sequences == [0]

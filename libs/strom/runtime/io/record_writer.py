@@ -8,10 +8,11 @@ from collections.abc import Callable, Sequence
 from itertools import count
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 
+from strom.errors import DeliveryFailedError, EdgeRecordTooLargeError
 from strom.graph.stream_graph import FORWARD, HASH
-from strom.io.kafka import produce
+from strom.io.kafka import PRODUCER_MAX_MESSAGE_BYTES, produce
 from strom.runtime.deployment import OutputEdge
 from strom.runtime.io.events import Event, encode_buffer, encode_event
 from strom.runtime.windows import RecordClock
@@ -19,6 +20,9 @@ from strom.state.keygroups import key_group_for
 
 #: Elements of one buffer at most, whatever their size (a bound on a buffer's list, not a tunable).
 MAX_BUFFER_ELEMENTS = 65_536
+#: Bytes of one buffer's record value at most: librdkafka's message.max.bytes less a record
+#: batch's framing (:data:`~strom.io.kafka.PRODUCER_MAX_MESSAGE_BYTES`).
+MAX_BUFFER_BYTES = PRODUCER_MAX_MESSAGE_BYTES - 1_000
 
 
 def _no_key_selector(element: Any) -> Any:
@@ -40,7 +44,8 @@ class RecordWriter:
     partition), which goes to every partition after the buffers, so in-band order holds.
     ``buffer_timeout_ms=0``: a buffer per element.
     ``secret``: the cluster secret buffers are sealed with. Each Kafka record to a partition gets
-    that partition's next sequence number (:mod:`~strom.runtime.io.events`).
+    that partition's next sequence number (:mod:`~strom.runtime.io.events`) once librdkafka took
+    it; a buffer over :data:`MAX_BUFFER_BYTES` goes out in halves.
 
     ``records_out`` (elements sent) and ``back_pressured_s`` (blocked on a full producer queue)
     are the task's metrics.
@@ -99,15 +104,38 @@ class RecordWriter:
 
     def _send(self, partition: int) -> None:
         elements, timestamps = self._elements[partition], self._timestamps[partition]
+        self._elements[partition], self._timestamps[partition] = [], []
+        self._produce(partition, elements, timestamps)
+
+    def _produce(self, partition: int, elements: list[Any], timestamps: list[int | None]) -> None:
+        """One buffer as one Kafka record, or, over :data:`MAX_BUFFER_BYTES` (the first buffers are
+        sized by a guess), as two halves, each split again if need be. Raises
+        :class:`~strom.errors.EdgeRecordTooLargeError` for one element over it,
+        :class:`~strom.errors.DeliveryFailedError` when librdkafka refuses the record."""
+        sequence = self._sequences[partition]
         # No event time: one None for the buffer, not one per element.
-        value = encode_buffer((self.attempt, self.subtask_index, self._sequence(partition),
+        value = encode_buffer((self.attempt, self.subtask_index, sequence,
                                None if timestamps.count(None) == len(timestamps) else timestamps, elements),
                               self.secret)
-        self._elements[partition], self._timestamps[partition] = [], []
-        self.records_out += len(elements)
+        if len(value) > MAX_BUFFER_BYTES:
+            if len(elements) == 1:
+                raise EdgeRecordTooLargeError(
+                    f"an element of {len(value)} bytes pickled is over the {MAX_BUFFER_BYTES} bytes a record "
+                    f"on edge {self.topic} may hold (the producer's message.max.bytes): "
+                    f"{repr(elements[0])[:200]}")
+            half = len(elements) // 2
+            self._produce(partition, elements[:half], timestamps[:half])
+            self._produce(partition, elements[half:], timestamps[half:])
+            return
         if self._adaptive:
             self.capacity = max(1, min(MAX_BUFFER_ELEMENTS, self.segment_size * len(elements) // len(value)))
-        blocked = produce(self.producer, self.topic, value, partition=partition)
+        try:
+            blocked = produce(self.producer, self.topic, value, partition=partition)
+        except KafkaException as exc:  # not the element's fault: fails the task, which restarts
+            raise DeliveryFailedError(f"edge {self.topic}[{partition}]: librdkafka refused a buffer of "
+                                      f"{len(elements)} elements ({len(value)} bytes): {exc}") from exc
+        self._sequences[partition] = sequence + 1
+        self.records_out += len(elements)
         if blocked:
             self.back_pressured_s += blocked
 
@@ -127,13 +155,9 @@ class RecordWriter:
         """Open buffers, then ``event`` into every partition of the edge."""
         self.flush()
         for partition in range(self.partitions):
-            headers = encode_event(event, self.subtask_index, self.attempt, self._sequence(partition))
+            headers = encode_event(event, self.subtask_index, self.attempt, self._sequences[partition])
             produce(self.producer, self.topic, None, partition=partition, headers=headers)
-
-    def _sequence(self, partition: int) -> int:
-        sequence = self._sequences[partition]
-        self._sequences[partition] = sequence + 1
-        return sequence
+            self._sequences[partition] += 1
 
 
 class OutputFlusher:
