@@ -322,11 +322,12 @@ def _is_retriable(exc: BaseException) -> bool:
                                                  KafkaError._UNKNOWN_PARTITION)
 
 
-@retry(retry=retry_if_exception(_is_retriable), stop=stop_after_delay(30),
-       wait=wait_exponential(multiplier=0.02, max=0.2), reraise=True)
+@retry(retry=retry_if_exception(lambda exc: isinstance(exc, TimeoutError) or _is_retriable(exc)),
+       stop=stop_after_delay(30), wait=wait_exponential(multiplier=0.02, max=0.2), reraise=True)
 def await_served(admin: AdminClient, topic: str, partitions: int) -> None:
     """Return once the broker leading each of ``topic``'s ``partitions`` serves it: a ListOffsets
-    for all of them answers (retried up to 30 s, then the last :class:`KafkaException`).
+    for all of them answers (retried up to 30 s, then the last :class:`KafkaException` or
+    TimeoutError).
 
     The metadata names a new partition's leader before that broker has created its log (half a
     second for 128 partitions on a loaded 2-core host). A produce request sent in between fails
