@@ -312,13 +312,18 @@ def await_partitions(client: AdminClient | Producer, topic: str, partitions: int
 
 
 def _is_retriable(exc: BaseException) -> bool:
-    # A new topic's leader is known to the controller before the broker serves it.
+    # A new topic's leader is known to the controller before the broker serves it: meanwhile the
+    # broker answers not leader, an unknown (newer) leader epoch, or no replica/offset yet.
     if not (isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError)):
         return False
     error = exc.args[0]
     return error.retriable() or error.code() in (KafkaError.NOT_LEADER_FOR_PARTITION,
                                                  KafkaError.UNKNOWN_TOPIC_OR_PART,
                                                  KafkaError.LEADER_NOT_AVAILABLE,
+                                                 KafkaError.UNKNOWN_LEADER_EPOCH,
+                                                 KafkaError.FENCED_LEADER_EPOCH,
+                                                 KafkaError.REPLICA_NOT_AVAILABLE,
+                                                 KafkaError.OFFSET_NOT_AVAILABLE,
                                                  KafkaError._UNKNOWN_PARTITION)
 
 
