@@ -60,13 +60,14 @@ def assert_exactly_once(records, lines: list[bytes]) -> None:
 class Job:
     """A WordCount run in the background with checkpoints every 500 ms."""
 
-    def __init__(self, cluster: TestCluster, lines: list[bytes], *extra: str, interval_ms: int = 500) -> None:
+    def __init__(self, cluster: TestCluster, lines: list[bytes], *extra: str, interval_ms: int = 500,
+                 partitions: int = 2, filled: int | None = None) -> None:
         self.cluster = cluster
         self.bootstrap = cluster.config.get(KafkaOptions.BOOTSTRAP)
         run = uuid.uuid4().hex[:8]
         self.source, self.sink, self.dlq = f"cp-in-{run}", f"cp-out-{run}", f"cp-dlq-{run}"
         self.lines = lines
-        produce(self.bootstrap, self.source, lines)
+        produce(self.bootstrap, self.source, lines, partitions, filled)
         self.args = ["--input", self.source, "--output", self.sink, "--dead-letter-topic", self.dlq,
                      "--checkpoint-interval", str(interval_ms), *extra]
         self.client = JobClient(cluster.config)

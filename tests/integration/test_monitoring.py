@@ -53,12 +53,14 @@ def scrape(targets: list[dict]) -> list:
 
 @pytest.fixture(scope="module")
 def running(stack, tmp_path_factory):
-    """A cluster (2 TaskManagers x 2 slots) running an unbounded WordCount that read all its input."""
+    """A cluster (2 TaskManagers x 2 slots) running an unbounded WordCount that read all its
+    input: 3 partitions, the last empty (source subtask 0 reads it and partition 0)."""
     cluster = TestCluster(tmp_path_factory.mktemp("monitoring"))
     cluster.start_standard(task_managers=2, slots=2)
     words = corpus(20_000)
     lines = [b" ".join(words[i:i + 5]) for i in range(0, len(words), 5)]  # 4,000 lines of 5 words
-    job = Job(cluster, lines, "--unbounded", interval_ms=300)
+    # Partition 2 stays empty: its lag is 0 although its reader never sees a record.
+    job = Job(cluster, lines, "--unbounded", interval_ms=300, partitions=3, filled=2)
     deadline = time.monotonic() + 60
     while len(read_all(job.bootstrap, job.sink)) < len(words):
         assert time.monotonic() < deadline, "input not committed"
@@ -105,7 +107,8 @@ def test_every_metric_exists_and_the_counters_equal_what_the_job_processed(runni
     value = {s.name: s.value for s in samples if not s.labels.get("job_id") or s.labels.get("job_id") == job.job_id}
     assert value["strom_cluster_taskSlotsTotal"] == 4 and value["strom_cluster_numRegisteredTaskManagers"] == 2
     assert value["strom_job_numberOfCompletedCheckpoints_total"] >= 2
-    assert sum(s.value for s in samples if s.name == "strom_source_pendingRecords") == 0  # all read
+    pending = [s.value for s in samples if s.name == "strom_source_pendingRecords"]
+    assert pending == [0, 0, 0]  # all read, one per partition, the empty one too
 
 
 def test_rest_endpoints_answer_in_flinks_shapes(running):

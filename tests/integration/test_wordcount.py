@@ -44,11 +44,13 @@ def oracle(lines: list[bytes]) -> Counter:
     return counts
 
 
-def produce(bootstrap: str, topic: str, values: list[bytes], partitions: int = 2) -> None:
+def produce(bootstrap: str, topic: str, values: list[bytes], partitions: int = 2, filled: int | None = None) -> None:
+    """Create ``topic`` with ``partitions`` partitions and produce ``values`` round-robin to its
+    first ``filled`` (default: all); not the sticky partitioner, which may leave one empty."""
     ensure_topics(bootstrap, [TopicSpec(topic, partitions)])
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
-    for value in values:
-        produce_record(producer, topic, value)
+    for i, value in enumerate(values):
+        produce_record(producer, topic, value, partition=i % (filled or partitions))
     assert producer.flush(30) == 0
 
 

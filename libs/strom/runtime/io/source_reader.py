@@ -148,12 +148,14 @@ class SourceReader:
         ends, position = self.ends, self.position
         error = record.error()
         if error is not None:
-            # The last offsets may be transaction markers, never delivered as records.
-            if error.code() == KafkaError._PARTITION_EOF and (end := ends[tp]) is not None and record.offset() >= end:
-                position[tp] = max(position[tp], end)
-                self._end(tp)
-            elif error.code() != KafkaError._PARTITION_EOF:
+            if error.code() != KafkaError._PARTITION_EOF:
                 raise RuntimeError(f"Kafka error on {tp[0]}/{tp[1]}: {error}")
+            # The consumer's next offset: past transaction markers (never delivered as records),
+            # and a real offset where the position was still a start sentinel (OFFSET_BEGINNING).
+            end = ends[tp]
+            position[tp] = max(position[tp], record.offset() if end is None else min(record.offset(), end))
+            if end is not None and record.offset() >= end:
+                self._end(tp)
             return
         end = ends[tp]
         if end is not None and record.offset() >= end:
