@@ -32,7 +32,7 @@ from strom.coordination.leader_election import (
     current_leader,
     zookeeper_client,
 )
-from strom.io.kafka import DeliveryReports, TopicSpec, admin_client, ensure_topics, high_watermarks, read_to_end
+from strom.io.kafka import DeliveryReports, TopicSpec, admin_client, ensure_topics, read_to_end, watermark_offsets
 from strom.io.redis import redis_client
 from strom.naming import cluster_path, leader_path, role_path
 from strom.runtime.settings import TaskSettings
@@ -74,7 +74,7 @@ def test_the_cluster_security_settings_reach_every_kind_of_kafka_client(stack, t
     # Clients made where no configuration is at hand (the JobManager's job topics and cleanup): the
     # process environment's, which is where every service reads its configuration from.
     monkeypatch.setenv("STROM_KAFKA_SECURITY_PROTOCOL", BOGUS)
-    for make in (lambda: admin_client(bootstrap), lambda: high_watermarks(bootstrap, ["never"]),
+    for make in (lambda: admin_client(bootstrap), lambda: watermark_offsets(bootstrap, ["never"]),
                  lambda: read_to_end(bootstrap, "never")):
         with pytest.raises(KafkaException, match=r"security\.protocol"):
             make()

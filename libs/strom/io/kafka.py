@@ -368,15 +368,15 @@ def latest_offsets(admin: AdminClient, partitions: list[tuple[str, int]],
             for tp, future in futures.items()}
 
 
-def high_watermarks(bootstrap: str, topics: list[str], timeout_s: float = 10.0,
-                    properties: dict[str, str] | None = None) -> dict[str, dict[int, int]]:
-    """Per topic of ``topics`` that exists on ``bootstrap``: partition -> high watermark (the
-    offset the next record gets); ``properties``: a source connector's. Raises KafkaException when
-    Kafka does not answer in time."""
+def watermark_offsets(bootstrap: str, topics: list[str], timeout_s: float = 10.0,
+                      properties: dict[str, str] | None = None) -> dict[str, dict[int, tuple[int, int]]]:
+    """Per topic of ``topics`` that exists on ``bootstrap``: partition -> (low watermark, the
+    first offset left; high watermark, the offset the next record gets); ``properties``: a source
+    connector's. Raises KafkaException when Kafka does not answer in time."""
     consumer = Consumer(kafka_client_config(bootstrap, {"group.id": "strom-jobmaster"}, properties=properties))
     try:
         metadata = consumer.list_topics(timeout=timeout_s).topics
-        return {topic: {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
+        return {topic: {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
                         for p in sorted(metadata[topic].partitions)}
                 for topic in topics if topic in metadata and metadata[topic].error is None}
     finally:

@@ -1,6 +1,6 @@
 """Deployment descriptors of a job's subtasks (Flink's TaskDeploymentDescriptorFactory).
 
-The only Kafka access is reading the source topics' partitions and end
+The only Kafka access is reading the source topics' partitions and their first and end
 offsets when the job starts (``read_ends``, injectable), so everything else
 here is pure and unit-tested without Kafka.
 """
@@ -13,7 +13,7 @@ from typing import Any
 from strom.errors import JobSetupError
 from strom.graph.job_graph import JobGraph, JobVertex
 from strom.graph.stream_graph import SINK
-from strom.io.kafka import high_watermarks, max_message_bytes
+from strom.io.kafka import max_message_bytes, watermark_offsets
 from strom.logs import get_logger
 from strom.naming import sink_transactional_id
 from strom.runtime.deployment import (
@@ -29,10 +29,9 @@ from strom.state.keygroups import key_group_range
 
 log = get_logger(__name__)
 
-OFFSET_BEGINNING = -2  # librdkafka's logical offset "the beginning of the partition"
-READ_ENDS_TIMEOUT_S = 10.0  # s: for the source topics' high watermarks when a job starts
+READ_ENDS_TIMEOUT_S = 10.0  # s: for the source topics' watermark offsets when a job starts
 
-ReadEnds = Callable[[str, list[str], float, dict[str, str]], Mapping[str, Mapping[int, int]]]
+ReadEnds = Callable[[str, list[str], float, dict[str, str]], Mapping[str, Mapping[int, tuple[int, int]]]]
 ReadLimits = Callable[[str, list[str]], Mapping[str, int]]
 
 
@@ -41,14 +40,14 @@ class TaskDeploymentDescriptorFactory:
 
     ``bootstrap``: the cluster's Kafka (a source may name its own);
     ``marker_topic``: where exactly-once sinks commit their commit markers;
-    ``read_ends(bootstrap, topics, timeout_s, properties)``: partition -> high watermark per existing
-    topic (``properties``: the source connector's client properties);
+    ``read_ends(bootstrap, topics, timeout_s, properties)``: partition -> (low, high watermark) per
+    existing topic (``properties``: the source connector's client properties);
     ``read_limits(bootstrap, topics)``: the largest record batch per sink topic (bytes), read at
     the first deployment.
     """
 
     def __init__(self, job_graph: JobGraph, cluster_id: str, bootstrap: str, marker_topic: str,
-                 read_ends: ReadEnds = high_watermarks, read_limits: ReadLimits = max_message_bytes) -> None:
+                 read_ends: ReadEnds = watermark_offsets, read_limits: ReadLimits = max_message_bytes) -> None:
         self.job_graph, self.cluster_id, self.bootstrap = job_graph, cluster_id, bootstrap
         self.marker_topic, self.read_ends, self.read_limits = marker_topic, read_ends, read_limits
         self._sink_limits: Mapping[str, int] | None = None
@@ -58,7 +57,13 @@ class TaskDeploymentDescriptorFactory:
     # -- source splits, fixed when the job starts ------------------------------------------
     def assign_source_splits(self) -> None:
         """Read every partition of each source vertex's topics; bounded sources end at the high
-        watermarks read now. Raises :class:`JobSetupError` for a missing source topic."""
+        watermarks read now, ``earliest`` ones start at the low watermarks read now. Raises
+        :class:`JobSetupError` for a missing source topic.
+
+        A real start offset, not librdkafka's OFFSET_BEGINNING: a consumer assigned a logical
+        offset before it has the partition's leader queries it only when a 500 ms timer fires
+        (0.6 s to a new task's first record against 11 ms, ``bench/client_start.py``). Records deleted by
+        retention meanwhile: ``auto.offset.reset=earliest`` reads from the new first one."""
         for vertex in self.job_graph.vertices:
             if not vertex.is_source:
                 continue
@@ -69,8 +74,8 @@ class TaskDeploymentDescriptorFactory:
             for topic in source.topics:
                 if topic not in ends:
                     raise JobSetupError(f"source topic {topic!r} does not exist on {bootstrap}")
-                for partition, high in sorted(ends[topic].items()):
-                    start = OFFSET_BEGINNING if source.starting_offsets.kind == "earliest" else high
+                for partition, (low, high) in sorted(ends[topic].items()):
+                    start = low if source.starting_offsets.kind == "earliest" else high
                     splits.append(SourceSplit(topic, partition, start, high if source.bounded else None))
             self.source_splits[vertex.id] = splits
 

@@ -9,7 +9,7 @@ from strom.api import (
     KafkaSource,
     StreamExecutionEnvironment,
 )
-from strom.jobmanager.deployment import OFFSET_BEGINNING, JobSetupError, TaskDeploymentDescriptorFactory
+from strom.jobmanager.deployment import JobSetupError, TaskDeploymentDescriptorFactory
 from strom.runtime.deployment import (
     InputPartition,
     OutputEdge,
@@ -35,7 +35,7 @@ def wordcount(checkpointing=True):
 
 
 def factory(job_graph, ends=None):
-    topics = {"lines": {0: 10, 1: 20, 2: 30}} if ends is None else ends
+    topics = {"lines": {0: (0, 10), 1: (4, 20), 2: (0, 30)}} if ends is None else ends
     calls = []
 
     def read_ends(bootstrap, names, *_):
@@ -52,7 +52,7 @@ def factory(job_graph, ends=None):
     return result
 
 
-def test_source_splits_are_every_partition_round_robin_over_subtasks_and_end_at_the_ends_read_at_start():
+def test_source_splits_are_every_partition_round_robin_over_subtasks_from_the_first_to_the_end_offsets_read_at_start():
     job = wordcount()
     deployments = factory(job)
     deployments.assign_source_splits()
@@ -60,9 +60,9 @@ def test_source_splits_are_every_partition_round_robin_over_subtasks_and_end_at_
     source = job.vertices[0]
     first = deployments.create(source, 0, 0, None, {})
     second = deployments.create(source, 1, 0, None, {})
-    assert first.source_splits == (SourceSplit("lines", 0, OFFSET_BEGINNING, 10),
-                                   SourceSplit("lines", 2, OFFSET_BEGINNING, 30))
-    assert second.source_splits == (SourceSplit("lines", 1, OFFSET_BEGINNING, 20),)
+    # Real offsets, not librdkafka's OFFSET_BEGINNING: partition 1's first 4 records were deleted.
+    assert first.source_splits == (SourceSplit("lines", 0, 0, 10), SourceSplit("lines", 2, 0, 30))
+    assert second.source_splits == (SourceSplit("lines", 1, 4, 20),)
     edge = job.edges[0]
     assert first.outputs == (OutputEdge(edge.topic("c1", job.job_id), "hash", 128, "v2"),)
     assert first.input_partitions == () and first.key_groups is None and first.sink is None

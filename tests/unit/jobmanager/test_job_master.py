@@ -105,7 +105,7 @@ class Harness:
         jm = JobMaster(self.job_graph, self.channel, "c", "127.0.0.1:1", 10_000, store=self.store,
                        on_terminal=self.ended.append, checkpoints=self.checkpoints, clock=self.clock,
                        resources=self.resources)
-        jm.attempt.deployments.read_ends = lambda _bootstrap, topics, *_: {t: {0: 0, 1: 0} for t in topics}
+        jm.attempt.deployments.read_ends = lambda _bootstrap, topics, *_: {t: {0: (0, 0), 1: (0, 0)} for t in topics}
         jm.attempt.deployments.read_limits = lambda _bootstrap, topics: {t: 200 for t in topics}
         return jm
 
