@@ -13,6 +13,10 @@ Strom now avoids.
    ``init_transactions`` waits for the 500 ms PID timer; with ``enable.sparse.connections=false``
    (an exactly-once sink's producer now) it does not. Prints ms of a new producer's
    ``init_transactions``.
+3. Not avoided: a new idempotent producer (a task's edge producer) that learned the topic's
+   partitions, then sends one record to each of 128: ms to ``flush``. Some runs wait the same
+   500 ms PID timer (the InitProducerId request goes out on the bootstrap connection, which
+   librdkafka closes when the metadata names the broker), with sparse connections or without.
 
 Each pair runs in ABBA order; the medians close each part.
 """
@@ -57,6 +61,20 @@ def init_transactions_ms(bootstrap: str, sparse: bool) -> float:
     return (time.monotonic() - started) * 1000
 
 
+def first_send_ms(bootstrap: str, topic: str, sparse: bool) -> float:
+    """ms for a new idempotent producer that knows ``topic`` (128 partitions) to send a record
+    to each partition and flush."""
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20,
+                         "enable.sparse.connections": sparse})
+    producer.list_topics(topic, timeout=10)
+    started = time.monotonic()
+    for partition in range(128):
+        producer.produce(topic, b"e", partition=partition)
+    if producer.flush(30):
+        raise RuntimeError(f"records to {topic} not delivered in 30 s")
+    return (time.monotonic() - started) * 1000
+
+
 def abba(runs: int, variants: dict[str, Callable[[], float]], unit: str) -> None:
     """Run each variant ``runs`` times in ABBA order, printing each figure and the medians."""
     results: dict[str, list[float]] = {name: [] for name in variants}
@@ -88,6 +106,12 @@ def main() -> None:
     abba(args.runs, {"sparse connections": lambda: init_transactions_ms(bootstrap, True),
                      "enable.sparse.connections=false": lambda: init_transactions_ms(bootstrap, False)},
          "init_transactions")
+    wide = f"bench-client-start-wide-{uuid.uuid4().hex[:8]}"
+    ensure_topics(bootstrap, [TopicSpec(wide, 128)])
+    print("a new idempotent producer, a record to each of 128 partitions and flush:")
+    abba(args.runs, {"sparse connections": lambda: first_send_ms(bootstrap, wide, True),
+                     "enable.sparse.connections=false": lambda: first_send_ms(bootstrap, wide, False)},
+         "to flush")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,14 @@ next checkpoint when
 
 * another source or the JobManager already started a newer one (join at once,
   so all sources inject their barriers within one poll of each other), or
-* it has not started one since it began and has emitted records (after a
-  restart the first checkpoint then commits replayed output; one taken before
-  the consumer's first fetch would be empty and delay that output by an
-  interval), or has emitted nothing for ``max(interval_ms, idle_first_ms)``, or
+* it has not started one since it began and has emitted records, at once in a
+  restarted attempt (the first checkpoint then commits replayed output; one
+  taken before the consumer's first fetch would be empty and delay that output
+  by an interval), after ``interval_ms`` in a job's first attempt (as Flink's
+  first periodic trigger: a checkpoint started with the first records holds a
+  short bounded job's end up, its barriers and the end of input crossing 128
+  partitions one after the other), or has emitted nothing for
+  ``max(interval_ms, idle_first_ms)``, or
 * its last checkpoint completed at least ``min_pause_ms`` ago and its last
   barrier is ``interval_ms`` old (at most one checkpoint pending), or
 * its last checkpoint is older than ``timeout_ms`` without completing
@@ -31,7 +35,8 @@ START = "start"  # start the next checkpoint (or join one that started in the me
 class CheckpointScheduler:
     """The trigger rules of one source subtask; times in ms (any monotonic clock), ids as in Redis.
 
-    >>> s = CheckpointScheduler(interval_ms=500, min_pause_ms=0, timeout_ms=10_000, idle_first_ms=3000)
+    >>> s = CheckpointScheduler(interval_ms=500, min_pause_ms=0, timeout_ms=10_000, idle_first_ms=3000,
+    ...                         restarted=True)
     >>> s.due(10, started=3, completed=3, emitted=False)   # 3: before a restart
     'join'
     >>> s.cannot_join(3)                                   # (another attempt's: Redis said no)
@@ -52,6 +57,7 @@ class CheckpointScheduler:
     min_pause_ms: int
     timeout_ms: int
     idle_first_ms: int     # a source without records starts its first checkpoint after this at the earliest
+    restarted: bool = False  # a restarted attempt (or a restore): its first checkpoint as soon as it emitted
     start_ms: float = 0.0  # when the task began reading
     last_id: int = -1      # the newest checkpoint this source took part in
     newest_seen: int = -1  # ... or knows it cannot join
@@ -65,8 +71,10 @@ class CheckpointScheduler:
         if started > self.newest_seen:
             return JOIN
         if self.last_started_ms is None:
-            idle_wait = max(self.interval_ms, self.idle_first_ms)
-            return START if emitted or now_ms - self.start_ms >= idle_wait else None
+            waited = now_ms - self.start_ms
+            if emitted:
+                return START if self.restarted or waited >= self.interval_ms else None
+            return START if waited >= max(self.interval_ms, self.idle_first_ms) else None
         if completed >= self.last_id:
             if self.completed_seen_ms is None:
                 self.completed_seen_ms = now_ms

@@ -244,9 +244,10 @@ class Task(threading.Thread):
             "stats_cb": self.metrics.on_consumer_statistics})
 
     def _checkpoints(self, chain: OperatorChain) -> SubtaskCheckpointCoordinator:
-        settings = self.descriptor.checkpoints
+        settings, descriptor = self.descriptor.checkpoints, self.descriptor
         scheduler = (CheckpointScheduler(settings.interval_ms, settings.min_pause_ms, settings.timeout_ms,
-                                         self.settings.idle_first_checkpoint_ms)
+                                         self.settings.idle_first_checkpoint_ms,
+                                         restarted=descriptor.attempt > 0 or descriptor.restore is not None)
                      if self.vertex.is_source and settings.enabled else None)
         return SubtaskCheckpointCoordinator(self.descriptor, self.store, chain, self._events, self.callbacks,
                                             scheduler, self.settings.checkpoint_poll_interval_ms,

@@ -158,6 +158,17 @@ def test_the_final_checkpoint_supersedes_a_periodic_one():
     assert events == [("trigger", 2, False)] and c.counts["failed"] == 0
 
 
+def test_a_first_attempts_first_checkpoint_waits_the_interval_a_restarted_ones_starts_with_its_records():
+    first = CheckpointScheduler(interval_ms=1000, min_pause_ms=0, timeout_ms=5000, idle_first_ms=3000, start_ms=0)
+    assert first.due(10, started=-1, completed=-1, emitted=True) is None
+    assert first.due(1000, started=-1, completed=-1, emitted=True) == START
+    assert first.due(2999, started=-1, completed=-1, emitted=False) is None  # nothing emitted: idle_first_ms
+    restarted = CheckpointScheduler(interval_ms=1000, min_pause_ms=0, timeout_ms=5000, idle_first_ms=3000,
+                                    restarted=True, start_ms=0)
+    assert restarted.due(10, started=-1, completed=-1, emitted=True) == START
+    assert restarted.due(10, started=-1, completed=-1, emitted=False) is None
+
+
 def test_source_scheduler_keeps_interval_min_pause_and_one_pending_and_recovers_from_timeouts():
     s = CheckpointScheduler(interval_ms=1000, min_pause_ms=500, timeout_ms=5000, idle_first_ms=3000, start_ms=0)
     assert s.due(0, started=4, completed=4, emitted=False) == JOIN      # 4: the previous attempt's
