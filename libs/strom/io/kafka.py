@@ -17,7 +17,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
-from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential, wait_fixed
 
 from strom.config import Configuration
 from strom.errors import DeliveryFailedError, KafkaUnavailableError, StorageConfigError, TopicNotReadyError
@@ -295,7 +295,7 @@ def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.
 
 
 @retry(retry=retry_if_exception(lambda exc: isinstance(exc, TopicNotReadyError)), stop=stop_after_delay(30),
-       wait=wait_exponential(multiplier=0.02, max=1.0), reraise=True)
+       wait=wait_exponential(multiplier=0.02, max=0.1), reraise=True)
 def await_partitions(client: AdminClient | Producer, topic: str, partitions: int) -> None:
     """Return once ``client`` knows ``topic`` with ``partitions`` led partitions (retried up to
     30 s, then :class:`TopicNotReadyError`): the controller answers CreateTopics before the
@@ -328,11 +328,11 @@ def _is_retriable(exc: BaseException) -> bool:
 
 
 @retry(retry=retry_if_exception(lambda exc: isinstance(exc, TimeoutError) or _is_retriable(exc)),
-       stop=stop_after_delay(30), wait=wait_exponential(multiplier=0.02, max=0.2), reraise=True)
+       stop=stop_after_delay(30), wait=wait_fixed(0.025), reraise=True)
 def await_served(admin: AdminClient, topic: str, partitions: int) -> None:
     """Return once the broker leading each of ``topic``'s ``partitions`` serves it: a ListOffsets
-    for all of them answers (retried up to 30 s, then the last :class:`KafkaException` or
-    TimeoutError).
+    for all of them answers (asked every 25 ms, so the wait is the broker's and not a backoff's,
+    up to 30 s, then the last :class:`KafkaException` or TimeoutError).
 
     The metadata names a new partition's leader before that broker has created its log (half a
     second for 128 partitions on a loaded 2-core host). A produce request sent in between fails
