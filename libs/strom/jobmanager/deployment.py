@@ -62,8 +62,8 @@ class TaskDeploymentDescriptorFactory:
 
         A real start offset, not librdkafka's OFFSET_BEGINNING: a consumer assigned a logical
         offset before it has the partition's leader queries it only when a 500 ms timer fires
-        (0.6 s to a new task's first record against 11 ms, ``bench/client_start.py``). Records deleted by
-        retention meanwhile: ``auto.offset.reset=earliest`` reads from the new first one."""
+        (503 ms to a new consumer's first record against 3, ``bench/client_start.py``). Records
+        deleted by retention meanwhile: ``auto.offset.reset=earliest`` reads from the new first one."""
         for vertex in self.job_graph.vertices:
             if not vertex.is_source:
                 continue

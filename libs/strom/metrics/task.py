@@ -143,7 +143,7 @@ class _TaskFamilies:
         self.alignment.add_metric(labels, task.last_alignment_s)
         for (topic, partition), position in task.source_positions().items():
             end = metrics.partition_ends.get((topic, partition))
-            if end is not None and position >= 0:  # below 0: a start sentinel, nothing read yet
+            if end is not None:
                 self.pending.add_metric([*labels, topic, str(partition)], max(0, end - position))
 
     def all(self) -> list[Metric]:

@@ -19,7 +19,8 @@ from strom.io.kafka import KafkaPartition
 class SourceSplit:
     """One Kafka partition a source subtask reads, from ``start_offset`` to ``end_offset``.
 
-    ``start_offset``: an offset, or a librdkafka logical one (-2 = beginning).
+    ``start_offset``: an offset (the JobManager reads real ones; a job record or checkpoint from
+    before may hold librdkafka's -2 = beginning, which the reader replaces at the partition's end).
     ``end_offset``: the high watermark read when the job started (bounded
     source; the split ends before it), None for an unbounded source.
     """
